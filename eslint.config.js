@@ -1,0 +1,18 @@
+// Lint: eslint's recommended rules and typescript-eslint's, on sources, tests and benchmarks.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["node_modules/**", "test-output/**", "breakwater-reports/**", "examples/**/.next/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", performance: "readonly", NodeJS: "readonly" } },
+    rules: {
+      "@typescript-eslint/no-explicit-any": "off",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "no-restricted-imports": ["error", { paths: [{ name: "pg", message: "Only src/db/database.ts talks to pg." }] }],
+    },
+  },
+  { files: ["src/db/database.ts"], rules: { "no-restricted-imports": "off" } },
+);

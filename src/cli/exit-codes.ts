@@ -1,0 +1,23 @@
+// Error codes → process exit codes, stable for scripts (documented in the README).
+import type { ErrorCode } from "../errors.ts";
+
+export const exitCodes: Partial<Record<ErrorCode, number>> = {
+  BW_CONFIG_INVALID: 2,
+  BW_PLAN_INVALID: 2,
+  BW_PLAN_NOT_FOUND: 2,
+  BW_PLAN_CHANGED: 2,
+  BW_PREFLIGHT_FAILED: 2,
+  BW_CHECK_FAILED: 3,
+  BW_LOCKED: 4,
+  BW_LOCK_TIMEOUT: 5,
+  BW_CONNECTION_FAILED: 6,
+  BW_ROLLBACK_CONFLICT: 7,
+  BW_SQL_FAILED: 8,
+  BW_RUN_NOT_FOUND: 9,
+  BW_NOTHING_TO_RESUME: 9,
+  BW_EMBEDDED_FAILED: 10,
+};
+
+export function exitCodeFor(code: ErrorCode): number {
+  return exitCodes[code] ?? 1;
+}

@@ -1,0 +1,116 @@
+// breakwater.config.ts: found in the working directory (or given with --config), loaded like
+// prisma.config.ts, validated; DATABASE_URL is the default connection.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { z } from "zod";
+import { defaultLockPolicy, type LockPolicy } from "../db/locks.ts";
+import { BreakwaterError } from "../errors.ts";
+
+const configSchema = z
+  .object({
+    databaseUrl: z.string().optional(),
+    maintenance: z.object({ file: z.string().min(1).optional() }).strict().default({}),
+    lock: z
+      .object({
+        timeoutMs: z.number().int().min(1).max(600_000).optional(),
+        retries: z.number().int().min(0).max(1000).optional(),
+        backoffMs: z.number().int().min(0).optional(),
+        maxBackoffMs: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .default({}),
+    batch: z
+      .object({ size: z.number().int().min(1).max(1_000_000).optional(), maxMs: z.number().int().min(10).max(60_000).optional(), pauseMs: z.number().int().min(0).optional() })
+      .strict()
+      .default({}),
+    /** tables with at least this many rows get the shadow-column contract under contract: "auto" */
+    shadowThresholdRows: z.number().int().min(0).optional(),
+    reportDir: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type BreakwaterConfigInput = z.input<typeof configSchema>;
+
+export interface BatchPolicy {
+  size: number;
+  maxMs: number;
+  pauseMs: number;
+}
+
+export interface ResolvedConfig {
+  databaseUrl: string | undefined;
+  maintenanceFile: string;
+  lock: LockPolicy;
+  batch: BatchPolicy;
+  shadowThresholdRows: number;
+  reportDir: string;
+  configPath: string | null;
+}
+
+export const defaultBatchPolicy: BatchPolicy = { size: 10_000, maxMs: 200, pauseMs: 0 };
+
+export function defineConfig(config: BreakwaterConfigInput): BreakwaterConfigInput {
+  return config;
+}
+
+const configNames = ["breakwater.config.ts", "breakwater.config.mts", "breakwater.config.js", "breakwater.config.mjs"];
+
+export function resolveConfig(value: unknown, cwd: string, configPath: string | null, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const parsed = configSchema.safeParse(value ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(config)"}: ${i.message}`).join("; ");
+    throw new BreakwaterError("BW_CONFIG_INVALID", `Invalid configuration${configPath ? ` in ${path.basename(configPath)}` : ""}: ${issues}`, {
+      hint: "See the README section “Configuration”.",
+    });
+  }
+  const c = parsed.data;
+  return {
+    databaseUrl: c.databaseUrl ?? env.DATABASE_URL,
+    maintenanceFile: path.resolve(cwd, c.maintenance.file ?? "maintenance/enabled.lock"),
+    lock: {
+      lockTimeoutMs: c.lock.timeoutMs ?? defaultLockPolicy.lockTimeoutMs,
+      retries: c.lock.retries ?? defaultLockPolicy.retries,
+      backoffMs: c.lock.backoffMs ?? defaultLockPolicy.backoffMs,
+      maxBackoffMs: c.lock.maxBackoffMs ?? defaultLockPolicy.maxBackoffMs,
+    },
+    batch: { size: c.batch.size ?? defaultBatchPolicy.size, maxMs: c.batch.maxMs ?? defaultBatchPolicy.maxMs, pauseMs: c.batch.pauseMs ?? defaultBatchPolicy.pauseMs },
+    shadowThresholdRows: c.shadowThresholdRows ?? 10_000,
+    reportDir: path.resolve(cwd, c.reportDir ?? "breakwater-reports"),
+    configPath,
+  };
+}
+
+/** Loads breakwater.config.* from `cwd` (or `explicitPath`); no file means defaults + DATABASE_URL. */
+export async function loadConfig(options: { cwd?: string; explicitPath?: string } = {}): Promise<ResolvedConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  let file: string | null = null;
+  if (options.explicitPath) {
+    file = path.resolve(cwd, options.explicitPath);
+    if (!existsSync(file)) throw new BreakwaterError("BW_CONFIG_INVALID", `Config file not found: ${options.explicitPath}`);
+  } else {
+    file = configNames.map((n) => path.join(cwd, n)).find((f) => existsSync(f)) ?? null;
+  }
+  let value: unknown = {};
+  if (file) {
+    try {
+      const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+      value = module.default;
+    } catch (error) {
+      throw new BreakwaterError("BW_CONFIG_INVALID", `Cannot load ${path.basename(file)}: ${(error as Error).message.split("\n")[0]}`);
+    }
+  }
+  return resolveConfig(value, cwd, file);
+}
+
+export function requireDatabaseUrl(config: ResolvedConfig): string {
+  if (!config.databaseUrl) {
+    throw new BreakwaterError("BW_CONFIG_INVALID", "No database to connect to: DATABASE_URL is not set.", {
+      hint: "Set DATABASE_URL, or databaseUrl in breakwater.config.ts. To try breakwater without a database, run `npx breakwater demo`.",
+    });
+  }
+  if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+    throw new BreakwaterError("BW_CONFIG_INVALID", "DATABASE_URL must be a postgres:// or postgresql:// URL.");
+  }
+  return config.databaseUrl;
+}

@@ -1,0 +1,41 @@
+// The seeds' starting point: a `User` table with a `Role` enum (USER, ADMIN), used by the demo,
+// the tests and the benchmarks.
+import type { Database } from "../db/database.ts";
+import { defineMigration, validatePlan, type Plan } from "../plan/plan.ts";
+import { renameEnumValue } from "../operations/rename-enum-value.ts";
+
+/** Creates "Role" and "User" with `rows` users, 1 in 10 ADMIN, ids like nanoid. */
+export async function createUsers(db: Database, rows: number): Promise<void> {
+  await db.query(`
+    CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
+    CREATE TABLE "User" (
+      id text PRIMARY KEY,
+      email text NOT NULL UNIQUE,
+      role "Role" NOT NULL DEFAULT 'USER',
+      "createdAt" timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX "User_role_idx" ON "User" (role);`);
+  await db.query(
+    `INSERT INTO "User" (id, email, role)
+     SELECT substr(md5(i::text), 1, 21), 'user' || i || '@example.com', (CASE WHEN i % 10 = 0 THEN 'ADMIN' ELSE 'USER' END)::"Role"
+       FROM generate_series(1, $1::int) AS i`,
+    [rows],
+  );
+  await db.query(`ANALYZE "User"`);
+}
+
+/** The seeds' enum rename: USER → EMPLOYEE, add MANAGER, remove USER. */
+export function demoPlan(options: { failCheck?: boolean } = {}): Plan {
+  return validatePlan(
+    defineMigration({
+      id: "role_user_to_employee",
+      description: "Role: USER becomes EMPLOYEE, MANAGER is added, USER is removed (seeds 000/001)",
+      steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"] })],
+      checks: [
+        { name: "no user lost", sql: `SELECT count(*) FROM "User"`, expect: "before" },
+        ...(options.failCheck ? [{ name: "deliberately failing check (--fail-check): expects one user more", sql: `SELECT count(*) - 1 FROM "User"`, expect: "before" as const }] : []),
+      ],
+    }),
+    "demo plan",
+  );
+}

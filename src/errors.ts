@@ -1,0 +1,51 @@
+// The one error type of breakwater: a stable code, a one-line message and a hint for the user.
+// The CLI maps codes to exit codes (see cli/exit-codes.ts); nothing in breakwater throws strings.
+
+export type ErrorCode =
+  | "BW_CONFIG_INVALID"
+  | "BW_PLAN_INVALID"
+  | "BW_PLAN_NOT_FOUND"
+  | "BW_PLAN_CHANGED"
+  | "BW_PREFLIGHT_FAILED"
+  | "BW_LOCKED"
+  | "BW_LOCK_TIMEOUT"
+  | "BW_CHECK_FAILED"
+  | "BW_RUN_NOT_FOUND"
+  | "BW_NOTHING_TO_RESUME"
+  | "BW_ROLLBACK_CONFLICT"
+  | "BW_CONNECTION_FAILED"
+  | "BW_SQL_FAILED"
+  | "BW_EMBEDDED_FAILED"
+  | "BW_INTERNAL";
+
+export class BreakwaterError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "BreakwaterError";
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, hint: this.hint, details: this.details };
+  }
+}
+
+export function isBreakwaterError(error: unknown, code?: ErrorCode): error is BreakwaterError {
+  return error instanceof BreakwaterError && (code === undefined || error.code === code);
+}
+
+/** Removes the password of any postgres:// URL inside a text, so secrets never reach output. */
+export function redactSecrets(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@");
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return redactSecrets(error.message);
+  return redactSecrets(String(error));
+}

@@ -1,0 +1,73 @@
+// backfill: a data transform `UPDATE table SET … WHERE …` run in keyset batches, with a snapshot
+// of exactly the rows and columns it changes, so a rollback restores them in place.
+import { z } from "zod";
+import { columnNames, primaryKey, tableExists } from "../db/catalog.ts";
+import { displayTable, quoteIdent, quoteTable } from "../db/quote.ts";
+import { identifier, preflightError, tableInput, toTableRef } from "./common.ts";
+import { emptyPlan, type Operation } from "./types.ts";
+import type { KeyColumn } from "../db/catalog.ts";
+
+const inputSchema = z
+  .object({
+    op: z.literal("backfill"),
+    table: tableInput,
+    /** column → SQL expression, e.g. `{ role: "'EMPLOYEE'" }` */
+    set: z.record(identifier, z.string().min(1)).refine((s) => Object.keys(s).length > 0, "`set` needs at least one column"),
+    /** SQL predicate choosing the rows, e.g. `"role" = 'USER'` */
+    where: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type BackfillInput = z.input<typeof inputSchema>;
+type Input = z.output<typeof inputSchema>;
+interface Facts {
+  key: KeyColumn[];
+}
+
+export const backfillOperation: Operation<Input, Facts> = {
+  kind: "backfill",
+  schema: inputSchema as unknown as z.ZodType<Input>,
+  describe: (input) => `backfill ${displayTable(toTableRef(input.table))} (${Object.keys(input.set).join(", ")})`,
+  async inspect(db, input) {
+    const table = toTableRef(input.table);
+    if (!(await tableExists(db, table))) throw preflightError(`Table ${displayTable(table)} does not exist.`, "Names are case-sensitive; give { schema, name } for a table outside public.");
+    const columns = await columnNames(db, table);
+    const missing = Object.keys(input.set).filter((c) => !columns.includes(c));
+    if (missing.length > 0) throw preflightError(`Table ${displayTable(table)} has no column ${missing.join(", ")}.`);
+    const key = await primaryKey(db, table);
+    if (key.length === 0) throw preflightError(`Table ${displayTable(table)} has no primary key; breakwater needs one to batch, snapshot and resume.`, "Add a primary key first.");
+    // Prove the expressions and predicate are valid SQL for this table before anything changes.
+    const assignments = Object.entries(input.set).map(([c, e]) => `${quoteIdent(c)} = ${e}`).join(", ");
+    try {
+      await db.transaction(async (tx) => {
+        await tx.query(`EXPLAIN UPDATE ${quoteTable(table)} SET ${assignments}${input.where ? ` WHERE ${input.where}` : ""}`);
+      });
+    } catch (error) {
+      throw preflightError(`The backfill of ${displayTable(table)} is not valid SQL: ${(error as Error).message}`, "Check `set` and `where` in the plan.");
+    }
+    return { key };
+  },
+  plan(input, facts, context) {
+    const table = toTableRef(input.table);
+    const plan = emptyPlan();
+    const columns = Object.keys(input.set);
+    const where = input.where ?? null;
+    plan.summary.push(`backfill ${displayTable(table)}: ${columns.join(", ")}${where ? ` where ${where}` : ""}`);
+    plan.snapshots.push({ into: context.snapshotTable(0), table, key: facts.key, columns, where, restoreOnRollback: true });
+    plan.measures.push({ name: `${displayTable(table)}:matching`, label: `rows of ${displayTable(table)} to backfill`, sql: `SELECT count(*) FROM ${quoteTable(table)}${where ? ` WHERE ${where}` : ""}` });
+    plan.changes.push({ label: `${displayTable(table)}: ${columns.join(", ")}`, measure: `${displayTable(table)}:matching` });
+    plan.transforms.push({
+      label: `backfill ${displayTable(table)}`,
+      table,
+      key: facts.key,
+      set: Object.entries(input.set).map(([c, e]) => `${quoteIdent(c)} = ${e}`).join(", "),
+      where,
+    });
+    return plan;
+  },
+};
+
+/** Plan step: `UPDATE table SET … WHERE …` in resumable batches, with a snapshot for rollback. */
+export function backfill(input: Omit<BackfillInput, "op">): BackfillInput {
+  return { op: "backfill", ...input };
+}

@@ -1,0 +1,47 @@
+// sql: raw SQL in the expand or contract phase, each statement list in one transaction, with
+// optional `down` SQL used by rollback.
+import { z } from "zod";
+import { emptyPlan, type Operation } from "./types.ts";
+
+const inputSchema = z
+  .object({
+    op: z.literal("sql"),
+    up: z.string().min(1),
+    down: z.string().min(1).optional(),
+    phase: z.enum(["expand", "contract"]).default("expand"),
+    label: z.string().optional(),
+  })
+  .strict();
+
+export type SqlInput = z.input<typeof inputSchema>;
+type Input = z.output<typeof inputSchema>;
+
+export const sqlOperation: Operation<Input, Record<string, never>> = {
+  kind: "sql",
+  schema: inputSchema as unknown as z.ZodType<Input>,
+  describe: (input) => input.label ?? `sql (${input.phase})`,
+  async inspect() {
+    return {};
+  },
+  plan(input) {
+    const plan = emptyPlan();
+    const label = input.label ?? `sql ${input.phase} step`;
+    plan.summary.push(`${label}${input.down ? "" : " (no down SQL: not undone by rollback)"}`);
+    const action = { label, statements: [input.up], commitPoint: input.phase === "contract" };
+    const undo = input.down ? [{ label: `undo: ${label}`, statements: [input.down] }] : [];
+    if (input.phase === "expand") {
+      plan.expand.push(action);
+      plan.rollback = undo;
+    } else {
+      plan.contract.push(action);
+      plan.rollbackAfterContract = input.down ? undo : undefined;
+    }
+    if (!input.down) plan.notes.push(`"${label}" has no down SQL; a rollback leaves its effect in place.`);
+    return plan;
+  },
+};
+
+/** Plan step: raw SQL with optional down SQL for rollback. */
+export function sql(up: string, options: Omit<SqlInput, "op" | "up"> = {}): SqlInput {
+  return { op: "sql", up, ...options };
+}

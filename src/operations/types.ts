@@ -1,0 +1,106 @@
+// The shared interface of every operation (one module per operation, registered in registry.ts).
+// An operation inspects the catalog once, then plans purely: input + facts → SQL actions
+// labelled by phase. Only the runner executes them.
+import type { z } from "zod";
+import type { Database } from "../db/database.ts";
+import type { KeyColumn } from "../db/catalog.ts";
+import type { TableRef } from "../db/quote.ts";
+
+export type LockMode = "ACCESS SHARE" | "ROW EXCLUSIVE" | "SHARE UPDATE EXCLUSIVE" | "SHARE ROW EXCLUSIVE" | "ACCESS EXCLUSIVE";
+
+export interface Action {
+  label: string;
+  statements: string[];
+  /** Taken explicitly (LOCK TABLE … IN mode MODE) before the statements, so its hold time is measured. */
+  lock?: { tables: TableRef[]; mode: LockMode };
+  /** Run outside a transaction (CREATE INDEX CONCURRENTLY). Must be idempotent: skipped when `skipIf` returns true. */
+  outsideTransaction?: { skipIf: string; cleanupBeforeRetry: string[] };
+  /** Checks evaluated inside the transaction, before COMMIT: a failure leaves nothing behind. */
+  checks?: CheckSpec[];
+  /** Committing this action passes the point where `rollback` no longer applies (use `rollbackAfterContract`). */
+  commitPoint?: boolean;
+}
+
+export type Expectation =
+  | { equals: number | boolean | string }
+  /** equal to the sum of values measured before the transform */
+  | { equalsMeasures: string[] };
+
+export interface CheckSpec {
+  name: string;
+  /** one row, one column: the actual value */
+  sql: string;
+  expect: Expectation;
+}
+
+export interface Measure {
+  name: string;
+  label: string;
+  sql: string;
+}
+
+export interface SnapshotSpec {
+  /** where the rows are copied: a table in the breakwater schema */
+  into: TableRef;
+  table: TableRef;
+  key: KeyColumn[];
+  columns: string[];
+  where: string | null;
+  /** restore these columns from the snapshot when rolling back before the contract */
+  restoreOnRollback: boolean;
+  /** keep the values as text, so the snapshot does not depend on a type the run replaces */
+  asText?: boolean;
+}
+
+export interface TransformSpec {
+  label: string;
+  table: TableRef;
+  key: KeyColumn[];
+  /** SQL assignments: `"a" = expr, "b" = expr` */
+  set: string;
+  where: string | null;
+}
+
+export interface OperationPlan {
+  /** human lines for status and the report */
+  summary: string[];
+  expand: Action[];
+  snapshots: SnapshotSpec[];
+  measures: Measure[];
+  transforms: TransformSpec[];
+  checks: CheckSpec[];
+  contract: Action[];
+  /** checks of the final state, after the contract; reported with their numbers */
+  finalChecks: CheckSpec[];
+  /** undoes expand (and contract actions before the commit point); idempotent */
+  rollback: Action[];
+  /** undoes a committed contract; undefined when the operation cannot be undone */
+  rollbackAfterContract: Action[] | undefined;
+  /** what the report counts as "rows changed": the sum of these measures, per label */
+  changes: { label: string; measure: string }[];
+  /** limits worth telling the user (e.g. an enum value PostgreSQL cannot remove) */
+  notes: string[];
+}
+
+export interface PlanContext {
+  runId: string;
+  opIndex: number;
+  /** a table in the breakwater schema reserved for this operation's n-th snapshot */
+  snapshotTable(n: number): TableRef;
+  /** short unique name for objects this operation creates (functions, triggers) */
+  objectName(suffix: string): string;
+  shadowThresholdRows: number;
+}
+
+export interface Operation<Input = unknown, Facts = unknown> {
+  kind: string;
+  schema: z.ZodType<Input>;
+  describe(input: Input): string;
+  /** reads the catalog; throws BW_PREFLIGHT_FAILED with a clear message when the step cannot run */
+  inspect(db: Database, input: Input, context: PlanContext): Promise<Facts>;
+  plan(input: Input, facts: Facts, context: PlanContext): OperationPlan;
+}
+
+export function emptyPlan(): OperationPlan {
+  return { summary: [], expand: [], snapshots: [], measures: [], transforms: [], checks: [], contract: [], finalChecks: [], rollback: [], rollbackAfterContract: [], changes: [], notes: [] };
+}

@@ -1,0 +1,114 @@
+// The plan model: what `defineMigration` accepts, its validation, and loading a plan file.
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { z } from "zod";
+import { BreakwaterError } from "../errors.ts";
+import { operations } from "../operations/registry.ts";
+import type { AddEnumValueInput } from "../operations/add-enum-value.ts";
+import type { BackfillInput } from "../operations/backfill.ts";
+import type { RenameEnumValueInput } from "../operations/rename-enum-value.ts";
+import type { SqlInput } from "../operations/sql.ts";
+
+export type StepInput = RenameEnumValueInput | AddEnumValueInput | BackfillInput | SqlInput;
+
+export interface UserCheck {
+  name: string;
+  /** one row, one column */
+  sql: string;
+  /** a value, or "before": the same query's value measured before the transform */
+  expect: number | boolean | string | "before";
+}
+
+export interface MigrationInput {
+  id: string;
+  description?: string;
+  steps: StepInput[];
+  checks?: UserCheck[];
+  /** overrides of the configured batching for this plan */
+  batch?: { size?: number; maxMs?: number; pauseMs?: number };
+}
+
+export interface ValidatedStep {
+  op: string;
+  input: Record<string, unknown>;
+}
+
+export interface Plan {
+  id: string;
+  description: string | null;
+  steps: ValidatedStep[];
+  checks: UserCheck[];
+  batch: { size?: number | undefined; maxMs?: number | undefined; pauseMs?: number | undefined };
+}
+
+const planSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "use letters, digits, _ . - (at most 100), e.g. 2025-11-25_role_employee"),
+    description: z.string().optional(),
+    steps: z.array(z.object({ op: z.string() }).passthrough()).min(1, "a plan needs at least one step"),
+    checks: z
+      .array(
+        z.object({ name: z.string().min(1), sql: z.string().min(1), expect: z.union([z.number(), z.boolean(), z.string()]) }).strict(),
+      )
+      .default([]),
+    batch: z
+      .object({ size: z.number().int().min(1).max(1_000_000).optional(), maxMs: z.number().int().min(10).max(60_000).optional(), pauseMs: z.number().int().min(0).max(60_000).optional() })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+function formatIssues(error: z.ZodError, prefix: string): string {
+  return error.issues.map((i) => `${prefix}${i.path.length ? i.path.join(".") : "(plan)"}: ${i.message}`).join("; ");
+}
+
+/** Validates a plan object; every problem is reported before anything touches the database. */
+export function validatePlan(value: unknown, source = "plan"): Plan {
+  const parsed = planSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new BreakwaterError("BW_PLAN_INVALID", `Invalid ${source}: ${formatIssues(parsed.error, "")}`, { hint: "See the README section “Plans” for the format." });
+  }
+  const steps: ValidatedStep[] = parsed.data.steps.map((step, index) => {
+    const operation = operations[step.op];
+    if (!operation) {
+      throw new BreakwaterError("BW_PLAN_INVALID", `Invalid ${source}: steps.${index}.op: unknown operation ${JSON.stringify(step.op)} (known: ${Object.keys(operations).join(", ")})`);
+    }
+    const result = operation.schema.safeParse(step);
+    if (!result.success) throw new BreakwaterError("BW_PLAN_INVALID", `Invalid ${source}: ${formatIssues(result.error, `steps.${index}.`)}`);
+    return { op: step.op, input: result.data as Record<string, unknown> };
+  });
+  return { id: parsed.data.id, description: parsed.data.description ?? null, steps, checks: parsed.data.checks, batch: parsed.data.batch };
+}
+
+/** Identity with types: `export default defineMigration({ … })` in a plan file. */
+export function defineMigration(migration: MigrationInput): MigrationInput {
+  return migration;
+}
+
+export interface LoadedPlan {
+  plan: Plan;
+  path: string;
+  sha256: string;
+}
+
+/** Imports a plan file (TypeScript or JavaScript) and validates its default export. */
+export async function loadPlan(file: string, cwd = process.cwd()): Promise<LoadedPlan> {
+  const absolute = path.resolve(cwd, file);
+  let source: string;
+  try {
+    source = await readFile(absolute, "utf8");
+  } catch {
+    throw new BreakwaterError("BW_PLAN_NOT_FOUND", `Plan file not found: ${file}`, { hint: "Give the path of a .ts or .js file exporting defineMigration({ … })." });
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new BreakwaterError("BW_PLAN_INVALID", `Cannot load plan ${file}: ${(error as Error).message.split("\n")[0]}`, { hint: "Fix the syntax or imports of the plan file." });
+  }
+  const exported = module.default ?? module.migration;
+  if (exported === undefined) throw new BreakwaterError("BW_PLAN_INVALID", `Plan ${file} has no default export.`, { hint: "Write `export default defineMigration({ id, steps })`." });
+  return { plan: validatePlan(exported, `plan ${file}`), path: absolute, sha256: createHash("sha256").update(source).digest("hex") };
+}

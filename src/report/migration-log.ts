@@ -1,0 +1,114 @@
+// The seeds' migration-log entry (seed 002 §13), built from the journal: name, applied at,
+// duration, write outage, rows changed, checks with their numbers, rollback, lock holds.
+import type { OperationPlan } from "../operations/types.ts";
+import type { CheckResult } from "../runner/events.ts";
+import type { RunRow, StepRow } from "../runner/journal.ts";
+
+export interface MigrationLog {
+  name: string;
+  description: string | null;
+  runId: string;
+  status: "successful" | "rolled back" | "failed" | "in progress";
+  appliedAt: string;
+  finishedAt: string | null;
+  durationSeconds: number;
+  /** maintenance window: writes refused by the application */
+  writeOutageSeconds: number | null;
+  rowsChanged: { label: string; rows: number }[];
+  totalRowsChanged: number;
+  rowsRewritten: number;
+  checks: CheckResult[];
+  rollback: { needed: boolean; restored: boolean; reason: string | null };
+  locks: { step: string; mode: string; longestHoldMs: number }[];
+  longestAccessExclusiveMs: number;
+  longestBatchMs: number | null;
+  changes: string[];
+  notes: string[];
+  issues: string | null;
+  hint: string | null;
+}
+
+const seconds = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTime()) / 1000);
+
+export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: OperationPlan[]): MigrationLog {
+  const end = run.finished_at ?? new Date();
+  const measures = run.measures ?? {};
+  const rowsChanged = plans.flatMap((p) => p.changes.map((c) => ({ label: c.label, rows: Number(measures[c.measure] ?? 0) })));
+  const transforms = steps.filter((s) => s.phase === "transform");
+  const locks = steps
+    .filter((s) => s.lock_mode && s.lock_hold_ms !== null && s.state === "done")
+    .map((s) => ({ step: s.label, mode: s.lock_mode!, longestHoldMs: Math.round(s.lock_hold_ms! * 10) / 10 }));
+  const status = run.state === "completed" ? "successful" : run.state === "rolled_back" ? "rolled back" : run.state === "failed" ? "failed" : "in progress";
+  const rolledBack = run.state === "rolled_back";
+  return {
+    name: run.plan_id,
+    description: run.plan.description ?? null,
+    runId: run.id,
+    status,
+    appliedAt: run.started_at.toISOString(),
+    finishedAt: run.finished_at ? run.finished_at.toISOString() : null,
+    durationSeconds: Math.round(seconds(run.started_at, end) * 100) / 100,
+    writeOutageSeconds: run.maintenance_on_at ? Math.round(seconds(run.maintenance_on_at, run.maintenance_off_at ?? end) * 100) / 100 : null,
+    rowsChanged: rolledBack ? rowsChanged.map((r) => ({ ...r, rows: 0 })) : rowsChanged,
+    totalRowsChanged: rolledBack ? 0 : rowsChanged.reduce((sum, r) => sum + r.rows, 0),
+    rowsRewritten: transforms.reduce((sum, s) => sum + Number(s.rows), 0),
+    checks: run.checks ?? [],
+    rollback: { needed: rolledBack || steps.some((s) => s.phase === "rollback"), restored: rolledBack, reason: rolledBack ? run.error?.message ?? "requested" : null },
+    locks,
+    longestAccessExclusiveMs: Math.round(Math.max(0, ...locks.filter((l) => l.mode === "ACCESS EXCLUSIVE").map((l) => l.longestHoldMs)) * 10) / 10,
+    longestBatchMs: transforms.length ? Math.round(Math.max(...transforms.map((s) => Number(s.data?.longestBatchMs ?? 0))) * 10) / 10 : null,
+    changes: plans.flatMap((p) => p.summary),
+    notes: plans.flatMap((p) => p.notes),
+    issues: run.error?.message ?? null,
+    hint: run.error?.hint ?? null,
+  };
+}
+
+const number = (n: number) => n.toLocaleString("en-US");
+const cell = (v: unknown) => String(v).replaceAll("|", "\\|");
+
+export function renderMarkdown(log: MigrationLog): string {
+  const date = log.appliedAt.slice(0, 10);
+  const applied = `${log.appliedAt.slice(0, 19).replace("T", " ")} UTC`;
+  const status = log.status === "successful" ? "✅ Successful" : log.status === "rolled back" ? "↩️ Rolled back — data restored" : log.status === "failed" ? "❌ Failed" : "⏳ In progress";
+  const outage = log.writeOutageSeconds === null ? "None" : `${log.writeOutageSeconds} s of refused writes (maintenance mode); reads served`;
+  const rollback = log.rollback.restored ? `Needed — data and schema restored (${log.rollback.reason})` : log.rollback.needed ? "Started, not finished" : "Not needed";
+  const lines = [
+    "## Migration Log",
+    "",
+    `### ${date}: ${log.name}`,
+    "",
+    `**Migration**: ${log.name} (run ${log.runId})`,
+    ...(log.description ? [`**Description**: ${log.description}`] : []),
+    `**Applied**: ${applied}`,
+    `**Duration**: ${log.durationSeconds} seconds`,
+    `**Downtime**: ${outage}`,
+    `**Rollback**: ${rollback}`,
+    `**Rows changed**: ${number(log.totalRowsChanged)}${log.rowsChanged.length ? ` (${log.rowsChanged.map((r) => `${r.label}: ${number(r.rows)}`).join("; ")})` : ""}`,
+    `**Rows rewritten by transforms**: ${number(log.rowsRewritten)}${log.longestBatchMs !== null ? `; longest batch ${log.longestBatchMs} ms` : ""}`,
+    `**Longest ACCESS EXCLUSIVE lock**: ${log.longestAccessExclusiveMs} ms`,
+    "",
+    "**Changes**:",
+    "",
+    ...log.changes.map((c) => `- ${c}`),
+    "",
+    "**Checks**:",
+    "",
+    "| Check | Expected | Actual | Result |",
+    "| --- | --- | --- | --- |",
+    ...log.checks.map((c) => `| ${cell(c.name)} | ${cell(c.expected)} | ${cell(c.actual)} | ${c.ok ? "✅" : "❌"} |`),
+    "",
+    "**Locks** (strongest lock of each step, longest hold):",
+    "",
+    "| Step | Lock | Held (ms) |",
+    "| --- | --- | --- |",
+    ...log.locks.map((l) => `| ${cell(l.step)} | ${l.mode} | ${l.longestHoldMs} |`),
+    "",
+    ...(log.notes.length ? ["**Notes**:", "", ...log.notes.map((n) => `- ${n}`), ""] : []),
+    `**Issues**: ${log.issues ?? "None"}`,
+    ...(log.hint && log.status !== "successful" ? [`**Next**: ${log.hint}`] : []),
+    `**Status**: ${status}`,
+    "",
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,52 @@
+// The run as an ordered list of journaled steps, derived purely from the plan and the facts
+// gathered at preflight, so `resume` rebuilds exactly the same list.
+import { operations } from "../operations/registry.ts";
+import type { Action, OperationPlan, PlanContext, SnapshotSpec, TransformSpec } from "../operations/types.ts";
+import type { Plan } from "../plan/plan.ts";
+import type { Phase } from "./events.ts";
+
+export type ProgramStep =
+  | { seq: number; phase: "preflight"; opIndex: null; label: string; kind: "preflight" }
+  | { seq: number; phase: "expand" | "contract"; opIndex: number; label: string; kind: "action"; action: Action }
+  | { seq: number; phase: "maintenance_on" | "maintenance_off" | "verify" | "final_checks" | "report"; opIndex: null; label: string; kind: "marker" }
+  | { seq: number; phase: "snapshot"; opIndex: number; label: string; kind: "snapshot"; snapshot: SnapshotSpec }
+  | { seq: number; phase: "snapshot"; opIndex: null; label: string; kind: "measure" }
+  | { seq: number; phase: "transform"; opIndex: number; label: string; kind: "transform"; transform: TransformSpec };
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export interface Program {
+  plans: OperationPlan[];
+  steps: ProgramStep[];
+}
+
+export function planContext(runId: string, opIndex: number, shadowThresholdRows: number): PlanContext {
+  const short = runId.replace(/[^a-z0-9]/gi, "").toLowerCase();
+  return {
+    runId,
+    opIndex,
+    snapshotTable: (n) => ({ schema: "breakwater", name: `snap_${short}_${opIndex}_${n}` }),
+    objectName: (suffix) => `bw_${short}_${opIndex}_${suffix}`,
+    shadowThresholdRows,
+  };
+}
+
+export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadowThresholdRows: number): Program {
+  const plans = plan.steps.map((step, i) => operations[step.op]!.plan(step.input, facts[i], planContext(runId, i, shadowThresholdRows)));
+  const steps: ProgramStep[] = [];
+  const push = (step: DistributiveOmit<ProgramStep, "seq">) => steps.push({ ...step, seq: steps.length + 1 } as ProgramStep);
+  push({ phase: "preflight", opIndex: null, label: "inspect the schema and validate every step", kind: "preflight" });
+  plans.forEach((p, i) => p.expand.forEach((action) => push({ phase: "expand", opIndex: i, label: action.label, kind: "action", action })));
+  push({ phase: "maintenance_on", opIndex: null, label: "maintenance mode on", kind: "marker" });
+  plans.forEach((p, i) => p.snapshots.forEach((snapshot) => push({ phase: "snapshot", opIndex: i, label: `snapshot ${snapshot.columns.join(", ")} of ${snapshot.table.name} into ${snapshot.into.schema}.${snapshot.into.name}`, kind: "snapshot", snapshot })));
+  push({ phase: "snapshot", opIndex: null, label: "measure the counts the checks compare with", kind: "measure" });
+  plans.forEach((p, i) => p.transforms.forEach((transform) => push({ phase: "transform", opIndex: i, label: transform.label, kind: "transform", transform })));
+  push({ phase: "verify", opIndex: null, label: "verify the invariants and the plan's checks", kind: "marker" });
+  plans.forEach((p, i) => p.contract.forEach((action) => push({ phase: "contract", opIndex: i, label: action.label, kind: "action", action })));
+  push({ phase: "final_checks", opIndex: null, label: "check the final state", kind: "marker" });
+  push({ phase: "maintenance_off", opIndex: null, label: "maintenance mode off", kind: "marker" });
+  push({ phase: "report", opIndex: null, label: "write the migration log", kind: "marker" });
+  return { plans, steps };
+}
+
+export const phaseOrder: Phase[] = ["preflight", "expand", "maintenance_on", "snapshot", "transform", "verify", "contract", "final_checks", "maintenance_off", "report"];

@@ -1,0 +1,482 @@
+// The phase machine: preflight → expand → maintenance on → snapshot → transform → verify →
+// contract → final checks → maintenance off → report; plus resume and rollback. Every step is
+// journaled; one runner per database (advisory lock).
+import { randomBytes } from "node:crypto";
+import type { ResolvedConfig } from "../config/config.ts";
+import { Database, describeUrl, sqlErrorInfo } from "../db/database.ts";
+import { quoteTable } from "../db/quote.ts";
+import { BreakwaterError, isBreakwaterError } from "../errors.ts";
+import { disableMaintenance, enableMaintenance, isMaintenanceOn } from "../maintenance/file-store.ts";
+import { operations } from "../operations/registry.ts";
+import type { Action, CheckSpec } from "../operations/types.ts";
+import type { LoadedPlan, Plan } from "../plan/plan.ts";
+import { buildMigrationLog, type MigrationLog } from "../report/migration-log.ts";
+import type { CheckResult, EventSink, RunnerEvent } from "./events.ts";
+import { CheckFailure, evaluateChecks, executeAction, executeSnapshot, executeTransform, restoreSnapshot, scalar, type ExecutionContext, type StepResult } from "./execute.ts";
+import {
+  RUNNER_LOCK_KEY, describeLockHolder, ensureJournal, journalExists, getRun, getSteps, holderDescription, insertRun, insertSteps, listRuns,
+  markStepDone, markStepFailed, markStepRunning, updateRun, type RunRow,
+} from "./journal.ts";
+import { buildProgram, planContext, type Program, type ProgramStep } from "./program.ts";
+
+export interface RunnerOptions {
+  config: ResolvedConfig;
+  databaseUrl: string;
+  emit?: EventSink;
+}
+
+export interface RunOutcome {
+  runId: string;
+  state: RunRow["state"];
+  log: MigrationLog;
+}
+
+/** A failure after which the run's report exists (check failed and rolled back, or step failed). */
+export class RunFailure extends BreakwaterError {
+  readonly outcome: RunOutcome;
+  constructor(cause: BreakwaterError, outcome: RunOutcome) {
+    super(cause.code, cause.message, { hint: cause.hint ?? "", details: cause.details ?? {} });
+    this.outcome = outcome;
+  }
+}
+
+function newRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);
+  return `${stamp}-${randomBytes(2).toString("hex")}`;
+}
+
+interface Session {
+  db: Database;
+  close(): Promise<void>;
+}
+
+/** Connects and takes the runner lock; a second runner gets BW_LOCKED naming the holder. */
+async function openSession(url: string, command: string): Promise<Session> {
+  const db = await Database.connect(url, { applicationName: `breakwater ${command} (${holderDescription()})` });
+  try {
+    if (!(await db.tryAdvisoryLock(RUNNER_LOCK_KEY))) {
+      const holder = await describeLockHolder(db);
+      throw new BreakwaterError("BW_LOCKED", `Another breakwater runner is working on ${describeUrl(url)}: ${holder}.`, {
+        hint: "Only one runner may work on a database at a time. Wait for it (see `breakwater status`); if its process died, PostgreSQL releases the lock when its connection closes.",
+      });
+    }
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return { db, close: () => db.close() };
+}
+
+async function setApplicationName(db: Database, name: string): Promise<void> {
+  await db.query("SELECT set_config('application_name', $1, false)", [name.slice(0, 63)]);
+}
+
+function toBreakwaterError(error: unknown, label: string): BreakwaterError {
+  if (isBreakwaterError(error)) return error;
+  const info = sqlErrorInfo(error);
+  if (info.sqlstate === undefined && /connection|terminat|ECONN|socket/i.test(info.message)) {
+    return new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection during "${label}": ${info.message}`, { hint: "Nothing committed is lost: run `breakwater resume` when the database is reachable again." });
+  }
+  return new BreakwaterError("BW_SQL_FAILED", `Step "${label}" failed: ${info.message}${info.sqlstate ? ` (SQLSTATE ${info.sqlstate})` : ""}`, { details: { sqlstate: info.sqlstate } });
+}
+
+/** Data errors (SQLSTATE classes 22 and 23) would fail again on resume: undo instead. */
+function isDeterministicDataError(error: BreakwaterError): boolean {
+  const sqlstate = error.details?.sqlstate;
+  return error.code === "BW_CHECK_FAILED" || (typeof sqlstate === "string" && (sqlstate.startsWith("22") || sqlstate.startsWith("23")));
+}
+
+function userChecks(plan: Plan): { checks: CheckSpec[]; measures: { name: string; sql: string }[] } {
+  const checks: CheckSpec[] = [];
+  const measures: { name: string; sql: string }[] = [];
+  plan.checks.forEach((check, i) => {
+    if (check.expect === "before") {
+      measures.push({ name: `check:${i}`, sql: check.sql });
+      checks.push({ name: check.name, sql: check.sql, expect: { equalsMeasures: [`check:${i}`] } });
+    } else {
+      checks.push({ name: check.name, sql: check.sql, expect: { equals: check.expect } });
+    }
+  });
+  return { checks, measures };
+}
+
+class RunExecution {
+  readonly ctx: ExecutionContext;
+  run: RunRow;
+  readonly program: Program;
+  readonly options: RunnerOptions;
+
+  constructor(db: Database, run: RunRow, options: RunnerOptions) {
+    this.run = run;
+    this.options = options;
+    const batch = { ...options.config.batch, ...definedOnly(run.plan.batch) };
+    this.ctx = { db, runId: run.id, lock: options.config.lock, batch, emit: options.emit ?? (() => undefined), measures: run.measures ?? {} };
+    this.program = buildProgram(run.id, run.plan, run.facts, options.config.shadowThresholdRows);
+  }
+
+  emit(event: RunnerEvent): void {
+    this.ctx.emit(event);
+  }
+
+  get db(): Database {
+    return this.ctx.db;
+  }
+
+  async refresh(): Promise<void> {
+    this.run = await getRun(this.db, this.run.id);
+  }
+
+  async recordChecks(results: CheckResult[]): Promise<void> {
+    const kept = (this.run.checks ?? []).filter((c) => !results.some((r) => r.name === c.name && r.phase === c.phase));
+    this.run.checks = [...kept, ...results];
+    await updateRun(this.db, this.run.id, { checks: this.run.checks });
+    for (const result of results) this.emit({ type: "check", runId: this.run.id, result });
+  }
+
+  /** Executes every step not yet done, in order. */
+  async execute(): Promise<void> {
+    const rows = new Map((await getSteps(this.db, this.run.id)).map((s) => [s.seq, s]));
+    for (const step of this.program.steps) {
+      const row = rows.get(step.seq);
+      if (row && (row.state === "done" || row.state === "skipped")) continue;
+      await updateRun(this.db, this.run.id, { phase: step.phase });
+      this.emit({ type: "step-start", runId: this.run.id, seq: step.seq, phase: step.phase, label: step.label });
+      await markStepRunning(this.db, this.run.id, step.seq);
+      const started = performance.now();
+      try {
+        const result = await this.executeStep(step, row?.cursor ?? null, Number(row?.rows ?? 0), row?.data ?? null);
+        this.emit({
+          type: "step-done", runId: this.run.id, seq: step.seq, phase: step.phase, label: step.label, durationMs: performance.now() - started,
+          rows: result.rows, skipped: result.skipped ?? false, lockHoldMs: result.lockHoldMs, lockMode: result.lockMode,
+        });
+      } catch (error) {
+        const failure = toBreakwaterError(error, step.label);
+        await markStepFailed(this.db, this.run.id, step.seq, { code: failure.code, message: failure.message }).catch(() => undefined);
+        throw failure;
+      }
+    }
+  }
+
+  private async executeStep(step: ProgramStep, cursor: string[] | null, rows: number, data: Record<string, unknown> | null): Promise<StepResult> {
+    const empty: StepResult = { rows: 0, lockMode: null, lockHoldMs: null, retries: 0, data: null };
+    switch (step.kind) {
+      case "preflight":
+        await markStepDone(this.db, this.run.id, step.seq, {});
+        return empty;
+      case "action":
+        return await executeAction(this.ctx, step.seq, step.action);
+      case "snapshot":
+        return await executeSnapshot(this.ctx, step.seq, step.snapshot);
+      case "measure":
+        return await this.measure(step.seq);
+      case "transform":
+        return await executeTransform(this.ctx, step.seq, step.transform, cursor, rows, data);
+      case "marker":
+        return await this.marker(step);
+    }
+  }
+
+  private async measure(seq: number): Promise<StepResult> {
+    const all = [...this.program.plans.flatMap((p) => p.measures), ...userChecks(this.run.plan).measures];
+    const measures: Record<string, number | string | boolean | null> = {};
+    await this.db.transaction(async (tx) => {
+      // One snapshot for every count, so they agree with each other.
+      await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      for (const m of all) measures[m.name] = await scalar(tx, m.sql);
+      await updateRun(tx, this.run.id, { measures });
+      await markStepDone(tx, this.run.id, seq, { data: { measures } });
+    });
+    Object.assign(this.ctx.measures, measures);
+    return { rows: 0, lockMode: "ACCESS SHARE", lockHoldMs: null, retries: 0, data: { measures } };
+  }
+
+  private async marker(step: ProgramStep): Promise<StepResult> {
+    const empty: StepResult = { rows: 0, lockMode: null, lockHoldMs: null, retries: 0, data: null };
+    const file = this.options.config.maintenanceFile;
+    switch (step.phase) {
+      case "maintenance_on": {
+        // Record the intent first: a crash between the two leaves a state resume understands.
+        const created = !isMaintenanceOn(file) || this.run.maintenance_created;
+        await updateRun(this.db, this.run.id, { maintenance_created: created, maintenance_on_at: new Date() });
+        await enableMaintenance(file, { reason: `breakwater run ${this.run.id} (${this.run.plan_id})`, runId: this.run.id });
+        this.run.maintenance_created = created;
+        this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file });
+        await markStepDone(this.db, this.run.id, step.seq, { data: { file, created } });
+        return empty;
+      }
+      case "verify": {
+        const checks = [...this.program.plans.flatMap((p) => p.checks), ...userChecks(this.run.plan).checks];
+        const results = await evaluateChecks(this.db, checks, this.ctx.measures, "verify");
+        await this.recordChecks(results);
+        if (results.some((r) => !r.ok)) throw new CheckFailure(results);
+        await markStepDone(this.db, this.run.id, step.seq, { data: { checked: results.length } });
+        return empty;
+      }
+      case "final_checks": {
+        const results = await evaluateChecks(this.db, this.program.plans.flatMap((p) => p.finalChecks), this.ctx.measures, "final");
+        // Checks evaluated inside contract transactions are kept with the run, too.
+        const steps = await getSteps(this.db, this.run.id);
+        const inContract = steps.flatMap((s) => (s.phase === "contract" && Array.isArray(s.data?.checks) ? (s.data.checks as CheckResult[]) : []));
+        await this.recordChecks([...inContract, ...results]);
+        if (results.some((r) => !r.ok)) throw new CheckFailure(results);
+        await markStepDone(this.db, this.run.id, step.seq, {});
+        return empty;
+      }
+      case "maintenance_off": {
+        await this.maintenanceOff();
+        await markStepDone(this.db, this.run.id, step.seq, {});
+        return empty;
+      }
+      case "report": {
+        await this.finish("completed", null);
+        await markStepDone(this.db, this.run.id, step.seq, {});
+        return empty;
+      }
+      default:
+        throw new BreakwaterError("BW_INTERNAL", `no executor for phase ${step.phase}`);
+    }
+  }
+
+  async maintenanceOff(): Promise<void> {
+    const file = this.options.config.maintenanceFile;
+    if (this.run.maintenance_created && isMaintenanceOn(file)) {
+      await disableMaintenance(file);
+      this.emit({ type: "maintenance", runId: this.run.id, enabled: false, file });
+    }
+    if (this.run.maintenance_on_at) await updateRun(this.db, this.run.id, { maintenance_off_at: new Date() });
+  }
+
+  async finish(state: RunRow["state"], error: BreakwaterError | null): Promise<MigrationLog> {
+    await updateRun(this.db, this.run.id, { state, finished_at: state === "failed" ? null : new Date(), error: error ? { code: error.code, message: error.message, hint: error.hint } : null });
+    await this.refresh();
+    const log = buildMigrationLog(this.run, await getSteps(this.db, this.run.id), this.program.plans);
+    await updateRun(this.db, this.run.id, { report: log });
+    return log;
+  }
+
+  /** Returns data and schema to the state before the run; maintenance stays on until then. */
+  async rollback(reason: string): Promise<void> {
+    await updateRun(this.db, this.run.id, { state: "rolling_back" });
+    this.emit({ type: "rollback-start", runId: this.run.id, reason });
+    const file = this.options.config.maintenanceFile;
+    if (!isMaintenanceOn(file)) {
+      await updateRun(this.db, this.run.id, { maintenance_created: true, maintenance_on_at: this.run.maintenance_on_at ?? new Date(), maintenance_off_at: null });
+      await enableMaintenance(file, { reason: `breakwater rollback of ${this.run.id}`, runId: this.run.id });
+      this.run.maintenance_created = true;
+      this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file });
+    }
+    const steps = await getSteps(this.db, this.run.id);
+    const byOp = (i: number) => steps.filter((s) => s.op_index === i && s.phase !== "rollback");
+    for (let i = this.program.plans.length - 1; i >= 0; i--) {
+      const plan = this.program.plans[i]!;
+      const opSteps = byOp(i);
+      const committed = this.program.steps.some(
+        (p) => p.kind === "action" && p.opIndex === i && p.action.commitPoint && opSteps.find((s) => s.seq === p.seq)?.state === "done",
+      );
+      const started = opSteps.some((s) => s.state !== "pending");
+      if (!started) continue;
+      const kind = this.run.plan.steps[i]!.op;
+      if (committed) {
+        if (plan.rollbackAfterContract === undefined) {
+          throw new BreakwaterError("BW_ROLLBACK_CONFLICT", `Step ${i + 1} (${kind}) passed its contract and cannot be undone automatically.`, {
+            hint: "Restore the backup taken before the run; maintenance mode stays on.",
+          });
+        }
+        await this.rollbackActions(i, plan.rollbackAfterContract, 0);
+      } else {
+        const transformed = opSteps.some((s) => s.phase === "transform" && (s.state !== "pending" || s.cursor !== null));
+        if (transformed) {
+          for (const [n, snapshot] of plan.snapshots.entries()) {
+            if (!snapshot.restoreOnRollback) continue;
+            await this.rollbackStep(i, 50 + n, `restore ${snapshot.columns.join(", ")} of ${snapshot.table.name} from the snapshot`, async () => ({ rows: await restoreSnapshot(this.ctx, snapshot), lockHoldMs: null }));
+          }
+        }
+        await this.rollbackActions(i, plan.rollback, 0);
+      }
+    }
+    for (const plan of this.program.plans) {
+      for (const snapshot of plan.snapshots) await this.db.query(`DROP TABLE IF EXISTS ${quoteTable(snapshot.into)}`);
+    }
+    await this.maintenanceOff();
+  }
+
+  private async rollbackActions(opIndex: number, actions: Action[], offset: number): Promise<void> {
+    for (const [k, action] of actions.entries()) {
+      await this.rollbackStep(opIndex, offset + k, action.label, async (seq) => {
+        try {
+          const result = await executeAction(this.ctx, seq, action);
+          return { rows: result.rows, lockHoldMs: result.lockHoldMs, done: true };
+        } catch (error) {
+          const info = sqlErrorInfo(error);
+          if (info.sqlstate === "22P02") {
+            throw new BreakwaterError("BW_ROLLBACK_CONFLICT", `Cannot undo "${action.label}": ${info.message}. Rows written after the migration use values the old schema does not have.`, {
+              hint: "Change or delete those rows, then run `breakwater rollback` again. Maintenance mode stays on.",
+            });
+          }
+          throw error;
+        }
+      });
+    }
+  }
+
+  /** One journaled rollback step (seq 1000+), skipped when already done. */
+  private async rollbackStep(opIndex: number, k: number, label: string, fn: (seq: number) => Promise<{ rows: number; lockHoldMs: number | null; done?: boolean }>): Promise<void> {
+    const seq = 1000 + opIndex * 100 + k;
+    await insertSteps(this.db, this.run.id, [{ seq, phase: "rollback", opIndex, label }]);
+    const existing = (await getSteps(this.db, this.run.id)).find((s) => s.seq === seq);
+    if (existing?.state === "done") return;
+    this.emit({ type: "step-start", runId: this.run.id, seq, phase: "rollback", label });
+    await markStepRunning(this.db, this.run.id, seq);
+    const started = performance.now();
+    const result = await fn(seq);
+    if (!result.done) await markStepDone(this.db, this.run.id, seq, { rows: result.rows });
+    this.emit({ type: "step-done", runId: this.run.id, seq, phase: "rollback", label, durationMs: performance.now() - started, rows: result.rows, skipped: false, lockHoldMs: result.lockHoldMs, lockMode: null });
+  }
+
+  /** Runs the remaining steps; on a failed check undoes everything, otherwise leaves the run resumable. */
+  async drive(): Promise<RunOutcome> {
+    try {
+      await this.execute();
+      return { runId: this.run.id, state: "completed", log: (await this.refresh(), this.run.report as MigrationLog) };
+    } catch (error) {
+      const failure = toBreakwaterError(error, "run");
+      if (failure.code === "BW_CONNECTION_FAILED" || this.db.isClosed) throw failure;
+      if (isDeterministicDataError(failure)) {
+        try {
+          await this.rollback(failure.message);
+        } catch (rollbackError) {
+          const rb = toBreakwaterError(rollbackError, "rollback");
+          const log = await this.finish("failed", new BreakwaterError(rb.code, `${failure.message} — and the automatic rollback failed: ${rb.message}`, { hint: rb.hint ?? "" }));
+          throw new RunFailure(rb, { runId: this.run.id, state: "failed", log });
+        }
+        const log = await this.finish("rolled_back", failure);
+        throw new RunFailure(failure, { runId: this.run.id, state: "rolled_back", log });
+      }
+      const hinted = new BreakwaterError(failure.code, failure.message, {
+        hint: failure.hint ?? `Fix the cause, then \`breakwater resume ${this.run.id}\` to continue, or \`breakwater rollback ${this.run.id}\` to undo. Maintenance mode stays on meanwhile.`,
+        details: failure.details ?? {},
+      });
+      const log = await this.finish("failed", hinted);
+      throw new RunFailure(hinted, { runId: this.run.id, state: "failed", log });
+    }
+  }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** `breakwater run <plan>` */
+export async function runPlan(loaded: LoadedPlan, options: RunnerOptions): Promise<RunOutcome> {
+  const session = await openSession(options.databaseUrl, "run");
+  try {
+    const { db } = session;
+    const runId = newRunId();
+    await setApplicationName(db, `breakwater run ${runId} (${holderDescription()})`);
+    // Preflight reads only: a plan that cannot run changes nothing, not even the journal.
+    const facts: unknown[] = [];
+    for (const [i, step] of loaded.plan.steps.entries()) {
+      facts.push(await operations[step.op]!.inspect(db, step.input, planContext(runId, i, options.config.shadowThresholdRows)));
+    }
+    await ensureJournal(db);
+    await insertRun(db, { id: runId, plan: loaded.plan, planPath: loaded.path, planSha256: loaded.sha256, facts });
+    const run = await getRun(db, runId);
+    const execution = new RunExecution(db, run, options);
+    await insertSteps(db, runId, execution.program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })));
+    options.emit?.({ type: "run", runId, planId: loaded.plan.id, resumed: false });
+    return await execution.drive();
+  } finally {
+    await session.close();
+  }
+}
+
+async function latestUnfinished(db: Database): Promise<RunRow> {
+  const runs = await listRuns(db);
+  const run = runs.find((r) => r.state === "running" || r.state === "failed" || r.state === "rolling_back");
+  if (!run) throw new BreakwaterError("BW_NOTHING_TO_RESUME", "No unfinished run in this database.", { hint: "`breakwater status` lists the runs." });
+  return run;
+}
+
+/** `breakwater resume [id]`: continues a run (or its rollback) from the last committed step. */
+export async function resumeRun(runId: string | undefined, options: RunnerOptions): Promise<RunOutcome> {
+  const session = await openSession(options.databaseUrl, "resume");
+  try {
+    const { db } = session;
+    if (!(await journalExists(db))) throw new BreakwaterError("BW_NOTHING_TO_RESUME", "breakwater has never run on this database.", { hint: "Start with `breakwater run <plan>`." });
+    const run = runId ? await getRun(db, runId) : await latestUnfinished(db);
+    if (run.state === "completed" || run.state === "rolled_back") {
+      throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already ${run.state.replace("_", " ")}.`);
+    }
+    await setApplicationName(db, `breakwater resume ${run.id} (${holderDescription()})`);
+    const execution = new RunExecution(db, run, options);
+    options.emit?.({ type: "run", runId: run.id, planId: run.plan_id, resumed: true });
+    if (run.state === "rolling_back") {
+      await execution.rollback("resuming an interrupted rollback");
+      const log = await execution.finish("rolled_back", run.error ? new BreakwaterError(run.error.code as "BW_CHECK_FAILED", run.error.message) : null);
+      return { runId: run.id, state: "rolled_back", log };
+    }
+    await updateRun(db, run.id, { state: "running", holder: holderDescription(), error: null });
+    return await execution.drive();
+  } finally {
+    await session.close();
+  }
+}
+
+/** `breakwater rollback <id>`: data and schema back to the state before the run. */
+export async function rollbackRunById(runId: string, options: RunnerOptions): Promise<RunOutcome> {
+  const session = await openSession(options.databaseUrl, "rollback");
+  try {
+    const { db } = session;
+    const run = await getRun(db, runId);
+    if (run.state === "rolled_back") throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already rolled back.`);
+    await setApplicationName(db, `breakwater rollback ${run.id} (${holderDescription()})`);
+    const execution = new RunExecution(db, run, options);
+    try {
+      await execution.rollback(`requested by breakwater rollback ${run.id}`);
+    } catch (error) {
+      const failure = toBreakwaterError(error, "rollback");
+      await updateRun(db, run.id, { error: { code: failure.code, message: failure.message, hint: failure.hint } });
+      throw failure;
+    }
+    const log = await execution.finish("rolled_back", null);
+    return { runId: run.id, state: "rolled_back", log };
+  } finally {
+    await session.close();
+  }
+}
+
+export interface RunStatus {
+  id: string;
+  planId: string;
+  state: RunRow["state"];
+  phase: string;
+  startedAt: string;
+  finishedAt: string | null;
+  error: RunRow["error"];
+  steps: { seq: number; phase: string; label: string; state: string; rows: number; durationMs: number | null }[];
+}
+
+/** `breakwater status`: every run and where it stands. Reads only; needs no lock. */
+export async function runStatus(databaseUrl: string): Promise<RunStatus[]> {
+  const db = await Database.connect(databaseUrl, { applicationName: "breakwater status" });
+  try {
+    const runs = await listRuns(db);
+    const result: RunStatus[] = [];
+    for (const run of runs) {
+      const steps = await getSteps(db, run.id);
+      result.push({
+        id: run.id,
+        planId: run.plan_id,
+        state: run.state,
+        phase: run.phase,
+        startedAt: run.started_at.toISOString(),
+        finishedAt: run.finished_at ? run.finished_at.toISOString() : null,
+        error: run.error,
+        steps: steps.map((s) => ({ seq: s.seq, phase: s.phase, label: s.label, state: s.state, rows: Number(s.rows), durationMs: s.duration_ms })),
+      });
+    }
+    return result;
+  } finally {
+    await db.close();
+  }
+}
