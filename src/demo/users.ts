@@ -25,7 +25,7 @@ export async function createUsers(db: Database, rows: number): Promise<void> {
 }
 
 /** The seeds' enum rename: USER → EMPLOYEE, add MANAGER, remove USER. */
-export function demoPlan(options: { failCheck?: boolean } = {}): Plan {
+export function demoPlan(options: { failCheck?: boolean; rows?: number } = {}): Plan {
   return validatePlan(
     defineMigration({
       id: "role_user_to_employee",
@@ -33,7 +33,7 @@ export function demoPlan(options: { failCheck?: boolean } = {}): Plan {
       steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"] })],
       checks: [
         { name: "no user lost", sql: `SELECT count(*) FROM "User"`, expect: "before" },
-        ...(options.failCheck ? [{ name: "deliberately failing check (--fail-check): expects one user more", sql: `SELECT count(*) - 1 FROM "User"`, expect: "before" as const }] : []),
+        ...(options.failCheck ? [{ name: "deliberately failing check (--fail-check): expects one user more", sql: `SELECT count(*) FROM "User"`, expect: (options.rows ?? 0) + 1 }] : []),
       ],
     }),
     "demo plan",

