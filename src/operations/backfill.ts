@@ -2,6 +2,7 @@
 // of exactly the rows and columns it changes, so a rollback restores them in place.
 import { z } from "zod";
 import { columnNames, primaryKey, tableExists } from "../db/catalog.ts";
+import { sqlErrorInfo } from "../db/database.ts";
 import { displayTable, quoteIdent, quoteTable } from "../db/quote.ts";
 import { identifier, preflightError, tableInput, toTableRef } from "./common.ts";
 import { emptyPlan, type Operation } from "./types.ts";
@@ -43,6 +44,8 @@ export const backfillOperation: Operation<Input, Facts> = {
         await tx.query(`EXPLAIN UPDATE ${quoteTable(table)} SET ${assignments}${input.where ? ` WHERE ${input.where}` : ""}`);
       });
     } catch (error) {
+      // A value an earlier step of the plan creates (an enum value) is not known yet (22P02): fine.
+      if (sqlErrorInfo(error).sqlstate?.startsWith("22")) return { key };
       throw preflightError(`The backfill of ${displayTable(table)} is not valid SQL: ${(error as Error).message}`, "Check `set` and `where` in the plan.");
     }
     return { key };

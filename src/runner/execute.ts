@@ -190,7 +190,8 @@ export async function restoreSnapshot(ctx: ExecutionContext, snapshot: SnapshotS
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The transform: keyset batches `key > cursor AND key <= upper`, never OFFSET. Each batch is one
+ * The transform: keyset batches `key > cursor AND key <= upper` over the rows matching the
+ * transform's WHERE, never OFFSET. Each batch is one
  * transaction that also advances the cursor in the journal. Batch size adapts so a batch stays
  * under batch.maxMs, and never exceeds batch.size rows.
  */
@@ -203,7 +204,7 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
   const params = (offset: number) => keys.map((k, i) => `$${offset + i}::${k.type}`);
   const keyTuple = tuple(keys.map((k) => quoteIdent(k.name)));
   const upperSql = (hasCursor: boolean) =>
-    `WITH window_rows AS (SELECT ${keyColumns} FROM ${table}${hasCursor ? ` WHERE ${keyTuple} > ${tuple(params(2))}` : ""} ORDER BY ${keyColumns} LIMIT $1)
+    `WITH window_rows AS (SELECT ${keyColumns} FROM ${table} WHERE ${[...(hasCursor ? [`${keyTuple} > ${tuple(params(2))}`] : []), ...(transform.where ? [`(${transform.where})`] : []), "true"].join(" AND ")} ORDER BY ${keyColumns} LIMIT $1)
      SELECT (SELECT count(*) FROM window_rows)::int8 AS window_size, ${keys.map((k) => `${quoteIdent(k.name)}::text AS ${quoteIdent(`k_${k.name}`)}`).join(", ")}
        FROM window_rows ORDER BY ${keys.map((k) => `${quoteIdent(k.name)} DESC`).join(", ")} LIMIT 1`;
   const updateSql = (hasCursor: boolean) => {
@@ -223,7 +224,8 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
   let batches = Number(startData?.batches ?? 0);
   let longestBatchMs = Number(startData?.longestBatchMs ?? 0);
   let retriesTotal = 0;
-  const totalRow = await db.one<{ n: number }>(`SELECT count(*)::int8 AS n FROM ${table}${cursor ? ` WHERE ${keyTuple} > ${tuple(params(1))}` : ""}`, cursor ?? []);
+  const remaining = [...(cursor ? [`${keyTuple} > ${tuple(params(1))}`] : []), ...(transform.where ? [`(${transform.where})`] : []), "true"].join(" AND ");
+  const totalRow = await db.one<{ n: number }>(`SELECT count(*)::int8 AS n FROM ${table} WHERE ${remaining}`, cursor ?? []);
   const total = scanned + totalRow.n;
   let size = Math.max(1, Math.min(ctx.batch.size, 1000));
   const started = now();
