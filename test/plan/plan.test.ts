@@ -22,7 +22,7 @@ describe("a malformed plan or config", () => {
     ["a missing file", {}, /Plan file not found: plan\.ts/],
     ["an enum that does not exist", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "role", from: "USER", to: "EMPLOYEE" })] }`) }, /Enum type public\.role does not exist/],
     ["a value the enum does not have", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "Role", from: "GUEST", to: "EMPLOYEE" })] }`) }, /Enum public\.Role has no value "GUEST" \(values: USER, ADMIN\)/],
-    ["a backfill with invalid SQL", { "plan.ts": planSource(`{ id: "x", steps: [backfill({ table: "User", set: { role: "'NOPE'" } })] }`) }, /The backfill of User is not valid SQL/],
+    ["a backfill with invalid SQL", { "plan.ts": planSource(`{ id: "x", steps: [backfill({ table: "User", set: { email: "no_such_column" } })] }`) }, /The backfill of User is not valid SQL/],
     ["an invalid config", { "breakwater.config.ts": `export default { batch: { size: -1 } };`, "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE" })] }`) }, /Invalid configuration in breakwater\.config\.ts: batch\.size: /],
   ];
 

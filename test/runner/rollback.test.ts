@@ -56,6 +56,22 @@ describe("a plan whose check fails", () => {
     });
   }
 
+  it("undoes the run when a transform hits a data error (SQLSTATE 22P02)", async () => {
+    const checksum = await tableChecksum(t.db, `"User"`, "id");
+    const dir = await tempProject({
+      "breakwater.config.ts": config,
+      "plan.ts": planSource(`{ id: "bad_value", steps: [
+        backfill({ table: "User", set: { score: "score + 1" } }),
+        backfill({ table: "User", set: { role: "'NOPE'" }, where: "role = 'ADMIN'" }),
+      ] }`),
+    });
+    const result = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(result.code, 8, result.stderr);
+    assert.match(result.stderr, /invalid input value for enum "Role": "NOPE" \(SQLSTATE 22P02\)/);
+    assert.match(result.stdout, /Rolled back — data restored/);
+    assert.equal(await tableChecksum(t.db, `"User"`, "id"), checksum);
+  });
+
   it("rollback <id> after a completed run returns data and schema to before", async () => {
     const checksum = await tableChecksum(t.db, `"User"`, "id", `id, email, role::text, "createdAt", score`);
     const dir = await tempProject({
