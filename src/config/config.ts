@@ -48,7 +48,7 @@ export interface ResolvedConfig {
   configPath: string | null;
 }
 
-export const defaultBatchPolicy: BatchPolicy = { size: 10_000, maxMs: 200, pauseMs: 0 };
+export const defaultBatchPolicy: BatchPolicy = { size: 50_000, maxMs: 200, pauseMs: 0 };
 
 export function defineConfig(config: BreakwaterConfigInput): BreakwaterConfigInput {
   return config;

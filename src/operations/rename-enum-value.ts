@@ -40,6 +40,8 @@ interface ColumnFacts {
   rows: number;
   /** label of the literal default, mapped later; null when there is no default */
   defaultLabel: string | null;
+  /** the most common value after mapping: existing rows get it without a write (fast default) */
+  commonLabel: string | null;
 }
 
 interface Facts {
@@ -94,6 +96,19 @@ async function exactOrEstimatedRows(db: Database, column: EnumColumn): Promise<n
   return row.n;
 }
 
+/** From the planner statistics when the table was analyzed, otherwise by counting once. */
+async function mostCommonValue(db: Database, column: EnumColumn): Promise<string | null> {
+  const stats = await db.query<{ value: string | null }>(
+    "SELECT (most_common_vals::text::text[])[1] AS value FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = $3",
+    [column.table.schema, column.table.name, column.column],
+  );
+  if (stats.rows.length > 0) return stats.rows[0]!.value;
+  const { rows } = await db.query<{ value: string | null }>(
+    `SELECT ${quoteIdent(column.column)}::text AS value FROM ${quoteTable(column.table)} WHERE ${quoteIdent(column.column)} IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1`,
+  );
+  return rows[0]?.value ?? null;
+}
+
 async function inspect(db: Database, input: Input, context: PlanContext): Promise<Facts> {
   const type = await findEnum(db, input.schema, input.enum);
   const typeName = `${input.schema}.${input.enum}`;
@@ -123,7 +138,14 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
       throw preflightError(`${where} is used by ${column.dependents.join("; ")}; its type cannot change while they depend on it.`, "Drop them in an expand `sql` step and recreate them in a later step.");
     }
     const shadow = fitsName(`${column.column}__bw`) ? `${column.column}__bw` : context.objectName(`c${j}`);
-    columns.push({ column, shadow, rows: await exactOrEstimatedRows(db, column), defaultLabel: parseDefaultLabel(column.defaultExpression, where) });
+    const common = await mostCommonValue(db, column);
+    columns.push({
+      column,
+      shadow,
+      rows: await exactOrEstimatedRows(db, column),
+      defaultLabel: parseDefaultLabel(column.defaultExpression, where),
+      commonLabel: common === null ? null : common === input.from ? input.to : common,
+    });
   }
   const anyLarge = columns.some((c) => c.rows >= context.shadowThresholdRows);
   const strategy = input.contract === "auto" ? (anyLarge ? "shadow" : "typeSwap") : input.contract;
@@ -293,7 +315,13 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       label: `add shadow column ${displayTable(c.column.table)}.${c.shadow} and its sync trigger`,
       lock: { tables: [c.column.table], mode: "ACCESS EXCLUSIVE" },
       statements: [
-        `ALTER TABLE ${t} ADD COLUMN ${shadow} ${newType}`,
+        // With a constant default, ADD COLUMN is metadata only and every existing row reads the
+        // most common new value without being written (PostgreSQL ≥ 11 "missing value"); the
+        // transform then writes only the rows whose value differs. The default itself is dropped
+        // at once: new rows get their value from the trigger.
+        ...(c.commonLabel === null
+          ? [`ALTER TABLE ${t} ADD COLUMN ${shadow} ${newType}`]
+          : [`ALTER TABLE ${t} ADD COLUMN ${shadow} ${newType} DEFAULT ${quoteLiteral(c.commonLabel)}::${newType}`, `ALTER TABLE ${t} ALTER COLUMN ${shadow} DROP DEFAULT`]),
         // Writes by the application between now and the swap keep the shadow column in step.
         `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $bw$ BEGIN NEW.${shadow} := ${mapExpression(input, `NEW.${col}`, newType)}; RETURN NEW; END $bw$`,
         `CREATE TRIGGER ${quoteIdent(trigger)} BEFORE INSERT OR UPDATE OF ${col} ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
@@ -308,7 +336,10 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       table,
       key: cols[0]!.column.key,
       set: cols.map((c) => `${quoteIdent(c.shadow)} = ${mapExpression(input, quoteIdent(c.column.column), newType)}`).join(", "),
-      where: null,
+      // Only rows whose shadow value is not already right; this also makes a re-run a no-op.
+      where: cols.map((c) => `${quoteIdent(c.shadow)} IS DISTINCT FROM ${mapExpression(input, quoteIdent(c.column.column), newType)}`).join(" OR "),
+      windowOverAllRows: true,
+      idempotent: true,
     });
   }
   const contract: Action[] = [];

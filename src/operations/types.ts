@@ -59,6 +59,16 @@ export interface TransformSpec {
   /** SQL assignments: `"a" = expr, "b" = expr` */
   set: string;
   where: string | null;
+  /**
+   * Batches are windows of `size` table rows (WHERE applied inside the window) instead of
+   * `size` matching rows: best when most rows match or progress should count table rows.
+   */
+  windowOverAllRows?: boolean;
+  /**
+   * Re-running the SET on a row that no longer matches the WHERE is impossible by construction
+   * (the WHERE is "not yet transformed"), so batches may follow the physical order (ctid ranges).
+   */
+  idempotent?: boolean;
 }
 
 export interface OperationPlan {

@@ -11,7 +11,7 @@ const slowConfig = `export default { batch: { size: 500, pauseMs: 15 } };\n`;
 async function transformProgress(t: TestDatabase): Promise<{ run_id: string; rows: number } | undefined> {
   const exists = await t.db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.steps') IS NOT NULL AS ok");
   if (!exists.ok) return undefined;
-  const { rows } = await t.db.query<{ run_id: string; rows: number }>(`SELECT run_id, rows::int AS rows FROM breakwater.steps WHERE phase = 'transform' AND cursor IS NOT NULL AND rows > 3000 LIMIT 1`);
+  const { rows } = await t.db.query<{ run_id: string; rows: number }>(`SELECT run_id, rows::int AS rows FROM breakwater.steps WHERE phase = 'transform' AND cursor IS NOT NULL AND coalesce((data->>'scanned')::int, 0) > 3000 LIMIT 1`);
   return rows[0];
 }
 
