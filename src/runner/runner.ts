@@ -373,6 +373,20 @@ export async function runPlan(loaded: LoadedPlan, options: RunnerOptions): Promi
     const { db } = session;
     const runId = newRunId();
     await setApplicationName(db, `breakwater run ${runId} (${holderDescription()})`);
+    // A plan is applied once; an unfinished run of it must be resumed or rolled back first.
+    if (await journalExists(db)) {
+      const previous = (await listRuns(db)).find((r) => r.plan_id === loaded.plan.id && r.state !== "rolled_back");
+      if (previous?.state === "completed") {
+        throw new BreakwaterError("BW_PLAN_INVALID", `Plan ${loaded.plan.id} was already applied by run ${previous.id} on ${previous.started_at.toISOString()}.`, {
+          hint: `To apply it again, roll that run back first (\`breakwater rollback ${previous.id}\`) or give the plan a new id.`,
+        });
+      }
+      if (previous) {
+        throw new BreakwaterError("BW_PLAN_INVALID", `Run ${previous.id} of plan ${loaded.plan.id} is unfinished (${previous.state.replace("_", " ")}).`, {
+          hint: `Continue it with \`breakwater resume ${previous.id}\` or undo it with \`breakwater rollback ${previous.id}\`.`,
+        });
+      }
+    }
     // Preflight reads only: a plan that cannot run changes nothing, not even the journal.
     const facts: unknown[] = [];
     for (const [i, step] of loaded.plan.steps.entries()) {

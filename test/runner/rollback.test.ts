@@ -94,4 +94,34 @@ describe("a plan whose check fails", () => {
     const state = await t.db.one<{ state: string }>(`SELECT state FROM breakwater.runs WHERE id = $1`, [id]);
     assert.equal(state.state, "rolled_back");
   });
+
+  it("refuses to apply a plan twice, and to start one whose earlier run is unfinished", async () => {
+    const dir = await tempProject({ "breakwater.config.ts": config, "plan.ts": planSource(`{ id: "once", steps: [backfill({ table: "User", set: { score: "score + 1" } })] }`) });
+    assert.equal((await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url })).code, 0);
+    const again = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /Plan once was already applied by run \S+ on /);
+    await t.db.query(`UPDATE breakwater.runs SET state = 'failed' WHERE plan_id = 'once'`);
+    const unfinished = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(unfinished.code, 2);
+    assert.match(unfinished.stderr, /is unfinished \(failed\)/);
+    assert.match(unfinished.stderr, /breakwater resume/);
+  });
+
+  it("refuses to roll back a completed rename when rows use a value the old type lacks, changing nothing", async () => {
+    const dir = await tempProject({
+      "breakwater.config.ts": config,
+      "plan.ts": planSource(`{ id: "no_way_back", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "typeSwap" })] }`),
+    });
+    assert.equal((await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url })).code, 0);
+    await t.db.query(`UPDATE "User" SET role = 'MANAGER' WHERE id = (SELECT min(id) FROM "User")`);
+    const checksum = await tableChecksum(t.db, `"User"`, "id");
+    const id = (await t.db.one<{ id: string }>(`SELECT id FROM breakwater.runs WHERE plan_id = 'no_way_back'`)).id;
+    const undo = await runCli(["rollback", id], { cwd: dir, databaseUrl: t.url });
+    assert.equal(undo.code, 7, undo.stderr);
+    assert.match(undo.stderr, /Rows written after the migration use values the old schema does not have/);
+    assert.equal(await tableChecksum(t.db, `"User"`, "id"), checksum);
+    assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
+    assert.ok(existsSync(path.join(dir, "maintenance", "enabled.lock")), "maintenance stays on");
+  });
 });
