@@ -37,7 +37,7 @@ export class CheckFailure extends BreakwaterError {
   constructor(results: CheckResult[]) {
     const failed = results.filter((r) => !r.ok);
     super("BW_CHECK_FAILED", `Check failed: ${failed.map((r) => `${r.name} (expected ${String(r.expected)}, got ${String(r.actual)})`).join("; ")}`, {
-      hint: "The data was restored from the snapshot; see the report for every check and its numbers.",
+      hint: "The run was rolled back: data and schema are as they were before it. The report lists every check with its numbers.",
     });
     this.results = results;
   }
