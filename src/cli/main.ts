@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerDemo } from "./demo.ts";
+import { registerMaintenance } from "./maintenance.ts";
 import { registerResume } from "./resume.ts";
 import { registerRollback } from "./rollback.ts";
 import { registerRun } from "./run.ts";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerResume(program);
   registerRollback(program);
   registerStatus(program);
+  registerMaintenance(program);
   registerDemo(program);
   return program;
 }

@@ -6,11 +6,23 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { defaultLockPolicy, type LockPolicy } from "../db/locks.ts";
 import { BreakwaterError } from "../errors.ts";
+import type { MaintenanceStore } from "../maintenance/state.ts";
 
 const configSchema = z
   .object({
     databaseUrl: z.string().optional(),
-    maintenance: z.object({ file: z.string().min(1).optional() }).strict().default({}),
+    maintenance: z
+      .object({
+        store: z.enum(["file", "postgres"]).optional(),
+        file: z.string().min(1).optional(),
+        /** during a run: read-only (default, only writes refused) or full */
+        mode: z.enum(["read-only", "full"]).optional(),
+        /** refuse writes to the transformed tables in the database itself during a run (default true) */
+        fence: z.boolean().optional(),
+        retryAfter: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .default({}),
     lock: z
       .object({
         timeoutMs: z.number().int().min(1).max(600_000).optional(),
@@ -41,6 +53,7 @@ export interface BatchPolicy {
 export interface ResolvedConfig {
   databaseUrl: string | undefined;
   maintenanceFile: string;
+  maintenance: { store: "file" | "postgres"; mode: "read-only" | "full"; fence: boolean; retryAfter: number | null };
   lock: LockPolicy;
   batch: BatchPolicy;
   shadowThresholdRows: number;
@@ -68,6 +81,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
   return {
     databaseUrl: c.databaseUrl ?? env.DATABASE_URL,
     maintenanceFile: path.resolve(cwd, c.maintenance.file ?? "maintenance/enabled.lock"),
+    maintenance: { store: c.maintenance.store ?? "file", mode: c.maintenance.mode ?? "read-only", fence: c.maintenance.fence ?? true, retryAfter: c.maintenance.retryAfter ?? null },
     lock: {
       lockTimeoutMs: c.lock.timeoutMs ?? defaultLockPolicy.lockTimeoutMs,
       retries: c.lock.retries ?? defaultLockPolicy.retries,
@@ -113,4 +127,15 @@ export function requireDatabaseUrl(config: ResolvedConfig): string {
     throw new BreakwaterError("BW_CONFIG_INVALID", "DATABASE_URL must be a postgres:// or postgresql:// URL.");
   }
   return config.databaseUrl;
+}
+
+/** The maintenance store the config names (file by default, or the database itself). */
+export async function maintenanceStoreFor(config: ResolvedConfig, databaseUrl: string | undefined): Promise<MaintenanceStore> {
+  if (config.maintenance.store === "postgres") {
+    if (!databaseUrl) throw new BreakwaterError("BW_CONFIG_INVALID", "maintenance.store is postgres but there is no DATABASE_URL.");
+    const { postgresStore } = await import("../maintenance/stores/postgres.ts");
+    return postgresStore({ url: databaseUrl });
+  }
+  const { fileStore } = await import("../maintenance/stores/file.ts");
+  return fileStore({ path: config.maintenanceFile });
 }

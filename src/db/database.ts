@@ -95,6 +95,26 @@ export class Database {
     return row.ok;
   }
 
+  /** LISTEN on a channel; `onNotify` gets each payload. */
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<void> {
+    this.client.on("notification", (message) => {
+      if (message.channel === channel) onNotify(message.payload ?? "");
+    });
+    await this.client.query(`LISTEN "${channel.replaceAll('"', '""')}"`);
+  }
+
+  /** Called once when the connection fails or ends unexpectedly. */
+  onLost(callback: (error: Error) => void): void {
+    let fired = false;
+    const fire = (error: Error) => {
+      if (fired || this.closed) return;
+      fired = true;
+      callback(error);
+    };
+    this.client.on("error", fire);
+    this.client.on("end", () => fire(new Error("connection ended")));
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

@@ -19,7 +19,7 @@ export type RunnerEvent =
   | { type: "progress"; runId: string; label: string; rows: number; scanned: number; total: number; rowsPerSecond: number; etaSeconds: number | null; batchSize: number; lastBatchMs: number }
   | { type: "lock-retry"; runId: string; label: string; info: LockRetryInfo }
   | { type: "check"; runId: string; result: CheckResult }
-  | { type: "maintenance"; runId: string; enabled: boolean; file: string }
+  | { type: "maintenance"; runId: string; enabled: boolean; /** the store's location: a file path or breakwater.maintenance on host/db */ file: string }
   | { type: "rollback-start"; runId: string; reason: string }
   | { type: "warning"; runId: string; message: string };
 

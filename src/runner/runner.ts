@@ -6,7 +6,10 @@ import type { ResolvedConfig } from "../config/config.ts";
 import { Database, describeUrl, sqlErrorInfo } from "../db/database.ts";
 import { quoteTable } from "../db/quote.ts";
 import { BreakwaterError, isBreakwaterError } from "../errors.ts";
-import { disableMaintenance, enableMaintenance, isMaintenanceOn } from "../maintenance/file-store.ts";
+import { maintenanceStoreFor } from "../config/config.ts";
+import type { MaintenanceStore } from "../maintenance/state.ts";
+import { lowerFence, raiseFence, takeOverFence } from "../maintenance/write-fence.ts";
+import type { TableRef } from "../db/quote.ts";
 import { operations } from "../operations/registry.ts";
 import type { Action, CheckSpec } from "../operations/types.ts";
 import type { LoadedPlan, Plan } from "../plan/plan.ts";
@@ -192,16 +195,20 @@ class RunExecution {
 
   private async marker(step: ProgramStep): Promise<StepResult> {
     const empty: StepResult = { rows: 0, lockMode: null, lockHoldMs: null, retries: 0, data: null };
-    const file = this.options.config.maintenanceFile;
     switch (step.phase) {
       case "maintenance_on": {
         // Record the intent first: a crash between the two leaves a state resume understands.
-        const created = !isMaintenanceOn(file) || this.run.maintenance_created;
+        const store = await this.store();
+        const created = !(await store.read()).enabled || this.run.maintenance_created;
         await updateRun(this.db, this.run.id, { maintenance_created: created, maintenance_on_at: new Date() });
-        await enableMaintenance(file, { reason: `breakwater run ${this.run.id} (${this.run.plan_id})`, runId: this.run.id });
+        if (created) {
+          const { mode, retryAfter } = this.options.config.maintenance;
+          await store.enable({ mode, retryAfter, reason: `breakwater run ${this.run.id} (${this.run.plan_id})`, runId: this.run.id });
+        }
         this.run.maintenance_created = created;
-        this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file });
-        await markStepDone(this.db, this.run.id, step.seq, { data: { file, created } });
+        this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file: store.location });
+        await this.raiseFence();
+        await markStepDone(this.db, this.run.id, step.seq, { data: { store: store.kind, location: store.location, created } });
         return empty;
       }
       case "verify": {
@@ -237,11 +244,30 @@ class RunExecution {
     }
   }
 
+  private storeInstance: MaintenanceStore | undefined;
+
+  async store(): Promise<MaintenanceStore> {
+    this.storeInstance ??= await maintenanceStoreFor(this.options.config, this.options.databaseUrl);
+    return this.storeInstance;
+  }
+
+  /** The tables whose data the run changes. */
+  fencedTables(): TableRef[] {
+    const all = this.program.plans.flatMap((p) => [...p.snapshots.map((s) => s.table), ...p.transforms.map((t) => t.table)]);
+    return all.filter((t, i) => all.findIndex((u) => u.schema === t.schema && u.name === t.name) === i);
+  }
+
+  async raiseFence(): Promise<void> {
+    if (!this.options.config.maintenance.fence) return;
+    await raiseFence(this.db, this.run.id, this.fencedTables(), this.ctx.lock, (info) => this.emit({ type: "lock-retry", runId: this.run.id, label: "raise the write fence", info }));
+  }
+
   async maintenanceOff(): Promise<void> {
-    const file = this.options.config.maintenanceFile;
-    if (this.run.maintenance_created && isMaintenanceOn(file)) {
-      await disableMaintenance(file);
-      this.emit({ type: "maintenance", runId: this.run.id, enabled: false, file });
+    await lowerFence(this.db, this.run.id, this.ctx.lock, (info) => this.emit({ type: "lock-retry", runId: this.run.id, label: "lower the write fence", info }));
+    const store = await this.store();
+    if (this.run.maintenance_created && (await store.read()).enabled) {
+      await store.disable();
+      this.emit({ type: "maintenance", runId: this.run.id, enabled: false, file: store.location });
     }
     if (this.run.maintenance_on_at) await updateRun(this.db, this.run.id, { maintenance_off_at: new Date() });
   }
@@ -258,13 +284,15 @@ class RunExecution {
   async rollback(reason: string): Promise<void> {
     await updateRun(this.db, this.run.id, { state: "rolling_back" });
     this.emit({ type: "rollback-start", runId: this.run.id, reason });
-    const file = this.options.config.maintenanceFile;
-    if (!isMaintenanceOn(file)) {
+    const store = await this.store();
+    if (!(await store.read()).enabled) {
       await updateRun(this.db, this.run.id, { maintenance_created: true, maintenance_on_at: this.run.maintenance_on_at ?? new Date(), maintenance_off_at: null });
-      await enableMaintenance(file, { reason: `breakwater rollback of ${this.run.id}`, runId: this.run.id });
+      const { mode, retryAfter } = this.options.config.maintenance;
+      await store.enable({ mode, retryAfter, reason: `breakwater rollback of ${this.run.id}`, runId: this.run.id });
       this.run.maintenance_created = true;
-      this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file });
+      this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file: store.location });
     }
+    await this.raiseFence();
     const steps = await getSteps(this.db, this.run.id);
     const byOp = (i: number) => steps.filter((s) => s.op_index === i && s.phase !== "rollback");
     for (let i = this.program.plans.length - 1; i >= 0; i--) {
@@ -423,6 +451,8 @@ export async function resumeRun(runId: string | undefined, options: RunnerOption
     }
     await setApplicationName(db, `breakwater resume ${run.id} (${holderDescription()})`);
     const execution = new RunExecution(db, run, options);
+    // The crashed runner's session is gone: this one becomes the writer the fence lets through.
+    await takeOverFence(db, run.id);
     options.emit?.({ type: "run", runId: run.id, planId: run.plan_id, resumed: true });
     if (run.state === "rolling_back") {
       await execution.rollback("resuming an interrupted rollback");
@@ -445,6 +475,7 @@ export async function rollbackRunById(runId: string, options: RunnerOptions): Pr
     if (run.state === "rolled_back") throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already rolled back.`);
     await setApplicationName(db, `breakwater rollback ${run.id} (${holderDescription()})`);
     const execution = new RunExecution(db, run, options);
+    await takeOverFence(db, run.id);
     try {
       await execution.rollback(`requested by breakwater rollback ${run.id}`);
     } catch (error) {
