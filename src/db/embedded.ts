@@ -13,6 +13,9 @@ export interface EmbeddedCluster {
   port: number;
   directory: string;
   createDatabase(name: string): Promise<void>;
+  /** stops the server but keeps its data (needs `persistent: true`); resume() starts it again */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -85,6 +88,11 @@ export async function startEmbeddedCluster(options: { persistent?: boolean; auth
     port,
     directory,
     createDatabase: (name) => cluster.createDatabase(name),
+    pause: async () => {
+      if (!options.persistent) throw new Error("pause() needs a persistent cluster");
+      await cluster.stop();
+    },
+    resume: () => cluster.start(),
     stop: async () => {
       await cluster.stop().catch(() => undefined);
       await rm(directory, { recursive: true, force: true }).catch(() => undefined);

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Database } from "../../src/db/database.ts";
+import { createTestDatabase, planSource, runCli, spawnCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
+
+const slow = `export default { batch: { size: 300, pauseMs: 20 } };\n`;
+
+async function insertFrom(db: Database): Promise<{ code: string | undefined; message: string } | null> {
+  try {
+    await db.query(`INSERT INTO "Item" (id) VALUES ((SELECT max(id) + 1 FROM "Item"))`);
+    return null;
+  } catch (error) {
+    const e = error as { code?: string; message: string };
+    return { code: e.code, message: e.message };
+  }
+}
+
+async function transforming(t: TestDatabase): Promise<string | undefined> {
+  const ok = await t.db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.steps') IS NOT NULL AS ok");
+  if (!ok.ok) return undefined;
+  const { rows } = await t.db.query<{ run_id: string }>(`SELECT run_id FROM breakwater.steps WHERE phase = 'transform' AND state = 'running' AND cursor IS NOT NULL`);
+  return rows[0]?.run_id;
+}
+
+async function fenceTriggers(t: TestDatabase): Promise<number> {
+  return (await t.db.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'breakwater_write_fence'`)).rowCount;
+}
+
+describe("the write fence", () => {
+  let t: TestDatabase;
+  let app: Database;
+  before(async () => {
+    t = await createTestDatabase();
+    app = await t.connect();
+    await t.db.query(`CREATE TABLE "Item" (id int PRIMARY KEY, v int NOT NULL DEFAULT 0)`);
+    await t.db.query(`INSERT INTO "Item" (id) SELECT generate_series(1, 15000)`);
+  });
+  after(async () => t.drop());
+
+  it("refuses writes from other sessions during the transform, and is gone after success", async () => {
+    const dir = await tempProject({ "breakwater.config.ts": slow, "plan.ts": planSource(`{ id: "fenced_ok", steps: [backfill({ table: "Item", set: { v: "v + 1" } })] }`) });
+    const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
+    const runId = await waitFor(() => transforming(t));
+    const refused = await insertFrom(app);
+    assert.equal(refused?.code, "BW001");
+    assert.match(refused!.message, new RegExp(`writes to public\\.("Item"|Item) are paused while breakwater run ${runId} migrates it`));
+    assert.equal(await exited, 0);
+    assert.equal(await fenceTriggers(t), 0);
+    assert.equal(await insertFrom(app), null, "writes work again");
+  });
+
+  it("is gone after a rollback", async () => {
+    const dir = await tempProject({
+      "breakwater.config.ts": slow,
+      "plan.ts": planSource(`{ id: "fenced_rollback", steps: [backfill({ table: "Item", set: { v: "v + 1" } })], checks: [{ name: "fails", sql: "SELECT 1", expect: 2 }] }`),
+    });
+    const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
+    await waitFor(() => transforming(t));
+    assert.equal((await insertFrom(app))?.code, "BW001");
+    assert.equal(await exited, 3);
+    assert.equal(await fenceTriggers(t), 0);
+    assert.equal(await insertFrom(app), null);
+  });
+
+  it("survives kill -9 (still refusing writes) and is gone after resume", async () => {
+    const dir = await tempProject({ "breakwater.config.ts": slow, "plan.ts": planSource(`{ id: "fenced_killed", steps: [backfill({ table: "Item", set: { v: "v + 1" } })] }`) });
+    const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    await waitFor(() => transforming(t));
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.on("exit", resolve));
+    assert.equal((await insertFrom(app))?.code, "BW001", "still fenced while the run is interrupted");
+    const resumed = await runCli(["resume"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(await fenceTriggers(t), 0);
+    assert.equal(await insertFrom(app), null);
+  });
+});
