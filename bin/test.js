@@ -20,6 +20,25 @@ function testFiles(dir) {
 
 const filter = process.argv.slice(2);
 const files = testFiles(path.join(root, "test")).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();
+// The browser test needs Chromium (Debian's package) and the example app's dependencies.
+if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`))) {
+  const { existsSync } = await import("node:fs");
+  const { execFileSync } = await import("node:child_process");
+  const step = (what, command, args, options = {}) => {
+    process.stderr.write(`${what}…\n`);
+    try {
+      execFileSync(command, args, { stdio: ["ignore", "ignore", "inherit"], ...options });
+    } catch {
+      process.stderr.write(`  (${what} failed; the browser test will say what is missing)\n`);
+    }
+  };
+  if (!existsSync("/usr/bin/chromium") && process.getuid?.() === 0 && existsSync("/usr/bin/apt-get")) {
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    step("Installing Chromium for the browser test (apt-get)", "sh", ["-c", "apt-get install -y chromium || (apt-get update && apt-get install -y chromium)"], { env });
+  }
+  const example = path.join(root, "examples", "nextjs");
+  if (!existsSync(path.join(example, "node_modules", "next"))) step("Installing examples/nextjs (npm ci)", "npm", ["ci", "--no-audit", "--no-fund"], { cwd: example });
+}
 let cluster;
 const env = { ...process.env };
 if (!env.TEST_DATABASE_URL) {

@@ -35,7 +35,7 @@ export function defaultPage(state: MaintenanceState): string {
   const reason = state.reason ? `<p>${escapeHtml(state.reason)}</p>` : "";
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Maintenance</title>
 <style>body{font-family:system-ui,sans-serif;display:grid;place-items:center;min-height:100vh;margin:0;background:#f5f7fa;color:#1f2933}main{max-width:32rem;padding:2rem;text-align:center}h1{font-size:1.6rem}</style></head>
-<body><main><h1>🔧 Maintenance in progress</h1><p>We are upgrading the service and will be back shortly.</p>${reason}</main></body></html>`;
+<body><main><h1>Maintenance in progress</h1><p>We are upgrading the service and will be back shortly.</p>${reason}</main></body></html>`;
 }
 
 function sign(secret: string, expires: number): string {
