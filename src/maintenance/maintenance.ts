@@ -1,7 +1,7 @@
 // The per-process maintenance check: a store's cached watcher plus the policy, shared by every
 // adapter. Problems reading the store are logged once (and once when they clear), not per request.
 import { decide, type Decision, type MaintenancePolicy, type RequestFacts } from "./response.ts";
-import type { MaintenanceStore, MaintenanceWatcher } from "./state.ts";
+import { isActive, type MaintenanceStore, type MaintenanceWatcher } from "./state.ts";
 
 export interface MaintenanceOptions extends MaintenancePolicy {
   store: MaintenanceStore;
@@ -12,6 +12,11 @@ export interface MaintenanceOptions extends MaintenancePolicy {
 export interface MaintenanceCheck {
   /** resolves once the first state is known */
   ready: Promise<void>;
+  /**
+   * The per-request fast path: true when the request surely passes (maintenance off, the store
+   * readable, and the URL not the bypass link), without building anything.
+   */
+  passes(url: string): boolean;
   check(request: RequestFacts): Decision;
   close(): Promise<void>;
 }
@@ -32,8 +37,13 @@ export function createMaintenanceCheck(options: MaintenanceOptions): Maintenance
   };
   watcher.onChange(report);
   const ready = watcher.ready.then(report);
+  const bypassPrefix = options.bypass ? `${options.bypass.path ?? "/__maintenance/bypass"}/` : null;
   return {
     ready,
+    passes: (url) => {
+      const observed = watcher.current();
+      return observed.error === null && !isActive(observed.state) && (bypassPrefix === null || !url.includes(bypassPrefix));
+    },
     check: (request) => decide(request, watcher.current(), options),
     close: () => watcher.close(),
   };

@@ -132,3 +132,15 @@ describe("maintenance adapters over real HTTP", () => {
     }
   }
 });
+
+describe("breakwater/next", () => {
+  it("refuses to load in the Edge runtime with a message saying what to do", () => {
+    const global = globalThis as { EdgeRuntime?: string };
+    global.EdgeRuntime = "edge-runtime";
+    try {
+      assert.throws(() => maintenanceProxy({ store: fileStore({ path: "/nonexistent/enabled.lock" }) }), /needs the Node\.js runtime[\s\S]*proxy\.ts on Next 16[\s\S]*runtime: "nodejs"/);
+    } finally {
+      delete global.EdgeRuntime;
+    }
+  });
+});

@@ -15,24 +15,27 @@ interface NodeResponse {
 
 export type ExpressMaintenance = ((req: NodeRequest, res: NodeResponse, next: (error?: unknown) => void) => void) & { close(): Promise<void> };
 
+function header(req: NodeRequest, name: string): string | null {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join("; ") : (value ?? null);
+}
+
 export function maintenanceExpress(options: MaintenanceOptions): ExpressMaintenance {
   const check = createMaintenanceCheck(options);
   let ready = false;
   void check.ready.then(() => (ready = true));
+  const handle = (req: NodeRequest, res: NodeResponse, next: (error?: unknown) => void) => {
+    const url = req.originalUrl ?? req.url ?? "/";
+    if (check.passes(url)) return next();
+    const decision = check.check({ method: req.method ?? "GET", path: url.split("?")[0]!, cookie: header(req, "cookie"), accept: header(req, "accept") });
+    if (decision.kind === "pass") return next();
+    res.statusCode = decision.status;
+    for (const [k, v] of Object.entries(decision.headers)) res.setHeader(k, v);
+    res.end(decision.body);
+  };
   const middleware = (req: NodeRequest, res: NodeResponse, next: (error?: unknown) => void) => {
-    const run = () => {
-      const header = (name: string) => {
-        const value = req.headers[name];
-        return Array.isArray(value) ? value.join("; ") : (value ?? null);
-      };
-      const decision = check.check({ method: req.method ?? "GET", path: (req.originalUrl ?? req.url ?? "/").split("?")[0]!, cookie: header("cookie"), accept: header("accept") });
-      if (decision.kind === "pass") return next();
-      res.statusCode = decision.status;
-      for (const [k, v] of Object.entries(decision.headers)) res.setHeader(k, v);
-      res.end(decision.body);
-    };
-    if (ready) run();
-    else void check.ready.then(run, next);
+    if (ready) return handle(req, res, next);
+    void check.ready.then(() => handle(req, res, next), next);
   };
   return Object.assign(middleware, { close: () => check.close() });
 }

@@ -21,6 +21,7 @@ async function plugin(fastify: FastifyLike, options: MaintenanceOptions): Promis
   const check = createMaintenanceCheck(options);
   await check.ready;
   fastify.addHook("onRequest", async (request, reply) => {
+    if (check.passes(request.url)) return;
     const header = (name: string) => {
       const value = request.headers[name];
       return Array.isArray(value) ? value.join("; ") : (value ?? null);

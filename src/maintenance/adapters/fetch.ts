@@ -14,6 +14,7 @@ export function maintenanceFetch(options: MaintenanceOptions): FetchMaintenance 
   const check = createMaintenanceCheck(options);
   const handler = async (request: Request) => {
     await check.ready;
+    if (check.passes(request.url)) return undefined;
     const url = new URL(request.url);
     return toResponse(check.check({ method: request.method, path: url.pathname, cookie: request.headers.get("cookie"), accept: request.headers.get("accept") }));
   };
