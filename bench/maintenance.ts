@@ -3,7 +3,7 @@
 //   with breakwater's adapter on the file store and on the PostgreSQL store (ratios to "none",
 //   medians of interleaved rounds in one server process); then the delay from `maintenance on/off` on the
 //   PostgreSQL store to 4 separate app processes seeing it (p50, p99, max).
-// Usage: npm run bench:maintenance [-- --seconds 2 --rounds 9 --flips 25]
+// Usage: npm run bench:maintenance [-- --seconds 1 --rounds 30 --flips 25] (fewer rounds are noisy on a shared machine)
 // Uses BENCH_DATABASE_URL when set, otherwise a throwaway embedded PostgreSQL 15.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
@@ -20,7 +20,7 @@ import { maintenanceExpress } from "../src/maintenance/adapters/express.ts";
 import { fileStore } from "../src/maintenance/stores/file.ts";
 import { postgresStore } from "../src/maintenance/stores/postgres.ts";
 
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "2" }, rounds: { type: "string", default: "9" }, flips: { type: "string", default: "25" } } });
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "1" }, rounds: { type: "string", default: "30" }, flips: { type: "string", default: "25" } } });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const flips = Number(values.flips);
