@@ -16,6 +16,11 @@ export type ErrorCode =
   | "BW_CONNECTION_FAILED"
   | "BW_SQL_FAILED"
   | "BW_EMBEDDED_FAILED"
+  | "BW_BACKUP_TOOL"
+  | "BW_BACKUP_FAILED"
+  | "BW_BACKUP_INVALID"
+  | "BW_RESTORE_FAILED"
+  | "BW_CONFIRMATION_NEEDED"
   | "BW_INTERNAL";
 
 export class BreakwaterError extends Error {

@@ -16,6 +16,11 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   BW_RUN_NOT_FOUND: 9,
   BW_NOTHING_TO_RESUME: 9,
   BW_EMBEDDED_FAILED: 10,
+  BW_BACKUP_TOOL: 11,
+  BW_BACKUP_FAILED: 12,
+  BW_BACKUP_INVALID: 13,
+  BW_RESTORE_FAILED: 14,
+  BW_CONFIRMATION_NEEDED: 15,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

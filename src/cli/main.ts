@@ -1,6 +1,7 @@
 // The breakwater command line: parse → call the core → render.
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { registerBackup } from "./backup.ts";
 import { registerDemo } from "./demo.ts";
 import { registerMaintenance } from "./maintenance.ts";
 import { registerResume } from "./resume.ts";
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerRollback(program);
   registerStatus(program);
   registerMaintenance(program);
+  registerBackup(program);
   registerDemo(program);
   return program;
 }

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { defaultLockPolicy, type LockPolicy } from "../db/locks.ts";
 import { BreakwaterError } from "../errors.ts";
 import type { MaintenanceStore } from "../maintenance/state.ts";
+import type { BackupSettings } from "../backup/backup.ts";
 
 const configSchema = z
   .object({
@@ -36,6 +37,18 @@ const configSchema = z
       .object({ size: z.number().int().min(1).max(1_000_000).optional(), maxMs: z.number().int().min(10).max(60_000).optional(), pauseMs: z.number().int().min(0).optional() })
       .strict()
       .default({}),
+    backup: z
+      .object({
+        dir: z.string().min(1).optional(),
+        format: z.enum(["custom", "directory"]).optional(),
+        jobs: z.number().int().min(1).max(64).optional(),
+        pgDump: z.string().min(1).optional(),
+        pgRestore: z.string().min(1).optional(),
+        /** run pg_dump / pg_restore through this, e.g. ["docker", "exec", "-i", "postgres-production"] */
+        commandPrefix: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .default({}),
     /** tables with at least this many rows get the shadow-column contract under contract: "auto" */
     shadowThresholdRows: z.number().int().min(0).optional(),
     reportDir: z.string().min(1).optional(),
@@ -54,6 +67,7 @@ export interface ResolvedConfig {
   databaseUrl: string | undefined;
   maintenanceFile: string;
   maintenance: { store: "file" | "postgres"; mode: "read-only" | "full"; fence: boolean; retryAfter: number | null };
+  backup: BackupSettings;
   lock: LockPolicy;
   batch: BatchPolicy;
   shadowThresholdRows: number;
@@ -87,6 +101,14 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
       retries: c.lock.retries ?? defaultLockPolicy.retries,
       backoffMs: c.lock.backoffMs ?? defaultLockPolicy.backoffMs,
       maxBackoffMs: c.lock.maxBackoffMs ?? defaultLockPolicy.maxBackoffMs,
+    },
+    backup: {
+      dir: path.resolve(cwd, c.backup.dir ?? "backups"),
+      format: c.backup.format ?? "custom",
+      jobs: c.backup.jobs ?? 2,
+      pgDump: c.backup.pgDump,
+      pgRestore: c.backup.pgRestore,
+      commandPrefix: c.backup.commandPrefix,
     },
     batch: { size: c.batch.size ?? defaultBatchPolicy.size, maxMs: c.batch.maxMs ?? defaultBatchPolicy.maxMs, pauseMs: c.batch.pauseMs ?? defaultBatchPolicy.pauseMs },
     shadowThresholdRows: c.shadowThresholdRows ?? 10_000,
