@@ -49,11 +49,18 @@ async function serverMajor(db: Database): Promise<{ major: number; version: stri
   return { major: Math.floor(Number(row.num) / 10000), version: row.version.split(" ")[0]! };
 }
 
-/** Exact row counts of every table, inside the caller's snapshot. */
+/**
+ * breakwater's own schema (journal, snapshots, fences, maintenance row) is not part of backups:
+ * the journal keeps the record of every run, including runs a restore undoes, and a restore
+ * never fights the objects a run created after the dump.
+ */
+const journalExcluded = ["--exclude-schema=breakwater"];
+
+/** Exact row counts of every table (breakwater's own schema aside), inside the caller's snapshot. */
 async function countRows(db: Database): Promise<Record<string, number>> {
   const { rows } = await db.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'breakwater') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
       ORDER BY 1, 2`,
   );
   const counts: Record<string, number> = {};
@@ -155,7 +162,7 @@ export async function createBackup(url: string, settings: BackupSettings, option
       const hash = createHash("sha256");
       let bytes = 0;
       let last = 0;
-      const result = await runTool(pgDump, ["--format=custom", `--snapshot=${snapshot}`, "--no-password"], url, {
+      const result = await runTool(pgDump, ["--format=custom", `--snapshot=${snapshot}`, "--no-password", ...journalExcluded], url, {
         onStdout: (chunk) => {
           hash.update(chunk);
           bytes += chunk.length;
@@ -173,7 +180,7 @@ export async function createBackup(url: string, settings: BackupSettings, option
       const timer = setInterval(() => void directorySize(target).then((size) => emit({ type: "backup-progress", phase: "dump", bytes: size, elapsedMs: performance.now() - t0 })), 1000);
       let result;
       try {
-        result = await runTool(pgDump, ["--format=directory", `--jobs=${settings.jobs}`, `--snapshot=${snapshot}`, "--no-password", `--file=${target}`], url);
+        result = await runTool(pgDump, ["--format=directory", `--jobs=${settings.jobs}`, `--snapshot=${snapshot}`, "--no-password", ...journalExcluded, `--file=${target}`], url);
       } finally {
         clearInterval(timer);
       }

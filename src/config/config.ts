@@ -46,6 +46,8 @@ const configSchema = z
         pgRestore: z.string().min(1).optional(),
         /** run pg_dump / pg_restore through this, e.g. ["docker", "exec", "-i", "postgres-production"] */
         commandPrefix: z.array(z.string().min(1)).optional(),
+        /** what a run takes before its transform when the plan does not say: snapshot (default), full or both */
+        beforeRun: z.enum(["snapshot", "full", "both"]).optional(),
       })
       .strict()
       .default({}),
@@ -67,7 +69,7 @@ export interface ResolvedConfig {
   databaseUrl: string | undefined;
   maintenanceFile: string;
   maintenance: { store: "file" | "postgres"; mode: "read-only" | "full"; fence: boolean; retryAfter: number | null };
-  backup: BackupSettings;
+  backup: BackupSettings & { beforeRun: "snapshot" | "full" | "both" };
   lock: LockPolicy;
   batch: BatchPolicy;
   shadowThresholdRows: number;
@@ -109,6 +111,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
       pgDump: c.backup.pgDump,
       pgRestore: c.backup.pgRestore,
       commandPrefix: c.backup.commandPrefix,
+      beforeRun: c.backup.beforeRun ?? "snapshot",
     },
     batch: { size: c.batch.size ?? defaultBatchPolicy.size, maxMs: c.batch.maxMs ?? defaultBatchPolicy.maxMs, pauseMs: c.batch.pauseMs ?? defaultBatchPolicy.pauseMs },
     shadowThresholdRows: c.shadowThresholdRows ?? 10_000,

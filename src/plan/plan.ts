@@ -28,6 +28,8 @@ export interface MigrationInput {
   checks?: UserCheck[];
   /** overrides of the configured batching for this plan */
   batch?: { size?: number; maxMs?: number; pauseMs?: number };
+  /** "snapshot": only the targeted snapshot (default); "full" / "both": also a pg_dump before the transform */
+  backup?: "snapshot" | "full" | "both";
 }
 
 export interface ValidatedStep {
@@ -41,6 +43,7 @@ export interface Plan {
   steps: ValidatedStep[];
   checks: UserCheck[];
   batch: { size?: number | undefined; maxMs?: number | undefined; pauseMs?: number | undefined };
+  backup: "snapshot" | "full" | "both" | null;
 }
 
 const planSchema = z
@@ -57,6 +60,7 @@ const planSchema = z
       .object({ size: z.number().int().min(1).max(1_000_000).optional(), maxMs: z.number().int().min(10).max(60_000).optional(), pauseMs: z.number().int().min(0).max(60_000).optional() })
       .strict()
       .default({}),
+    backup: z.enum(["snapshot", "full", "both"]).optional(),
   })
   .strict();
 
@@ -79,7 +83,7 @@ export function validatePlan(value: unknown, source = "plan"): Plan {
     if (!result.success) throw new BreakwaterError("BW_PLAN_INVALID", `Invalid ${source}: ${formatIssues(result.error, `steps.${index}.`)}`);
     return { op: step.op, input: result.data as Record<string, unknown> };
   });
-  return { id: parsed.data.id, description: parsed.data.description ?? null, steps, checks: parsed.data.checks, batch: parsed.data.batch };
+  return { id: parsed.data.id, description: parsed.data.description ?? null, steps, checks: parsed.data.checks, batch: parsed.data.batch, backup: parsed.data.backup ?? null };
 }
 
 /** Identity with types: `export default defineMigration({ … })` in a plan file. */

@@ -22,6 +22,8 @@ export interface MigrationLog {
   locks: { step: string; mode: string; longestHoldMs: number }[];
   longestAccessExclusiveMs: number;
   longestBatchMs: number | null;
+  /** the pg_dump taken before the transform, when the plan asked for one */
+  backup: { path: string; sizeBytes: number; sha256: string } | null;
   changes: string[];
   notes: string[];
   issues: string | null;
@@ -57,6 +59,7 @@ export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: Operatio
     locks,
     longestAccessExclusiveMs: Math.round(Math.max(0, ...locks.filter((l) => l.mode === "ACCESS EXCLUSIVE").map((l) => l.longestHoldMs)) * 10) / 10,
     longestBatchMs: transforms.length ? Math.round(Math.max(...transforms.map((s) => Number(s.data?.longestBatchMs ?? 0))) * 10) / 10 : null,
+    backup: (steps.find((s) => s.label === "full backup with pg_dump" && s.state === "done")?.data as MigrationLog["backup"] | undefined) ?? null,
     changes: plans.flatMap((p) => p.summary),
     notes: plans.flatMap((p) => p.notes),
     issues: run.error?.message ?? null,
@@ -87,6 +90,7 @@ export function renderMarkdown(log: MigrationLog): string {
     `**Rows changed**: ${number(log.totalRowsChanged)}${log.rowsChanged.length ? ` (${log.rowsChanged.map((r) => `${r.label}: ${number(r.rows)}`).join("; ")})` : ""}`,
     `**Rows rewritten by transforms**: ${number(log.rowsRewritten)}${log.longestBatchMs !== null ? `; longest batch ${log.longestBatchMs} ms` : ""}`,
     `**Longest ACCESS EXCLUSIVE lock**: ${log.longestAccessExclusiveMs} ms`,
+    `**Backup**: ${log.backup ? `${log.backup.path} (${(log.backup.sizeBytes / 1024 / 1024).toFixed(1)} MB, sha256 ${log.backup.sha256.slice(0, 16)}…); rollback uses the targeted snapshot, \`breakwater restore\` this file` : "targeted snapshot only (plan backup: \"snapshot\")"}`,
     "",
     "**Changes**:",
     "",

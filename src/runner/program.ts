@@ -11,6 +11,8 @@ export type ProgramStep =
   | { seq: number; phase: "maintenance_on" | "maintenance_off" | "verify" | "final_checks" | "report"; opIndex: null; label: string; kind: "marker" }
   | { seq: number; phase: "snapshot"; opIndex: number; label: string; kind: "snapshot"; snapshot: SnapshotSpec }
   | { seq: number; phase: "snapshot"; opIndex: null; label: string; kind: "measure" }
+  | { seq: number; phase: "preflight"; opIndex: null; label: string; kind: "backup" }
+  | { seq: number; phase: "maintenance_on"; opIndex: null; label: string; kind: "fence" }
   | { seq: number; phase: "transform"; opIndex: number; label: string; kind: "transform"; transform: TransformSpec };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -31,13 +33,16 @@ export function planContext(runId: string, opIndex: number, shadowThresholdRows:
   };
 }
 
-export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadowThresholdRows: number): Program {
+export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadowThresholdRows: number, fullBackup = false): Program {
   const plans = plan.steps.map((step, i) => operations[step.op]!.plan(step.input, facts[i], planContext(runId, i, shadowThresholdRows)));
   const steps: ProgramStep[] = [];
   const push = (step: DistributiveOmit<ProgramStep, "seq">) => steps.push({ ...step, seq: steps.length + 1 } as ProgramStep);
   push({ phase: "preflight", opIndex: null, label: "inspect the schema and validate every step", kind: "preflight" });
+  // A full backup is the state before the run: taken before expand changes anything.
+  if (fullBackup) push({ phase: "preflight", opIndex: null, label: "full backup with pg_dump", kind: "backup" });
   plans.forEach((p, i) => p.expand.forEach((action) => push({ phase: "expand", opIndex: i, label: action.label, kind: "action", action })));
   push({ phase: "maintenance_on", opIndex: null, label: "maintenance mode on", kind: "marker" });
+  push({ phase: "maintenance_on", opIndex: null, label: "raise the write fence on the tables the run changes", kind: "fence" });
   plans.forEach((p, i) => p.snapshots.forEach((snapshot) => push({ phase: "snapshot", opIndex: i, label: `snapshot ${snapshot.columns.join(", ")} of ${snapshot.table.name} into ${snapshot.into.schema}.${snapshot.into.name}`, kind: "snapshot", snapshot })));
   push({ phase: "snapshot", opIndex: null, label: "measure the counts the checks compare with", kind: "measure" });
   plans.forEach((p, i) => p.transforms.forEach((transform) => push({ phase: "transform", opIndex: i, label: transform.label, kind: "transform", transform })));

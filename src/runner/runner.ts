@@ -7,6 +7,7 @@ import { Database, describeUrl, sqlErrorInfo } from "../db/database.ts";
 import { quoteTable } from "../db/quote.ts";
 import { BreakwaterError, isBreakwaterError } from "../errors.ts";
 import { maintenanceStoreFor } from "../config/config.ts";
+import { createBackup } from "../backup/backup.ts";
 import type { MaintenanceStore } from "../maintenance/state.ts";
 import { lowerFence, raiseFence, takeOverFence } from "../maintenance/write-fence.ts";
 import type { TableRef } from "../db/quote.ts";
@@ -114,7 +115,7 @@ class RunExecution {
     this.options = options;
     const batch = { ...options.config.batch, ...definedOnly(run.plan.batch) };
     this.ctx = { db, runId: run.id, lock: options.config.lock, batch, emit: options.emit ?? (() => undefined), measures: run.measures ?? {} };
-    this.program = buildProgram(run.id, run.plan, run.facts, options.config.shadowThresholdRows);
+    this.program = buildProgram(run.id, run.plan, run.facts, options.config.shadowThresholdRows, run.plan.backup === "full" || run.plan.backup === "both");
   }
 
   emit(event: RunnerEvent): void {
@@ -172,6 +173,19 @@ class RunExecution {
         return await executeSnapshot(this.ctx, step.seq, step.snapshot);
       case "measure":
         return await this.measure(step.seq);
+      case "fence":
+        await this.raiseFence();
+        await markStepDone(this.db, this.run.id, step.seq, { data: { fenced: this.options.config.maintenance.fence ? this.fencedTables().length : 0 } });
+        return empty;
+      case "backup": {
+        const backup = await createBackup(this.options.databaseUrl, this.options.config.backup, {
+          label: `before-${this.run.plan_id}`,
+          emit: (e) => e.type === "backup-step" && this.emit({ type: "warning", runId: this.run.id, message: `backup: ${e.message}` }),
+        });
+        const data = { path: backup.path, sizeBytes: backup.manifest.sizeBytes, sha256: backup.manifest.sha256 };
+        await markStepDone(this.db, this.run.id, step.seq, { data });
+        return { rows: 0, lockMode: "ACCESS SHARE", lockHoldMs: null, retries: 0, data };
+      }
       case "transform":
         return await executeTransform(this.ctx, step.seq, step.transform, cursor, rows, data);
       case "marker":
@@ -207,7 +221,6 @@ class RunExecution {
         }
         this.run.maintenance_created = created;
         this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file: store.location });
-        await this.raiseFence();
         await markStepDone(this.db, this.run.id, step.seq, { data: { store: store.kind, location: store.location, created } });
         return empty;
       }
@@ -421,7 +434,9 @@ export async function runPlan(loaded: LoadedPlan, options: RunnerOptions): Promi
       facts.push(await operations[step.op]!.inspect(db, step.input, planContext(runId, i, options.config.shadowThresholdRows)));
     }
     await ensureJournal(db);
-    await insertRun(db, { id: runId, plan: loaded.plan, planPath: loaded.path, planSha256: loaded.sha256, facts });
+    // The backup choice is fixed with the run, so a resume builds the same steps.
+    const plan = { ...loaded.plan, backup: loaded.plan.backup ?? options.config.backup.beforeRun };
+    await insertRun(db, { id: runId, plan, planPath: loaded.path, planSha256: loaded.sha256, facts });
     const run = await getRun(db, runId);
     const execution = new RunExecution(db, run, options);
     await insertSteps(db, runId, execution.program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })));
