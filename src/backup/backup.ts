@@ -40,7 +40,10 @@ export interface BackupSettings extends ToolConfig {
   jobs: number;
 }
 
-export type BackupEvent = { type: "backup-progress"; phase: "dump" | "restore" | "verify"; bytes: number; elapsedMs: number } | { type: "backup-step"; message: string };
+export type BackupEvent =
+  /** bytes written so far (dump), or null when only the elapsed time is known (restore) */
+  | { type: "backup-progress"; phase: "dump" | "restore"; bytes: number | null; elapsedMs: number }
+  | { type: "backup-step"; message: string };
 
 const noop = () => undefined;
 
@@ -242,7 +245,17 @@ export function resolveBackup(given: string, dir: string): string {
   return path.resolve(found);
 }
 
-async function restoreInto(url: string, database: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[]): Promise<void> {
+async function restoreInto(url: string, database: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[], emit: (e: BackupEvent) => void = noop): Promise<void> {
+  const t0 = performance.now();
+  const timer = setInterval(() => emit({ type: "backup-progress", phase: "restore", bytes: null, elapsedMs: performance.now() - t0 }), 2000);
+  try {
+    await runRestore(url, database, backup, manifest, settings, pgRestore, extra);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function runRestore(url: string, database: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[]): Promise<void> {
   const jobs = manifest.format === "directory" && settings.jobs > 1 && !extra.includes("--single-transaction") ? [`--jobs=${settings.jobs}`] : [];
   const args = ["--exit-on-error", "--no-password", `--dbname=${database}`, ...jobs, ...extra];
   // Through a prefix, the file is streamed on stdin (it lives on this side).
@@ -314,7 +327,7 @@ export async function verifyBackup(url: string, given: string, settings: BackupS
     emit({ type: "backup-step", message: `restoring into the scratch database ${scratch}` });
     await admin.query(`CREATE DATABASE ${quoteIdent(scratch)}`);
     try {
-      await restoreInto(url, scratch, backup, manifest, settings, pgRestore, []);
+      await restoreInto(url, scratch, backup, manifest, settings, pgRestore, [], emit);
       const scratchDb = await Database.connect(withDatabase(url, scratch), { applicationName: "breakwater backup verify" });
       try {
         problems.push(...(await compareCounts(scratchDb, manifest.rowCounts)));
@@ -398,7 +411,7 @@ export async function restoreBackup(url: string, given: string, settings: Backup
     emit({ type: "backup-step", message: `restoring ${manifest.file}` });
     const single = manifest.format === "custom" || settings.jobs <= 1 ? ["--single-transaction"] : [];
     try {
-      await restoreInto(url, decodeURIComponent(new URL(url).pathname.replace(/^\//, "")) || "postgres", backup, manifest, settings, pgRestore, ["--clean", "--if-exists", ...single]);
+      await restoreInto(url, decodeURIComponent(new URL(url).pathname.replace(/^\//, "")) || "postgres", backup, manifest, settings, pgRestore, ["--clean", "--if-exists", ...single], emit);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new BreakwaterError("BW_RESTORE_FAILED", message, {

@@ -24,7 +24,7 @@ function progress(options: Common): (e: BackupEvent) => void {
   return (e) => {
     if (options.json) process.stdout.write(`${JSON.stringify(e)}\n`);
     else if (e.type === "backup-step") process.stderr.write(`  … ${e.message}\n`);
-    else process.stderr.write(`  ${e.phase}: ${megabytes(e.bytes)} in ${(e.elapsedMs / 1000).toFixed(1)} s\n`);
+    else process.stderr.write(`  ${e.phase}: ${e.bytes === null ? "" : `${megabytes(e.bytes)} in `}${(e.elapsedMs / 1000).toFixed(1)} s${e.bytes === null ? " elapsed" : ""}\n`);
   };
 }
 
