@@ -21,6 +21,16 @@ export type ErrorCode =
   | "BW_BACKUP_INVALID"
   | "BW_RESTORE_FAILED"
   | "BW_CONFIRMATION_NEEDED"
+  // Prisma's own codes, for what breakwater does in Prisma's place
+  | "P1002"
+  | "P3005"
+  | "P3008"
+  | "P3009"
+  | "P3011"
+  | "P3012"
+  | "P3017"
+  | "P3018"
+  | "P3019"
   | "BW_INTERNAL";
 
 export class BreakwaterError extends Error {

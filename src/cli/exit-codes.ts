@@ -21,6 +21,15 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   BW_BACKUP_INVALID: 13,
   BW_RESTORE_FAILED: 14,
   BW_CONFIRMATION_NEEDED: 15,
+  P1002: 16,
+  P3005: 17,
+  P3008: 17,
+  P3009: 17,
+  P3011: 17,
+  P3012: 17,
+  P3017: 17,
+  P3018: 18,
+  P3019: 17,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerBackup } from "./backup.ts";
 import { registerDemo } from "./demo.ts";
+import { registerDeploy } from "./deploy.ts";
 import { registerMaintenance } from "./maintenance.ts";
 import { registerResume } from "./resume.ts";
 import { registerRollback } from "./rollback.ts";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerMaintenance(program);
   registerBackup(program);
+  registerDeploy(program);
   registerDemo(program);
   return program;
 }

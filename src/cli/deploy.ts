@@ -1,0 +1,91 @@
+// `breakwater deploy`, `breakwater migrate status`, `breakwater migrate resolve`: Prisma's
+// migrations folder, applied the way `prisma migrate deploy` does.
+import type { Command } from "commander";
+import path from "node:path";
+import { loadConfig, requireDatabaseUrl } from "../config/config.ts";
+import { BreakwaterError } from "../errors.ts";
+import { deploy, migrationStatus, resolveMigration, type MigrateEvent } from "../prisma/migrate.ts";
+import { reportError } from "./render.ts";
+
+interface Common {
+  config?: string;
+  json?: boolean;
+  migrations: string;
+}
+
+async function urlFrom(options: Common) {
+  const config = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
+  return { config, url: requireDatabaseUrl(config), dir: path.resolve(options.migrations) };
+}
+
+export function registerDeploy(program: Command): void {
+  program
+    .command("deploy")
+    .description("Apply prisma/migrations like `prisma migrate deploy` (same _prisma_migrations rows, same advisory lock), with lock_timeout retries and the enum ADD VALUE split")
+    .option("--migrations <dir>", "migrations folder", "prisma/migrations")
+    .option("--dry-run", "list the migrations that would run; change nothing")
+    .option("--config <file>", "config file")
+    .option("--json", "JSON lines")
+    .addHelpText("after", "\nExamples:\n  npx breakwater deploy\n  npx breakwater deploy --dry-run\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3018 (a migration failed), P1002 (lock timeout).")
+    .action(async (options: Common & { dryRun?: boolean }) => {
+      try {
+        const { config, url, dir } = await urlFrom(options);
+        const emit = (e: MigrateEvent) => {
+          if (options.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+          else if (e.type === "migration-start") process.stderr.write(`  … ${e.name}\n`);
+          else if (e.type === "migration-done") process.stderr.write(`  ✔ ${e.name} (${e.durationMs.toFixed(0)} ms)\n`);
+          else process.stderr.write(`  ⚠ ${e.name}: ${e.message}\n`);
+        };
+        const result = await deploy(url, { migrationsDir: dir, dryRun: options.dryRun ?? false, lock: config.lock, emit });
+        if (options.json) process.stdout.write(`${JSON.stringify({ type: "result", ...result })}\n`);
+        else if (options.dryRun) process.stdout.write(result.pending.length ? `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n` : "No pending migrations.\n");
+        else process.stdout.write(result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n` : "No pending migrations to apply.\n");
+      } catch (error) {
+        process.exitCode = reportError(error, options.json ? "json" : "plain");
+      }
+    });
+
+  const migrate = program.command("migrate").description("Prisma migrations: status and resolve");
+  migrate
+    .command("status")
+    .description("Applied, pending, failed and edited-after-apply migrations")
+    .option("--migrations <dir>", "migrations folder", "prisma/migrations")
+    .option("--config <file>", "config file")
+    .option("--json", "JSON output")
+    .addHelpText("after", "\nExample:\n  npx breakwater migrate status --json")
+    .action(async (options: Common) => {
+      try {
+        const { url, dir } = await urlFrom(options);
+        const status = await migrationStatus(url, dir);
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(status)}\n`);
+          return;
+        }
+        const section = (title: string, names: string[]) => (names.length ? `${title} (${names.length}):\n  ${names.join("\n  ")}\n` : "");
+        process.stdout.write(
+          section("Applied", status.applied) + section("Pending", status.pending) + section("Failed", status.failed) + section("Edited after being applied", status.edited) + section("Applied but missing from the folder", status.missing) || "No migrations.\n",
+        );
+        if (status.failed.length || status.pending.length) process.exitCode = 1;
+      } catch (error) {
+        process.exitCode = reportError(error, options.json ? "json" : "plain");
+      }
+    });
+  migrate
+    .command("resolve")
+    .description("Mark a migration as applied or rolled back, as `prisma migrate resolve` does")
+    .option("--applied <name>", "record the migration as applied without running it")
+    .option("--rolled-back <name>", "record a failed migration as rolled back (the next deploy runs it again)")
+    .option("--migrations <dir>", "migrations folder", "prisma/migrations")
+    .option("--config <file>", "config file")
+    .addHelpText("after", "\nExamples:\n  npx breakwater migrate resolve --rolled-back 20251125120000_role_employee\n  npx breakwater migrate resolve --applied 20251125120000_role_employee")
+    .action(async (options: Common & { applied?: string; rolledBack?: string }) => {
+      try {
+        if (!options.applied === !options.rolledBack) throw new BreakwaterError("BW_CONFIG_INVALID", "Give exactly one of --applied NAME or --rolled-back NAME.");
+        const { url, dir } = await urlFrom(options);
+        await resolveMigration(url, dir, options.applied ? "applied" : "rolled-back", (options.applied ?? options.rolledBack)!);
+        process.stdout.write(`Migration ${options.applied ?? options.rolledBack} marked as ${options.applied ? "applied" : "rolled back"}.\n`);
+      } catch (error) {
+        process.exitCode = reportError(error, "plain");
+      }
+    });
+}
