@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import path from "node:path";
 import { loadConfig, requireDatabaseUrl } from "../config/config.ts";
 import { BreakwaterError } from "../errors.ts";
+import { boot } from "../prisma/boot.ts";
 import { deploy, migrationStatus, resolveMigration, type MigrateEvent } from "../prisma/migrate.ts";
 import { reportError } from "./render.ts";
 
@@ -40,6 +41,43 @@ export function registerDeploy(program: Command): void {
         if (options.json) process.stdout.write(`${JSON.stringify({ type: "result", ...result })}\n`);
         else if (options.dryRun) process.stdout.write(result.pending.length ? `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n` : "No pending migrations.\n");
         else process.stdout.write(result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n` : "No pending migrations to apply.\n");
+      } catch (error) {
+        process.exitCode = reportError(error, options.json ? "json" : "plain");
+      }
+    });
+
+  program
+    .command("boot")
+    .description("For a container's start script: wait (bounded) for the database, deploy pending migrations, re-apply prisma/constraints.sql idempotently")
+    .option("--migrations <dir>", "migrations folder", "prisma/migrations")
+    .option("--constraints <file>", "constraints Prisma does not model (partial unique indexes, CHECKs, functions)")
+    .option("--wait <seconds>", "how long to wait for the database", "60")
+    .option("--config <file>", "config file")
+    .option("--json", "JSON lines")
+    .addHelpText("after", "\nExample (start.sh):\n  npx breakwater boot && exec node server.js\n\nEvery statement of the constraints file must be re-runnable: CREATE INDEX IF NOT EXISTS, CREATE OR REPLACE\nFUNCTION/VIEW, named ALTER TABLE … ADD CONSTRAINT (skipped when it exists), DROP … IF EXISTS.")
+    .action(async (options: Common & { constraints?: string; wait: string }) => {
+      try {
+        const { config, url, dir } = await urlFrom(options);
+        const waitSeconds = Number(options.wait);
+        if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new BreakwaterError("BW_CONFIG_INVALID", `--wait must be a number of seconds, got ${options.wait}`);
+        const result = await boot(url, {
+          migrationsDir: dir,
+          constraintsFile: path.resolve(options.constraints ?? "prisma/constraints.sql"),
+          constraintsRequired: options.constraints !== undefined,
+          waitSeconds,
+          lock: config.lock,
+          emit: (e) => (options.json ? process.stdout.write(`${JSON.stringify(e)}\n`) : "message" in e && process.stderr.write(`  ${e.message}\n`)),
+        });
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify({ type: "result", ...result })}\n`);
+          return;
+        }
+        const applied = result.deploy.applied;
+        process.stdout.write(applied.length ? `Applied ${applied.length} migration(s): ${applied.map((a) => a.name).join(", ")}\n` : "No pending migrations.\n");
+        if (result.constraints) {
+          const changed = result.constraints.filter((c) => c.outcome !== "unchanged");
+          process.stdout.write(`Constraints: ${changed.length} changed, ${result.constraints.length - changed.length} unchanged${changed.length ? `\n${changed.map((c) => `  ${c.outcome}: ${c.statement}`).join("\n")}` : ""}\n`);
+        }
       } catch (error) {
         process.exitCode = reportError(error, options.json ? "json" : "plain");
       }
