@@ -7,6 +7,7 @@
 //   CONCURRENTLY; then one short transaction swaps columns and types by rename (metadata only).
 // - "typeSwap": Prisma's `ALTER COLUMN … TYPE "Role_new" USING …`, which rewrites the table under
 //   ACCESS EXCLUSIVE; fine for small tables.
+// - "renameValue" (opt-in): `ALTER TYPE … RENAME VALUE`, catalog only, when `to` is a new value.
 // The original column and type are untouched until the swap, so a failed check leaves them as
 // they were.
 import { z } from "zod";
@@ -26,7 +27,7 @@ const inputSchema = z
     add: z.array(z.string().min(1)).default([]),
     /** the final order of the values; by default `to` takes the place of `from`, followed by `add` */
     values: z.array(z.string().min(1)).optional(),
-    contract: z.enum(["auto", "shadow", "typeSwap"]).default("auto"),
+    contract: z.enum(["auto", "shadow", "typeSwap", "renameValue"]).default("auto"),
   })
   .strict()
   .refine((i) => i.from !== i.to, { message: "`from` and `to` must differ" });
@@ -49,7 +50,7 @@ interface Facts {
   finalValues: string[];
   newType: string;
   oldTypeDuringRollback: string;
-  strategy: "shadow" | "typeSwap";
+  strategy: "shadow" | "typeSwap" | "renameValue";
   columns: ColumnFacts[];
 }
 
@@ -117,7 +118,8 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
     throw preflightError(`Enum ${typeName} has no value ${JSON.stringify(input.from)} (values: ${type.values.join(", ")}).`);
   }
   const finalValues = finalValuesOf(input, type.values);
-  const typeDependents = await enumTypeDependents(db, type.oid);
+  const renamesInPlace = input.contract === "renameValue";
+  const typeDependents = renamesInPlace ? [] : await enumTypeDependents(db, type.oid);
   if (typeDependents.length > 0) {
     throw preflightError(`Enum ${typeName} is used by ${typeDependents.join("; ")}; the type cannot be replaced while they depend on it.`, "Drop those objects in an expand `sql` step and recreate them after this step.");
   }
@@ -130,11 +132,11 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
   const found = await enumColumns(db, type.oid);
   for (const [j, column] of found.entries()) {
     const where = `${displayTable(column.table)}.${column.column}`;
-    if (column.isArray) throw preflightError(`${where} is an array of ${typeName}; arrays of enums are not supported by renameEnumValue yet.`);
+    if (column.isArray && !renamesInPlace) throw preflightError(`${where} is an array of ${typeName}; arrays of enums are not supported by renameEnumValue yet.`);
     if (column.key.length === 0) {
       throw preflightError(`${displayTable(column.table)} has no primary key; breakwater needs one to batch, snapshot and resume.`, "Add a primary key first.");
     }
-    if (column.dependents.length > 0) {
+    if (column.dependents.length > 0 && !renamesInPlace) {
       throw preflightError(`${where} is used by ${column.dependents.join("; ")}; its type cannot change while they depend on it.`, "Drop them in an expand `sql` step and recreate them in a later step.");
     }
     const shadow = fitsName(`${column.column}__bw`) ? `${column.column}__bw` : context.objectName(`c${j}`);
@@ -149,6 +151,17 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
   }
   const anyLarge = columns.some((c) => c.rows >= context.shadowThresholdRows);
   const strategy = input.contract === "auto" ? (anyLarge ? "shadow" : "typeSwap") : input.contract;
+  if (strategy === "renameValue") {
+    // ALTER TYPE … RENAME VALUE keeps every row's OID: valid only when `to` is new and the final
+    // order is the old one with `to` in place of `from` (added values right after it).
+    const expected = finalValuesOf({ ...input, values: undefined }, type.values);
+    if (type.values.includes(input.to) || finalValues.join("\u0000") !== expected.join("\u0000")) {
+      throw preflightError(
+        `contract "renameValue" needs ${JSON.stringify(input.to)} to be a new value${input.values ? " and the default order of values" : ""}.`,
+        'Use contract: "shadow" (or "typeSwap") to merge into an existing value or reorder.',
+      );
+    }
+  }
   if (strategy === "shadow") {
     for (const c of columns) {
       const where = `${displayTable(c.column.table)}.${c.column.column}`;
@@ -266,8 +279,45 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
   const summary = [
     `${input.schema === "public" ? "" : `${input.schema}.`}${input.enum}: ${input.from} → ${input.to}${input.add.length ? `, adds ${input.add.join(", ")}` : ""}; values after: ${facts.finalValues.join(", ")}`,
     `columns: ${facts.columns.map((c) => `${displayTable(c.column.table)}.${c.column.column} (~${c.rows} rows)`).join(", ") || "none"}`,
-    `contract: ${facts.strategy === "shadow" ? "shadow column + rename swap (short locks)" : "type swap (rewrites the table under ACCESS EXCLUSIVE)"}`,
+    `contract: ${facts.strategy === "shadow" ? "shadow column + rename swap (short locks)" : facts.strategy === "typeSwap" ? "type swap (rewrites the table under ACCESS EXCLUSIVE)" : "rename value"}`,
   ];
+
+  if (facts.strategy === "renameValue") {
+    // Catalog only: every row holding `from` reads `to` at commit; no row is written.
+    let previous = input.to;
+    const additions = input.add.filter((a) => !facts.oldValues.includes(a) && a !== input.to).map((a) => {
+      const sql = `ALTER TYPE ${oldType} ADD VALUE ${quoteLiteral(a)} AFTER ${quoteLiteral(previous)}`;
+      previous = a;
+      return sql;
+    });
+    return {
+      summary: [...summary.slice(0, 2), "contract: ALTER TYPE … RENAME VALUE (catalog only, no row written)"],
+      expand: [],
+      snapshots,
+      measures,
+      transforms: [],
+      checks: [],
+      contract: [
+        {
+          label: `rename ${input.from} to ${input.to} in ${input.enum}${additions.length ? ` and add ${input.add.join(", ")}` : ""}`,
+          // The type's dependents lock nothing but the type; ACCESS EXCLUSIVE on the tables is not needed.
+          statements: [`ALTER TYPE ${oldType} RENAME VALUE ${quoteLiteral(input.from)} TO ${quoteLiteral(input.to)}`, ...additions],
+          commitPoint: true,
+          checks: afterSwapChecks,
+        },
+      ],
+      finalChecks,
+      rollback: [],
+      rollbackAfterContract: [
+        {
+          label: `rename ${input.to} back to ${input.from}`,
+          statements: [`ALTER TYPE ${oldType} RENAME VALUE ${quoteLiteral(input.to)} TO ${quoteLiteral(input.from)}`],
+        },
+      ],
+      changes,
+      notes: input.add.length ? [`values added to ${input.enum} stay after a rollback (PostgreSQL cannot remove an enum value); no row uses them then`] : [],
+    };
+  }
 
   if (facts.strategy === "typeSwap") {
     const swap: Action = {

@@ -103,6 +103,48 @@ for (const contract of ["shadow", "typeSwap"] as const) {
   });
 }
 
+describe("renameEnumValue with contract: renameValue", () => {
+  it("renames in the catalog only: no row is written, and rollback renames back", async () => {
+    const t = await createTestDatabase();
+    try {
+      await createAccounts(t);
+      await t.db.query(`CREATE VIEW "AccountRoles" AS SELECT id, role FROM "Account"`);
+      const ctids = async () => (await t.db.one<{ c: string }>(`SELECT md5(string_agg(ctid::text, ',' ORDER BY id)) AS c FROM "Account"`)).c;
+      const before = await ctids();
+      const counts = await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "Account" WHERE role = 'USER'`);
+      const { outcome } = await runInProcess(t.url, { id: "in_place", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "renameValue" })] });
+      assert.equal(outcome.state, "completed");
+      assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
+      assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "Account" WHERE role = 'EMPLOYEE'`)).n, counts.n);
+      assert.equal(await ctids(), before, "no row was rewritten");
+      assert.equal(outcome.log.rowsRewritten, 0);
+      const def = await t.db.one<{ def: string }>(`SELECT pg_get_expr(adbin, adrelid) AS def FROM pg_attrdef WHERE adrelid = '"Account"'::regclass AND adnum = 2`);
+      assert.equal(def.def, `'EMPLOYEE'::"Role"`, "the default follows the renamed value");
+      const { rollbackRunById } = await import("../../src/runner/runner.ts");
+      const { resolveConfig } = await import("../../src/config/config.ts");
+      const dir = await (await import("../harness.ts")).tempProject();
+      await rollbackRunById(outcome.runId, { config: resolveConfig({ maintenance: { file: `${dir}/m.lock` } }, dir, null, {}), databaseUrl: t.url });
+      assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "MANAGER", "ADMIN"], "USER is back; MANAGER stays (PostgreSQL cannot remove it)");
+      assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "Account" WHERE role = 'USER'`)).n, counts.n);
+    } finally {
+      await t.drop();
+    }
+  });
+
+  it("is refused when `to` already exists", async () => {
+    const t = await createTestDatabase();
+    try {
+      await createAccounts(t);
+      await assert.rejects(
+        runInProcess(t.url, { id: "merge", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "ADMIN", contract: "renameValue" })] }),
+        /contract "renameValue" needs "ADMIN" to be a new value/,
+      );
+    } finally {
+      await t.drop();
+    }
+  });
+});
+
 describe("renameEnumValue planning", () => {
   it("rewrites an index definition onto the shadow column", () => {
     assert.equal(
