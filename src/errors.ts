@@ -21,6 +21,9 @@ export type ErrorCode =
   | "BW_BACKUP_INVALID"
   | "BW_RESTORE_FAILED"
   | "BW_CONFIRMATION_NEEDED"
+  | "BW_SCHEMA_INVALID"
+  | "BW_RENAME_UNCONFIRMED"
+  | "BW_UNSUPPORTED_CHANGE"
   // Prisma's own codes, for what breakwater does in Prisma's place
   | "P1002"
   | "P3005"

@@ -35,12 +35,13 @@ export function registerDeploy(program: Command): void {
           if (options.json) process.stdout.write(`${JSON.stringify(e)}\n`);
           else if (e.type === "migration-start") process.stderr.write(`  … ${e.name}\n`);
           else if (e.type === "migration-done") process.stderr.write(`  ✔ ${e.name} (${e.durationMs.toFixed(0)} ms)\n`);
-          else process.stderr.write(`  ⚠ ${e.name}: ${e.message}\n`);
+          else if (e.type === "migration-note") process.stderr.write(`  ⚠ ${e.name}: ${e.message}\n`);
         };
         const result = await deploy(url, { migrationsDir: dir, dryRun: options.dryRun ?? false, lock: config.lock, emit });
+        const waiting = result.waiting ? `Stopped before ${result.waiting.migration}: it contracts the schema after plan ${result.waiting.planId}, which has not completed. Run the plan (breakwater run …), then deploy again.\n` : "";
         if (options.json) process.stdout.write(`${JSON.stringify({ type: "result", ...result })}\n`);
-        else if (options.dryRun) process.stdout.write(result.pending.length ? `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n` : "No pending migrations.\n");
-        else process.stdout.write(result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n` : "No pending migrations to apply.\n");
+        else if (options.dryRun) process.stdout.write((result.pending.length ? `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n` : "No pending migrations.\n") + waiting);
+        else process.stdout.write((result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n` : "No pending migrations to apply.\n") + waiting);
       } catch (error) {
         process.exitCode = reportError(error, options.json ? "json" : "plain");
       }
@@ -74,6 +75,7 @@ export function registerDeploy(program: Command): void {
         }
         const applied = result.deploy.applied;
         process.stdout.write(applied.length ? `Applied ${applied.length} migration(s): ${applied.map((a) => a.name).join(", ")}\n` : "No pending migrations.\n");
+        if (result.deploy.waiting) process.stdout.write(`Stopped before ${result.deploy.waiting.migration}: waiting for plan ${result.deploy.waiting.planId} to complete.\n`);
         if (result.constraints) {
           const changed = result.constraints.filter((c) => c.outcome !== "unchanged");
           process.stdout.write(`Constraints: ${changed.length} changed, ${result.constraints.length - changed.length} unchanged${changed.length ? `\n${changed.map((c) => `  ${c.outcome}: ${c.statement}`).join("\n")}` : ""}\n`);

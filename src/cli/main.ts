@@ -5,6 +5,7 @@ import { registerBackup } from "./backup.ts";
 import { registerDemo } from "./demo.ts";
 import { registerDeploy } from "./deploy.ts";
 import { registerMaintenance } from "./maintenance.ts";
+import { registerPlan } from "./plan.ts";
 import { registerResume } from "./resume.ts";
 import { registerRollback } from "./rollback.ts";
 import { registerRun } from "./run.ts";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerMaintenance(program);
   registerBackup(program);
   registerDeploy(program);
+  registerPlan(program);
   registerDemo(program);
   return program;
 }

@@ -115,6 +115,20 @@ export async function columnType(db: Database, table: TableRef, column: string):
   return rows[0]?.type ?? null;
 }
 
+/** Whether any of the columns has a type outside pg_catalog (an enum, a domain, a composite, or an array of one). */
+export async function hasUserDefinedType(db: Database, table: TableRef, columns: string[]): Promise<boolean> {
+  const { rows } = await db.query<{ ok: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+       WHERE a.attrelid = to_regclass($1) AND a.attname = ANY($2) AND NOT a.attisdropped
+         AND (t.typnamespace <> 'pg_catalog'::regnamespace OR e.typnamespace <> 'pg_catalog'::regnamespace)
+     ) AS ok`,
+    [quoteTable(table), columns],
+  );
+  return rows[0]?.ok ?? false;
+}
+
 /** Every column of every ordinary or partitioned table whose type is the enum or an array of it. */
 export async function enumColumns(db: Database, enumOid: number): Promise<EnumColumn[]> {
   const { rows } = await db.query<{

@@ -1,7 +1,7 @@
 // backfill: a data transform `UPDATE table SET … WHERE …` run in keyset batches, with a snapshot
 // of exactly the rows and columns it changes, so a rollback restores them in place.
 import { z } from "zod";
-import { columnNames, primaryKey, tableExists } from "../db/catalog.ts";
+import { columnNames, hasUserDefinedType, primaryKey, tableExists } from "../db/catalog.ts";
 import { sqlErrorInfo } from "../db/database.ts";
 import { displayTable, quoteIdent, quoteTable } from "../db/quote.ts";
 import { identifier, preflightError, tableInput, toTableRef } from "./common.ts";
@@ -23,6 +23,8 @@ export type BackfillInput = z.input<typeof inputSchema>;
 type Input = z.output<typeof inputSchema>;
 interface Facts {
   key: KeyColumn[];
+  /** snapshot values as text: a later migration may replace the column's type (an enum swap), and the snapshot must not hold it */
+  asText?: boolean;
 }
 
 export const backfillOperation: Operation<Input, Facts> = {
@@ -36,6 +38,7 @@ export const backfillOperation: Operation<Input, Facts> = {
     const missing = Object.keys(input.set).filter((c) => !columns.includes(c));
     if (missing.length > 0) throw preflightError(`Table ${displayTable(table)} has no column ${missing.join(", ")}.`);
     const key = await primaryKey(db, table);
+    const asText = await hasUserDefinedType(db, table, Object.keys(input.set));
     if (key.length === 0) throw preflightError(`Table ${displayTable(table)} has no primary key; breakwater needs one to batch, snapshot and resume.`, "Add a primary key first.");
     // Prove the expressions and predicate are valid SQL for this table before anything changes.
     const assignments = Object.entries(input.set).map(([c, e]) => `${quoteIdent(c)} = ${e}`).join(", ");
@@ -45,10 +48,10 @@ export const backfillOperation: Operation<Input, Facts> = {
       });
     } catch (error) {
       // A value an earlier step of the plan creates (an enum value) is not known yet (22P02): fine.
-      if (sqlErrorInfo(error).sqlstate?.startsWith("22")) return { key };
+      if (sqlErrorInfo(error).sqlstate?.startsWith("22")) return { key, asText };
       throw preflightError(`The backfill of ${displayTable(table)} is not valid SQL: ${(error as Error).message}`, "Check `set` and `where` in the plan.");
     }
-    return { key };
+    return { key, asText };
   },
   plan(input, facts, context) {
     const table = toTableRef(input.table);
@@ -56,7 +59,7 @@ export const backfillOperation: Operation<Input, Facts> = {
     const columns = Object.keys(input.set);
     const where = input.where ?? null;
     plan.summary.push(`backfill ${displayTable(table)}: ${columns.join(", ")}${where ? ` where ${where}` : ""}`);
-    plan.snapshots.push({ into: context.snapshotTable(0), table, key: facts.key, columns, where, restoreOnRollback: true });
+    plan.snapshots.push({ into: context.snapshotTable(0), table, key: facts.key, columns, where, restoreOnRollback: true, ...(facts.asText ? { asText: true } : {}) });
     plan.measures.push({ name: `${displayTable(table)}:matching`, label: `rows of ${displayTable(table)} to backfill`, sql: `SELECT count(*) FROM ${quoteTable(table)}${where ? ` WHERE ${where}` : ""}` });
     plan.changes.push({ label: `${displayTable(table)}: ${columns.join(", ")}`, measure: `${displayTable(table)}:matching` });
     plan.transforms.push({

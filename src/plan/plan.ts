@@ -30,6 +30,11 @@ export interface MigrationInput {
   batch?: { size?: number; maxMs?: number; pauseMs?: number };
   /** "snapshot": only the targeted snapshot (default); "full" / "both": also a pg_dump before the transform */
   backup?: "snapshot" | "full" | "both";
+  /**
+   * Leave maintenance mode on after a successful run (the write fence is lowered), for a
+   * contract migration deployed next — `breakwater deploy`, then `breakwater maintenance off`.
+   */
+  keepMaintenance?: boolean;
 }
 
 export interface ValidatedStep {
@@ -44,6 +49,7 @@ export interface Plan {
   checks: UserCheck[];
   batch: { size?: number | undefined; maxMs?: number | undefined; pauseMs?: number | undefined };
   backup: "snapshot" | "full" | "both" | null;
+  keepMaintenance: boolean;
 }
 
 const planSchema = z
@@ -61,6 +67,7 @@ const planSchema = z
       .strict()
       .default({}),
     backup: z.enum(["snapshot", "full", "both"]).optional(),
+    keepMaintenance: z.boolean().optional(),
   })
   .strict();
 
@@ -83,7 +90,7 @@ export function validatePlan(value: unknown, source = "plan"): Plan {
     if (!result.success) throw new BreakwaterError("BW_PLAN_INVALID", `Invalid ${source}: ${formatIssues(result.error, `steps.${index}.`)}`);
     return { op: step.op, input: result.data as Record<string, unknown> };
   });
-  return { id: parsed.data.id, description: parsed.data.description ?? null, steps, checks: parsed.data.checks, batch: parsed.data.batch, backup: parsed.data.backup ?? null };
+  return { id: parsed.data.id, description: parsed.data.description ?? null, steps, checks: parsed.data.checks, batch: parsed.data.batch, backup: parsed.data.backup ?? null, keepMaintenance: parsed.data.keepMaintenance ?? false };
 }
 
 /** Identity with types: `export default defineMigration({ … })` in a plan file. */

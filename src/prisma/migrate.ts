@@ -18,7 +18,12 @@ export interface MigrationFolder {
   name: string;
   sql: string;
   checksum: string;
+  /** from the folder's breakwater.json: the id of the plan whose run must complete first */
+  requiresPlan: string | null;
 }
+
+/** Written by `breakwater plan` next to a final (contract) migration.sql; Prisma ignores it. */
+export const GATE_FILE = "breakwater.json";
 
 export interface MigrationRow {
   id: string;
@@ -34,7 +39,8 @@ export interface MigrationRow {
 export type MigrateEvent =
   | { type: "migration-start"; name: string }
   | { type: "migration-done"; name: string; durationMs: number }
-  | { type: "migration-note"; name: string; message: string };
+  | { type: "migration-note"; name: string; message: string }
+  | { type: "migration-waiting"; name: string; planId: string };
 
 type PrismaCode = "P1002" | "P3005" | "P3008" | "P3009" | "P3011" | "P3012" | "P3017" | "P3018" | "P3019";
 
@@ -62,9 +68,26 @@ export async function readMigrations(dir: string): Promise<MigrationFolder[]> {
     const file = path.join(dir, entry, "migration.sql");
     if (!existsSync(file)) continue;
     const sql = await readFile(file, "utf8");
-    folders.push({ name: entry, sql, checksum: checksumOf(sql) });
+    folders.push({ name: entry, sql, checksum: checksumOf(sql), requiresPlan: await readGate(path.join(dir, entry, GATE_FILE)) });
   }
   return folders;
+}
+
+async function readGate(file: string): Promise<string | null> {
+  if (!existsSync(file)) return null;
+  try {
+    const value = JSON.parse(await readFile(file, "utf8")) as { requiresPlan?: unknown };
+    return typeof value.requiresPlan === "string" ? value.requiresPlan : null;
+  } catch (error) {
+    throw new BreakwaterError("BW_CONFIG_INVALID", `${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Whether a run of this plan completed (the contract migration may follow). */
+async function planCompleted(db: Database, planId: string): Promise<boolean> {
+  const exists = (await db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.runs') IS NOT NULL AS ok")).ok;
+  if (!exists) return false;
+  return (await db.one<{ ok: boolean }>("SELECT EXISTS (SELECT 1 FROM breakwater.runs WHERE plan_id = $1 AND state = 'completed') AS ok", [planId])).ok;
 }
 
 /** Prisma's `?schema=` becomes the search_path (and the schema is created when missing). */
@@ -124,6 +147,8 @@ export interface DeployOptions {
 export interface DeployResult {
   applied: { name: string; durationMs: number }[];
   pending: string[];
+  /** deploy stopped before this folder: its plan has not completed yet */
+  waiting: { migration: string; planId: string } | null;
 }
 
 function failureLog(error: unknown): string {
@@ -159,7 +184,17 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
     }
     const applied = new Set(rows.filter((r) => r.rolled_back_at === null).map((r) => r.migration_name));
     const pending = folders.filter((f) => !applied.has(f.name));
-    if (options.dryRun) return { applied: [], pending: pending.map((p) => p.name) };
+    let waiting: DeployResult["waiting"] = null;
+    const gate = pending.findIndex((f) => f.requiresPlan !== null);
+    for (let i = gate; i >= 0 && i < pending.length; i++) {
+      const planId = pending[i]!.requiresPlan;
+      if (planId !== null && !(await planCompleted(db, planId))) {
+        waiting = { migration: pending[i]!.name, planId };
+        pending.splice(i);
+        break;
+      }
+    }
+    if (options.dryRun) return { applied: [], pending: pending.map((p) => p.name), waiting };
     const done: { name: string; durationMs: number }[] = [];
     for (const folder of pending) {
       emit({ type: "migration-start", name: folder.name });
@@ -169,6 +204,8 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
       try {
         await applyFile(db, folder, options, emit);
       } catch (error) {
+        // A file with its own BEGIN leaves the session inside the failed transaction block.
+        await db.query("ROLLBACK").catch(() => undefined);
         await db.query(`UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1`, [id, failureLog(error)]);
         const info = sqlErrorInfo(error);
         throw prismaError("P3018", `A migration failed to apply. New migrations cannot be applied before the error is recovered from. Read more about how to resolve migration issues in a production database: https://pris.ly/d/migrate-resolve\n\nMigration name: ${folder.name}\n\nDatabase error code: ${info.sqlstate ?? "unknown"}\n\nDatabase error:\n${info.message}`);
@@ -179,7 +216,8 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
       done.push({ name: folder.name, durationMs });
       emit({ type: "migration-done", name: folder.name, durationMs });
     }
-    return { applied: done, pending: [] };
+    if (waiting) emit({ type: "migration-waiting", name: waiting.migration, planId: waiting.planId });
+    return { applied: done, pending: [], waiting };
   } finally {
     await db.close();
   }

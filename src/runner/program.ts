@@ -49,7 +49,7 @@ export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadow
   push({ phase: "verify", opIndex: null, label: "verify the invariants and the plan's checks", kind: "marker" });
   plans.forEach((p, i) => p.contract.forEach((action) => push({ phase: "contract", opIndex: i, label: action.label, kind: "action", action })));
   push({ phase: "final_checks", opIndex: null, label: "check the final state", kind: "marker" });
-  push({ phase: "maintenance_off", opIndex: null, label: "maintenance mode off", kind: "marker" });
+  push({ phase: "maintenance_off", opIndex: null, label: plan.keepMaintenance ? "lower the write fence; maintenance stays on (keepMaintenance)" : "maintenance mode off", kind: "marker" });
   push({ phase: "report", opIndex: null, label: "write the migration log", kind: "marker" });
   return { plans, steps };
 }

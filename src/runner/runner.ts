@@ -243,6 +243,13 @@ class RunExecution {
         return empty;
       }
       case "maintenance_off": {
+        if (this.run.plan.keepMaintenance === true) {
+          await lowerFence(this.db, this.run.id, this.ctx.lock, (info) => this.emit({ type: "lock-retry", runId: this.run.id, label: "lower the write fence", info }));
+          const store = await this.store();
+          this.emit({ type: "warning", runId: this.run.id, message: `Maintenance mode stays on (${store.location}), as the plan asks: deploy the contract migration (breakwater deploy), then run \`breakwater maintenance off\`.` });
+          await markStepDone(this.db, this.run.id, step.seq, {});
+          return empty;
+        }
         await this.maintenanceOff();
         await markStepDone(this.db, this.run.id, step.seq, {});
         return empty;

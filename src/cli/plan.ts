@@ -1,0 +1,166 @@
+// `breakwater plan --from <git-ref|file> [--to prisma/schema.prisma]`: classify every schema
+// change safe / breaking and scaffold the seeds' three steps for the breaking ones.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { createInterface } from "node:readline/promises";
+import { promisify } from "node:util";
+import type { Command } from "commander";
+import { BreakwaterError } from "../errors.ts";
+import { scaffold, slug, writeScaffold } from "../prisma/scaffold.ts";
+import type { Question } from "../prisma/schema-changes.ts";
+import { reportError } from "./render.ts";
+
+const run = promisify(execFile);
+
+interface PlanOptions {
+  from: string;
+  to: string;
+  name?: string;
+  rename: string[];
+  renames: boolean;
+  fill: string[];
+  migrations?: string;
+  out?: string;
+  dbSchema: string;
+  importFrom: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function pairs(values: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf("=");
+    if (at <= 0 || at === value.length - 1) throw new BreakwaterError("BW_PLAN_INVALID", `${flag} ${value}: expected Old=New (e.g. ${flag === "--fill" ? `--fill User.role="'user'"` : "--rename Role.USER=EMPLOYEE"})`);
+    out[value.slice(0, at).trim()] = value.slice(at + 1).trim();
+  }
+  return out;
+}
+
+/** The old schema: a file, or the same path at a git revision. */
+async function readSource(from: string, to: string): Promise<{ path: string; content: string; label: string }> {
+  if (existsSync(from)) return { path: from, content: await readFile(from, "utf8"), label: from };
+  const dir = path.dirname(path.resolve(to));
+  try {
+    const { stdout } = await run("git", ["show", `${from}:./${path.basename(to)}`], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+    return { path: `${from}:${to}`, content: stdout, label: `${to} at ${from}` };
+  } catch (error) {
+    const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split("\n")[0];
+    throw new BreakwaterError("BW_PLAN_INVALID", `--from ${from} is neither a file nor a git revision holding ${to}: ${stderr}`, { hint: "Give a file (prisma/schema.old.prisma) or a git revision (HEAD~1, main, a tag)." });
+  }
+}
+
+async function prompt(question: Question): Promise<string | null> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    process.stderr.write(`\n${question.prompt}\n`);
+    if (question.kind === "fill") return (await rl.question("  SQL expression: ")).trim() || null;
+    question.options.forEach((o, i) => process.stderr.write(`  ${i + 1}) ${o}\n`));
+    const none = question.kind === "enum-value" ? "" : "  (Enter: not a rename, it is removed)";
+    const answer = (await rl.question(`  choose 1-${question.options.length}${none}: `)).trim();
+    if (answer === "") return null;
+    const n = Number(answer);
+    return Number.isInteger(n) && n >= 1 && n <= question.options.length ? question.options[n - 1]! : question.options.includes(answer) ? answer : null;
+  } finally {
+    rl.close();
+  }
+}
+
+export function registerPlan(program: Command): void {
+  program
+    .command("plan")
+    .description("Diff two versions of schema.prisma with Prisma's own engine (offline), classify each change safe / breaking, and scaffold the three steps for breaking ones: intermediate migration, plan, final migration")
+    .requiredOption("--from <git-ref|file>", "the old schema: a file, or a git revision of the --to file (HEAD, main, a tag)")
+    .option("--to <file>", "the new schema", "prisma/schema.prisma")
+    .option("--name <slug>", "name of the migration folders and the plan (default: from the changes)")
+    .option("--rename <Old=New>", "confirm a rename: Enum.VALUE=NEW, Model.field=newField (repeatable)", collect, [])
+    .option("--no-renames", "treat every rename candidate as a removal plus an addition")
+    .option("--fill <Model.field=SQL>", "SQL value for NULL rows of a field that becomes required (repeatable)", collect, [])
+    .option("--migrations <dir>", "Prisma migrations folder (default: migrations next to --to)")
+    .option("--out <dir>", "where the plan and intermediate schema go (default: breakwater next to --to)")
+    .option("--db-schema <name>", "PostgreSQL schema of tables without @@schema", "public")
+    .option("--import-from <module>", "module the plan file imports from", "breakwater")
+    .option("--dry-run", "print the classification and Prisma's SQL; write nothing")
+    .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  npx breakwater plan --from HEAD                       # schema.prisma as committed → as edited
+  npx breakwater plan --from main --rename Role.USER=EMPLOYEE
+  npx breakwater plan --from old.prisma --rename User.name=fullName --name rename_name
+  npx breakwater plan --from HEAD --fill User.role="'user'" --dry-run
+
+Breaking changes (enum value removed or renamed, field renamed, field made required, required
+field added without a database default, field or model removed) become:
+  prisma/migrations/<ts>_<name>_expand/migration.sql     old and new coexist (Prisma's SQL)
+  prisma/breakwater/<ts>_<name>/plan.ts                   the transform in batches, with checks
+  prisma/breakwater/<ts>_<name>/schema.intermediate.prisma
+  prisma/migrations/<ts+1>_<name>_contract/migration.sql  the contract (Prisma's SQL) + breakwater.json
+Safe changes alone become one ordinary migration folder. Rename candidates are never guessed:
+confirm them with --rename, answer the prompt in a terminal, or pass --no-renames.
+Then: breakwater deploy → breakwater run <plan.ts> → breakwater deploy → breakwater maintenance off.
+(deploy stops before the contract folder until the plan's run has completed.)
+Type changes and table renames are classified breaking and refused (exit 19) with advice.`,
+    )
+    .action(async (options: PlanOptions) => {
+      try {
+        const to = path.resolve(options.to);
+        if (!existsSync(to)) throw new BreakwaterError("BW_PLAN_INVALID", `No schema at ${options.to}.`, { hint: "Give --to <file> (default prisma/schema.prisma)." });
+        const source = await readSource(options.from, options.to);
+        const target = { path: options.to, content: await readFile(to, "utf8") };
+        const interactive = process.stdin.isTTY && process.stderr.isTTY && !options.json;
+        const result = await scaffold({
+          source: { path: source.path, content: source.content },
+          target,
+          decisions: { renames: pairs(options.rename, "--rename"), fills: pairs(options.fill, "--fill"), noRenames: !options.renames },
+          ...(interactive ? { ask: prompt } : {}),
+        });
+        const { analysis } = result;
+        const name = slug(options.name ?? (analysis.changes.find((c) => c.breaking) ?? analysis.changes[0])?.subject.replace(/\./g, "_") ?? "schema_change");
+        if (analysis.changes.length === 0) {
+          if (options.json) process.stdout.write(`${JSON.stringify({ changes: [], files: [] })}\n`);
+          else process.stdout.write(`No changes between ${source.label} and ${options.to}.\n`);
+          return;
+        }
+        const written = options.dryRun
+          ? null
+          : await writeScaffold(result, {
+              migrationsDir: path.resolve(options.migrations ?? path.join(path.dirname(to), "migrations")),
+              planDir: path.resolve(options.out ?? path.join(path.dirname(to), "breakwater")),
+              name,
+              importFrom: options.importFrom,
+              dbSchema: options.dbSchema,
+              fromLabel: source.label,
+            });
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify({ changes: analysis.changes, breaking: analysis.breaking, sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final }, written })}\n`);
+          return;
+        }
+        const rel = (f: string) => path.relative(process.cwd(), f) || f;
+        const lines = [`Changes from ${source.label} to ${options.to}:`];
+        for (const c of analysis.changes) lines.push(`  ${c.breaking ? "breaking" : "safe    "}  ${c.subject.padEnd(24)} ${c.detail}`);
+        if (options.dryRun) {
+          if (result.single !== null) lines.push("", "-- migration (Prisma's SQL)", result.single.trimEnd());
+          else lines.push("", "-- intermediate migration (Prisma's SQL)", result.intermediate!.sql.trimEnd(), "", "-- final migration (Prisma's SQL)", result.final!.trimEnd());
+          lines.push("", "Dry run: nothing written.");
+        } else if (written?.singleFolder) {
+          lines.push("", `Only safe changes: wrote ${rel(path.join(written.singleFolder, "migration.sql"))}`, "Apply it with: npx breakwater deploy");
+        } else if (written) {
+          lines.push("", "Wrote:", ...written.files.map((f) => `  ${rel(f)}`), "", "Review and commit them, then:");
+          lines.push(`  1. npx breakwater deploy                 # ${path.basename(written.intermediateFolder!)}: old and new coexist`);
+          if (written.planFile) lines.push(`  2. npx breakwater run ${rel(written.planFile)}   # transform + checks; maintenance stays on`);
+          lines.push(`  ${written.planFile ? 3 : 2}. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
+          if (!written.planFile) lines.push("     (no data to move: ship the contract folder in a later release, once no running code uses what it drops)");
+          if (written.planFile) lines.push("  4. deploy the application built from the new schema.prisma, then: npx breakwater maintenance off");
+        }
+        process.stdout.write(`${lines.join("\n")}\n`);
+      } catch (error) {
+        process.exitCode = reportError(error, options.json ? "json" : "plain");
+      }
+    });
+}

@@ -1,0 +1,396 @@
+// `breakwater plan`: the seeds' three steps written from two versions of schema.prisma.
+//   1. an intermediate migration (additive: old and new coexist), with its schema.prisma;
+//   2. a breakwater plan: the data transform in batches, with checks;
+//   3. a final migration (contract).
+// Every migration.sql is the text of Prisma's own schema engine diff; the intermediate schema is
+// the new schema with the old names put back, checked by Prisma's parser.
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { quoteIdent } from "../db/quote.ts";
+import { BreakwaterError } from "../errors.ts";
+import { GATE_FILE } from "./migrate.ts";
+import { diffSchemas, parseSchema, type Datamodel, type DmmfField, type DmmfModel } from "./engine.ts";
+import { analyze, sqlString, type Analysis, type Decisions, type Question, type SchemaChange } from "./schema-changes.ts";
+
+export interface ScaffoldInput {
+  source: { path: string; content: string };
+  target: { path: string; content: string };
+  decisions: Decisions;
+  /** answers unresolved questions (a TTY prompt); without it they are an error */
+  ask?: (question: Question) => Promise<string | null>;
+}
+
+export interface Scaffold {
+  analysis: Analysis;
+  source: Datamodel;
+  target: Datamodel;
+  /** only safe changes: one ordinary migration */
+  single: string | null;
+  intermediate: { sql: string; schema: string } | null;
+  final: string | null;
+}
+
+/** Asks what the flags did not say; refuses when nobody can answer. */
+async function resolveQuestions(input: ScaffoldInput, source: Datamodel, target: Datamodel): Promise<Analysis> {
+  const decisions: Decisions = { renames: { ...input.decisions.renames }, fills: { ...input.decisions.fills }, noRenames: input.decisions.noRenames, notRenamed: [...(input.decisions.notRenamed ?? [])] };
+  for (;;) {
+    const analysis = analyze(source, target, decisions);
+    const question = analysis.questions[0];
+    if (question === undefined) return analysis;
+    if (!input.ask) {
+      const lines = analysis.questions.map((q) => `  - ${q.prompt}\n      ${flagFor(q)}`);
+      throw new BreakwaterError("BW_RENAME_UNCONFIRMED", `breakwater will not guess; ${analysis.questions.length === 1 ? "one question needs" : `${analysis.questions.length} questions need`} an answer:\n${lines.join("\n")}`, {
+        hint: "Pass the answers as flags (or run in a terminal to be asked). --no-renames treats every rename candidate as a removal plus an addition.",
+      });
+    }
+    const answer = await input.ask(question);
+    if (answer === null || answer === "") {
+      // "not a rename": the old field or model is removed, the new one added
+      if (question.kind === "column" || question.kind === "model") decisions.notRenamed!.push(question.key);
+      else throw new BreakwaterError("BW_RENAME_UNCONFIRMED", `No answer for ${question.key}.`, { hint: flagFor(question) });
+    } else if (question.kind === "fill") decisions.fills[question.key] = answer;
+    else decisions.renames[question.key] = answer;
+  }
+}
+
+export function flagFor(q: Question): string {
+  if (q.kind === "fill") return `--fill ${q.key}="<SQL expression>"`;
+  return `--rename ${q.key}=${q.options[0] ?? "<new name>"}${q.options.length > 1 ? `   (or ${q.options.slice(1).join(", ")})` : ""}`;
+}
+
+export async function scaffold(input: ScaffoldInput): Promise<Scaffold> {
+  const source = parseSchema(input.source.content, input.source.path);
+  const target = parseSchema(input.target.content, input.target.path);
+  const analysis = await resolveQuestions(input, source, target);
+  const unsupported = analysis.changes.filter((c) => c.kind === "type-changed");
+  if (unsupported.length > 0) {
+    throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Type changes are classified breaking and not scaffolded: ${unsupported.map((c) => `${c.subject} (${c.detail})`).join("; ")}.`, {
+      hint: "Add a field of the new type under a new name, copy the values with a plan, then remove the old field (breakwater plan scaffolds the copy as a rename when the types match), or write the plan by hand.",
+    });
+  }
+  if (!analysis.breaking) {
+    return { analysis, source, target, single: await diffSchemas(input.source, input.target), intermediate: null, final: null };
+  }
+  const schemaText = intermediateSchema(input.source.content, input.target.content, source, target, analysis);
+  const intermediatePath = "schema.intermediate.prisma";
+  // Prisma's parser is the judge of the edited text.
+  try {
+    parseSchema(schemaText, intermediatePath);
+  } catch (error) {
+    throw new BreakwaterError("BW_INTERNAL", `The intermediate schema breakwater wrote is not valid Prisma: ${(error as Error).message}`, { hint: "Please report this with both schemas." });
+  }
+  const intermediate = { path: intermediatePath, content: schemaText };
+  const intermediateSql = await diffSchemas(input.source, intermediate);
+  const finalSql = await diffSchemas(intermediate, input.target);
+  return { analysis, source, target, single: null, intermediate: { sql: intermediateSql, schema: schemaText }, final: finalSql };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The intermediate schema: the new text with the old names put back (line edits inside blocks;
+// Prisma's grammar puts every field and enum value on its own line).
+
+interface Block {
+  start: number;
+  end: number;
+}
+
+function findBlock(lines: string[], keyword: "model" | "enum", name: string): Block | null {
+  const opener = new RegExp(`^\\s*${keyword}\\s+${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*\\{`);
+  const start = lines.findIndex((l) => opener.test(l));
+  if (start < 0) return null;
+  for (let i = start + 1; i < lines.length; i++) if (lines[i]!.trim().startsWith("}")) return { start, end: i };
+  return null;
+}
+
+function memberLine(lines: string[], block: Block, name: string): number {
+  for (let i = block.start + 1; i < block.end; i++) {
+    const first = lines[i]!.trim().split(/\s+/)[0];
+    if (first === name) return i;
+  }
+  return -1;
+}
+
+function indentOf(lines: string[], block: Block): string {
+  for (let i = block.start + 1; i < block.end; i++) {
+    const m = /^(\s+)\S/.exec(lines[i]!);
+    if (m) return m[1]!;
+  }
+  return "  ";
+}
+
+/** The member's line from the old schema, trimmed, without its trailing comment. */
+function sourceMember(sourceLines: string[], keyword: "model" | "enum", block: string, name: string): string {
+  const b = findBlock(sourceLines, keyword, block);
+  const i = b ? memberLine(sourceLines, b, name) : -1;
+  if (!b || i < 0) throw new BreakwaterError("BW_INTERNAL", `Cannot find ${block}.${name} in the old schema text.`);
+  return sourceLines[i]!.replace(/\s*\/\/.*$/, "").trim();
+}
+
+function makeOptional(line: string, field: string): string {
+  const re = new RegExp(`^(\\s*${field}\\s+)([A-Za-z_]\\w*(?:\\([^)]*\\))?)(\\s|$)`);
+  return line.replace(re, (_, head: string, type: string, tail: string) => `${head}${type}?${tail}`);
+}
+
+export function intermediateSchema(sourceText: string, targetText: string, source: Datamodel, target: Datamodel, analysis: Analysis): string {
+  const sourceLines = sourceText.split("\n");
+  const lines = targetText.split("\n");
+  const insertBefore = (index: number, text: string) => lines.splice(index, 0, text);
+
+  for (const move of analysis.enumMoves) {
+    const block = findBlock(lines, "enum", move.enumName);
+    if (!block) throw new BreakwaterError("BW_INTERNAL", `Cannot find enum ${move.enumName} in the new schema text.`);
+    const old = sourceMember(sourceLines, "enum", move.enumName, move.from);
+    const at = memberLine(lines, block, move.to);
+    insertBefore(at >= 0 ? at : block.start + 1, `${indentOf(lines, block)}${old} // removed by the final migration: rows move to ${move.to}`);
+  }
+  for (const rename of analysis.columnRenames) {
+    const block = findBlock(lines, "model", rename.model);
+    if (!block) throw new BreakwaterError("BW_INTERNAL", `Cannot find model ${rename.model} in the new schema text.`);
+    const at = memberLine(lines, block, rename.to);
+    lines[at] = makeOptional(lines[at]!, rename.to) + (isRequired(target, rename.model, rename.to) ? " // required by the final migration" : "");
+    insertBefore(at, `${indentOf(lines, block)}${sourceMember(sourceLines, "model", rename.model, rename.from)} // renamed to ${rename.to}: dropped by the final migration`);
+  }
+  for (const fill of analysis.fills) {
+    const block = findBlock(lines, "model", fill.model)!;
+    const at = memberLine(lines, block, fill.field);
+    lines[at] = `${makeOptional(lines[at]!, fill.field)} // required by the final migration`;
+  }
+  for (const removed of analysis.removedColumns) {
+    const block = findBlock(lines, "model", removed.model)!;
+    let at = block.end;
+    for (let i = block.start + 1; i < block.end; i++) if (lines[i]!.trim().startsWith("@@")) { at = i; break; }
+    insertBefore(at, `${indentOf(lines, block)}${sourceMember(sourceLines, "model", removed.model, removed.field)} // dropped by the final migration`);
+  }
+  for (const name of analysis.removedEnums) lines.push("", ...blockText(sourceLines, "enum", name, () => true));
+  for (const name of analysis.removedModels) {
+    // Relation fields are left out: the other side of each relation is gone from the new schema.
+    const model = source.models.find((m) => m.name === name)!;
+    const relations = new Set(model.fields.filter((f) => f.kind === "object").map((f) => f.name));
+    lines.push("", ...blockText(sourceLines, "model", name, (l) => !relations.has(l.trim().split(/\s+/)[0] ?? "")));
+  }
+  return lines.join("\n");
+}
+
+function blockText(sourceLines: string[], keyword: "model" | "enum", name: string, keep: (line: string) => boolean): string[] {
+  const b = findBlock(sourceLines, keyword, name);
+  if (!b) throw new BreakwaterError("BW_INTERNAL", `Cannot find ${keyword} ${name} in the old schema text.`);
+  return [`// ${keyword} ${name}: dropped by the final migration`, ...sourceLines.slice(b.start, b.end + 1).filter((l, i) => i === 0 || keep(l))];
+}
+
+function isRequired(model: Datamodel, modelName: string, field: string): boolean {
+  return model.models.find((m) => m.name === modelName)?.fields.find((f) => f.name === field)?.isRequired ?? false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan: one backfill per column to transform, and checks a reviewer can read.
+
+export interface PlanStep {
+  table: string | { schema: string; name: string };
+  tableSql: string;
+  set: Record<string, string>;
+  where: string;
+  checks: { name: string; sql: string; expect: number | "before" }[];
+}
+
+const columnOf = (f: DmmfField) => f.dbName ?? f.name;
+
+function tableRef(model: DmmfModel, dbSchema: string): { ref: string | { schema: string; name: string }; sql: string } {
+  const name = model.dbName ?? model.name;
+  const schema = model.schema ?? dbSchema;
+  return { ref: schema === "public" ? name : { schema, name }, sql: schema === "public" ? quoteIdent(name) : `${quoteIdent(schema)}.${quoteIdent(name)}` };
+}
+
+export function planSteps(analysis: Analysis, source: Datamodel, target: Datamodel, dbSchema: string): PlanStep[] {
+  const steps: PlanStep[] = [];
+  for (const move of analysis.enumMoves) {
+    const before = source.enums.find((e) => e.name === move.enumName)!;
+    const after = target.enums.find((e) => e.name === move.enumName)!;
+    const fromDb = before.values.find((v) => v.name === move.from)?.dbName ?? move.from;
+    const toDb = after.values.find((v) => v.name === move.to)?.dbName ?? move.to;
+    for (const model of source.models) {
+      for (const field of model.fields.filter((f) => f.kind === "enum" && f.type === move.enumName)) {
+        if (!target.models.find((m) => m.name === model.name)) continue;
+        const { ref, sql } = tableRef(model, dbSchema);
+        const column = quoteIdent(columnOf(field));
+        const label = `${model.name}.${field.name}`;
+        if (field.isList) {
+          steps.push({
+            table: ref,
+            tableSql: sql,
+            set: { [columnOf(field)]: `array_replace(${column}, ${sqlString(fromDb)}, ${sqlString(toDb)})` },
+            where: `${sqlString(fromDb)} = ANY(${column})`,
+            checks: [{ name: `${move.from} left (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${sqlString(fromDb)} = ANY(${column})`, expect: 0 }],
+          });
+        } else {
+          steps.push({
+            table: ref,
+            tableSql: sql,
+            set: { [columnOf(field)]: sqlString(toDb) },
+            where: `${column} = ${sqlString(fromDb)}`,
+            checks: [
+              { name: `${move.from} before = ${move.to} after (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${column} IN (${sqlString(fromDb)}, ${sqlString(toDb)})`, expect: "before" },
+              { name: `${move.from} left (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${column} = ${sqlString(fromDb)}`, expect: 0 },
+            ],
+          });
+        }
+      }
+    }
+  }
+  for (const rename of analysis.columnRenames) {
+    const model = source.models.find((m) => m.name === rename.model)!;
+    const newModel = target.models.find((m) => m.name === rename.model)!;
+    const from = columnOf(model.fields.find((f) => f.name === rename.from)!);
+    const to = columnOf(newModel.fields.find((f) => f.name === rename.to)!);
+    const { ref, sql } = tableRef(model, dbSchema);
+    steps.push({
+      table: ref,
+      tableSql: sql,
+      set: { [to]: quoteIdent(from) },
+      where: `${quoteIdent(to)} IS DISTINCT FROM ${quoteIdent(from)}`,
+      checks: [{ name: `${rename.model}.${rename.to} differs from ${rename.from}`, sql: `SELECT count(*) FROM ${sql} WHERE ${quoteIdent(to)} IS DISTINCT FROM ${quoteIdent(from)}`, expect: 0 }],
+    });
+  }
+  for (const fill of analysis.fills) {
+    const model = target.models.find((m) => m.name === fill.model)!;
+    const column = quoteIdent(columnOf(model.fields.find((f) => f.name === fill.field)!));
+    const { ref, sql } = tableRef(source.models.find((m) => m.name === fill.model) ?? model, dbSchema);
+    steps.push({
+      table: ref,
+      tableSql: sql,
+      set: { [columnOf(model.fields.find((f) => f.name === fill.field)!)]: fill.fill },
+      where: `${column} IS NULL`,
+      checks: [{ name: `${fill.model}.${fill.field} NULL left`, sql: `SELECT count(*) FROM ${sql} WHERE ${column} IS NULL`, expect: 0 }],
+    });
+  }
+  return steps;
+}
+
+export function planFileSource(id: string, description: string, steps: PlanStep[], importFrom: string): string {
+  const tables = [...new Map(steps.map((s) => [s.tableSql, s])).values()];
+  const checks = [
+    ...steps.flatMap((s) => s.checks),
+    ...tables.map((s) => ({ name: `rows of ${typeof s.table === "string" ? s.table : `${s.table.schema}.${s.table.name}`}`, sql: `SELECT count(*) FROM ${s.tableSql}`, expect: "before" as const })),
+  ];
+  // Template literals read better for SQL full of double quotes.
+  const lit = (v: unknown) => (typeof v === "string" && !/[`\\]|\$\{/.test(v) && v.includes('"') ? `\`${v}\`` : JSON.stringify(v));
+  const body = [
+    `// Scaffolded by \`breakwater plan\`: review it, then commit it with the two migration folders.`,
+    `// Order: breakwater deploy (intermediate) → breakwater run <this file> → breakwater deploy (final) → breakwater maintenance off`,
+    `import { backfill, defineMigration } from ${lit(importFrom)};`,
+    ``,
+    `export default defineMigration({`,
+    `  id: ${lit(id)},`,
+    `  description: ${lit(description)},`,
+    `  // Maintenance stays on after the transform until the final migration is deployed, so the`,
+    `  // old application cannot write old values back in between.`,
+    `  keepMaintenance: true,`,
+    `  steps: [`,
+    ...steps.map((s) => `    backfill({ table: ${lit(s.table)}, set: { ${Object.entries(s.set).map(([c, e]) => `${lit(c)}: ${lit(e)}`).join(", ")} }, where: ${lit(s.where)} }),`),
+    `  ],`,
+    `  checks: [`,
+    ...checks.map((c) => `    { name: ${lit(c.name)}, sql: ${lit(c.sql)}, expect: ${lit(c.expect)} },`),
+    `  ],`,
+    `});`,
+    ``,
+  ];
+  return body.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing the artefacts.
+
+export interface WriteOptions {
+  migrationsDir: string;
+  planDir: string;
+  name: string;
+  importFrom: string;
+  /** the database schema of tables without @@schema */
+  dbSchema: string;
+  now?: Date;
+  fromLabel: string;
+}
+
+export interface Written {
+  files: string[];
+  intermediateFolder: string | null;
+  finalFolder: string | null;
+  singleFolder: string | null;
+  planFile: string | null;
+  schemaFile: string | null;
+}
+
+async function isModulePackage(dir: string): Promise<boolean> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const file = path.join(d, "package.json");
+    if (existsSync(file)) {
+      try {
+        return (JSON.parse(await readFile(file, "utf8")) as { type?: string }).type === "module";
+      } catch {
+        return false;
+      }
+    }
+    if (path.dirname(d) === d) return false;
+  }
+}
+
+function timestamp(date: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}${p(date.getUTCHours())}${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}`;
+}
+
+/** Folder timestamps after every existing one, as Prisma applies folders in name order. */
+async function nextTimestamps(dir: string, now: Date, count: number): Promise<string[]> {
+  const existing = existsSync(dir) ? (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name.slice(0, 14)).filter((n) => /^\d{14}$/.test(n)) : [];
+  let t = now.getTime();
+  const latest = existing.sort().at(-1);
+  const out: string[] = [];
+  while (out.length < count) {
+    const stamp = timestamp(new Date(t));
+    if (latest === undefined || stamp > latest) out.push(stamp);
+    t += 1000;
+  }
+  return out;
+}
+
+export function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 60) || "schema_change";
+}
+
+export function describeChanges(changes: SchemaChange[]): string {
+  return changes.filter((c) => c.breaking).map((c) => c.detail).join("; ");
+}
+
+export async function writeScaffold(result: Scaffold, options: WriteOptions): Promise<Written> {
+  const now = options.now ?? new Date();
+  const files: string[] = [];
+  const write = async (file: string, text: string) => {
+    if (existsSync(file)) throw new BreakwaterError("BW_PLAN_INVALID", `${file} already exists; breakwater plan never overwrites.`, { hint: "Choose another --name, or remove the file first." });
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, text);
+    files.push(file);
+  };
+  if (result.single !== null) {
+    const [stamp] = await nextTimestamps(options.migrationsDir, now, 1);
+    const folder = path.join(options.migrationsDir, `${stamp}_${options.name}`);
+    await write(path.join(folder, "migration.sql"), result.single);
+    return { files, intermediateFolder: null, finalFolder: null, singleFolder: folder, planFile: null, schemaFile: null };
+  }
+  const [first, second] = await nextTimestamps(options.migrationsDir, now, 2);
+  const intermediateFolder = path.join(options.migrationsDir, `${first}_${options.name}_expand`);
+  const finalFolder = path.join(options.migrationsDir, `${second}_${options.name}_contract`);
+  const planFolder = path.join(options.planDir, `${first}_${options.name}`);
+  const id = `${first}_${options.name}`;
+  const steps = planSteps(result.analysis, result.source, result.target, options.dbSchema);
+  await write(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql);
+  await write(path.join(finalFolder, "migration.sql"), result.final!);
+  if (steps.length > 0) await write(path.join(finalFolder, GATE_FILE), `${JSON.stringify({ requiresPlan: id, note: "breakwater deploy applies this migration only after a completed run of this plan; Prisma ignores this file." }, null, 2)}\n`);
+  await write(path.join(planFolder, "schema.intermediate.prisma"), result.intermediate!.schema);
+  let planFile: string | null = null;
+  if (steps.length > 0) {
+    // .mts is ESM whatever the project's package.json says; .ts only where "type" is "module".
+    planFile = path.join(planFolder, (await isModulePackage(planFolder)) ? "plan.ts" : "plan.mts");
+    await write(planFile, planFileSource(id, `${describeChanges(result.analysis.changes)} (scaffolded from ${options.fromLabel})`, steps, options.importFrom));
+  }
+  return { files, intermediateFolder, finalFolder, singleFolder: null, planFile, schemaFile: path.join(planFolder, "schema.intermediate.prisma") };
+}
