@@ -20,8 +20,10 @@ function testFiles(dir) {
 
 const filter = process.argv.slice(2);
 const files = testFiles(path.join(root, "test")).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();
-// The browser test needs Chromium (Debian's package) and the example app's dependencies.
-if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`))) {
+// The browser test needs Chromium (Debian's package) and the example app's dependencies; the
+// plan test generates Prisma Client 7 with the example's prisma.
+const browser = files.some((f) => f.includes(`${path.sep}e2e${path.sep}`));
+if (browser || files.some((f) => f.endsWith(`${path.sep}plan.test.ts`))) {
   const { existsSync } = await import("node:fs");
   const { execFileSync } = await import("node:child_process");
   const step = (what, command, args, options = {}) => {
@@ -32,7 +34,7 @@ if (files.some((f) => f.includes(`${path.sep}e2e${path.sep}`))) {
       process.stderr.write(`  (${what} failed; the browser test will say what is missing)\n`);
     }
   };
-  if (!existsSync("/usr/bin/chromium") && process.getuid?.() === 0 && existsSync("/usr/bin/apt-get")) {
+  if (browser && !existsSync("/usr/bin/chromium") && process.getuid?.() === 0 && existsSync("/usr/bin/apt-get")) {
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
     step("Installing Chromium for the browser test (apt-get)", "sh", ["-c", "apt-get install -y chromium || (apt-get update && apt-get install -y chromium)"], { env });
   }

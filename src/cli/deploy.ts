@@ -25,23 +25,27 @@ export function registerDeploy(program: Command): void {
     .description("Apply prisma/migrations like `prisma migrate deploy` (same _prisma_migrations rows, same advisory lock), with lock_timeout retries and the enum ADD VALUE split")
     .option("--migrations <dir>", "migrations folder", "prisma/migrations")
     .option("--dry-run", "list the migrations that would run; change nothing")
+    .option("--backup <when>", "full pg_dump first: never, destructive (before the first file that drops or rewrites data), always (default: backup.beforeDeploy in the config, else never)")
     .option("--config <file>", "config file")
     .option("--json", "JSON lines")
-    .addHelpText("after", "\nExamples:\n  npx breakwater deploy\n  npx breakwater deploy --dry-run\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3018 (a migration failed), P1002 (lock timeout).")
-    .action(async (options: Common & { dryRun?: boolean }) => {
+    .addHelpText("after", "\nExamples:\n  npx breakwater deploy\n  npx breakwater deploy --dry-run\n  npx breakwater deploy --backup destructive\n\nA contract folder written by `breakwater plan` (it holds a breakwater.json) waits until its plan's run has completed: deploy applies what comes before it and says so.\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3018 (a migration failed), P1002 (lock timeout).")
+    .action(async (options: Common & { dryRun?: boolean; backup?: string }) => {
       try {
         const { config, url, dir } = await urlFrom(options);
+        const when = options.backup ?? config.backup.beforeDeploy;
+        if (when !== "never" && when !== "destructive" && when !== "always") throw new BreakwaterError("BW_CONFIG_INVALID", `--backup must be never, destructive or always, got ${when}`);
         const emit = (e: MigrateEvent) => {
           if (options.json) process.stdout.write(`${JSON.stringify(e)}\n`);
           else if (e.type === "migration-start") process.stderr.write(`  … ${e.name}\n`);
           else if (e.type === "migration-done") process.stderr.write(`  ✔ ${e.name} (${e.durationMs.toFixed(0)} ms)\n`);
           else if (e.type === "migration-note") process.stderr.write(`  ⚠ ${e.name}: ${e.message}\n`);
         };
-        const result = await deploy(url, { migrationsDir: dir, dryRun: options.dryRun ?? false, lock: config.lock, emit });
+        const result = await deploy(url, { migrationsDir: dir, dryRun: options.dryRun ?? false, lock: config.lock, emit, backup: { settings: config.backup, when } });
+        const backup = result.backup ? (result.backup.path ? `Full backup before ${result.backup.before} (${result.backup.reason}): ${result.backup.path}\n` : `A full backup would be taken before ${result.backup.before} (${result.backup.reason}).\n`) : "";
         const waiting = result.waiting ? `Stopped before ${result.waiting.migration}: it contracts the schema after plan ${result.waiting.planId}, which has not completed. Run the plan (breakwater run …), then deploy again.\n` : "";
         if (options.json) process.stdout.write(`${JSON.stringify({ type: "result", ...result })}\n`);
-        else if (options.dryRun) process.stdout.write((result.pending.length ? `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n` : "No pending migrations.\n") + waiting);
-        else process.stdout.write((result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n` : "No pending migrations to apply.\n") + waiting);
+        else if (options.dryRun) process.stdout.write((result.pending.length ? `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n` : "No pending migrations.\n") + backup + waiting);
+        else process.stdout.write((result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n` : "No pending migrations to apply.\n") + backup + waiting);
       } catch (error) {
         process.exitCode = reportError(error, options.json ? "json" : "plain");
       }
@@ -67,6 +71,7 @@ export function registerDeploy(program: Command): void {
           constraintsRequired: options.constraints !== undefined,
           waitSeconds,
           lock: config.lock,
+          backup: { settings: config.backup, when: config.backup.beforeDeploy },
           emit: (e) => (options.json ? process.stdout.write(`${JSON.stringify(e)}\n`) : "message" in e && process.stderr.write(`  ${e.message}\n`)),
         });
         if (options.json) {

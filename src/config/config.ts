@@ -48,6 +48,8 @@ const configSchema = z
         commandPrefix: z.array(z.string().min(1)).optional(),
         /** what a run takes before its transform when the plan does not say: snapshot (default), full or both */
         beforeRun: z.enum(["snapshot", "full", "both"]).optional(),
+        /** a full backup before `breakwater deploy` applies a file: never (default), destructive (drops or rewrites data), always */
+        beforeDeploy: z.enum(["never", "destructive", "always"]).optional(),
       })
       .strict()
       .default({}),
@@ -69,7 +71,7 @@ export interface ResolvedConfig {
   databaseUrl: string | undefined;
   maintenanceFile: string;
   maintenance: { store: "file" | "postgres"; mode: "read-only" | "full"; fence: boolean; retryAfter: number | null };
-  backup: BackupSettings & { beforeRun: "snapshot" | "full" | "both" };
+  backup: BackupSettings & { beforeRun: "snapshot" | "full" | "both"; beforeDeploy: "never" | "destructive" | "always" };
   lock: LockPolicy;
   batch: BatchPolicy;
   shadowThresholdRows: number;
@@ -112,6 +114,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
       pgRestore: c.backup.pgRestore,
       commandPrefix: c.backup.commandPrefix,
       beforeRun: c.backup.beforeRun ?? "snapshot",
+      beforeDeploy: c.backup.beforeDeploy ?? "never",
     },
     batch: { size: c.batch.size ?? defaultBatchPolicy.size, maxMs: c.batch.maxMs ?? defaultBatchPolicy.maxMs, pauseMs: c.batch.pauseMs ?? defaultBatchPolicy.pauseMs },
     shadowThresholdRows: c.shadowThresholdRows ?? 10_000,

@@ -35,3 +35,37 @@ export async function splitStatements(sql: string, source = "SQL"): Promise<Stat
 export function isEnumValueAddition(statement: Statement): boolean {
   return statement.kind === "AlterEnumStmt" && typeof statement.node.newVal === "string" && statement.node.oldVal === undefined;
 }
+
+const droppedObjects = new Set(["OBJECT_TABLE", "OBJECT_SCHEMA", "OBJECT_TYPE", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE", "OBJECT_SEQUENCE"]);
+
+/**
+ * Why a statement drops or rewrites data, or null: DROP TABLE / TYPE / SCHEMA, ALTER TABLE … DROP
+ * COLUMN or … TYPE, TRUNCATE, DELETE, UPDATE. (Indexes, constraints and functions are not data.)
+ */
+export function destroysData(statement: Statement): string | null {
+  const node = statement.node;
+  switch (statement.kind) {
+    case "DropStmt": {
+      const type = String(node.removeType);
+      return droppedObjects.has(type) ? `DROP ${type.replace("OBJECT_", "").replace("_", " ")}` : null;
+    }
+    case "AlterTableStmt": {
+      const cmds = (node.cmds as { AlterTableCmd?: { subtype?: string; name?: string } }[] | undefined) ?? [];
+      for (const { AlterTableCmd: cmd } of cmds) {
+        if (cmd?.subtype === "AT_DropColumn") return `DROP COLUMN ${cmd.name ?? ""}`.trim();
+        if (cmd?.subtype === "AT_AlterColumnType") return `ALTER COLUMN ${cmd.name ?? ""} TYPE`.replace("  ", " ");
+      }
+      return null;
+    }
+    case "TruncateStmt":
+      return "TRUNCATE";
+    case "DeleteStmt":
+      return "DELETE";
+    case "UpdateStmt":
+      return "UPDATE";
+    case "DropdbStmt":
+      return "DROP DATABASE";
+    default:
+      return null;
+  }
+}

@@ -5,7 +5,7 @@ import { Database, describeUrl } from "../db/database.ts";
 import type { LockPolicy } from "../db/locks.ts";
 import { BreakwaterError, errorMessage } from "../errors.ts";
 import { applyConstraints, type ConstraintResult } from "./constraints.ts";
-import { connectForPrisma, deploy, type DeployResult, type MigrateEvent } from "./migrate.ts";
+import { connectForPrisma, deploy, type DeployOptions, type DeployResult, type MigrateEvent } from "./migrate.ts";
 
 export async function waitForDatabase(url: string, waitSeconds: number, onRetry: (message: string) => void = () => undefined): Promise<void> {
   const deadline = Date.now() + waitSeconds * 1000;
@@ -33,10 +33,10 @@ export interface BootResult {
   constraints: ConstraintResult[] | null;
 }
 
-export async function boot(url: string, options: { migrationsDir: string; constraintsFile: string; constraintsRequired: boolean; waitSeconds: number; lock: LockPolicy; emit?: (e: MigrateEvent | { type: "boot-note"; message: string }) => void }): Promise<BootResult> {
+export async function boot(url: string, options: { migrationsDir: string; constraintsFile: string; constraintsRequired: boolean; waitSeconds: number; lock: LockPolicy; backup?: DeployOptions["backup"]; emit?: (e: MigrateEvent | { type: "boot-note"; message: string }) => void }): Promise<BootResult> {
   const emit = options.emit ?? (() => undefined);
   await waitForDatabase(url, options.waitSeconds, (message) => emit({ type: "boot-note", message }));
-  const deployed = await deploy(url, { migrationsDir: options.migrationsDir, lock: options.lock, emit });
+  const deployed = await deploy(url, { migrationsDir: options.migrationsDir, lock: options.lock, emit, ...(options.backup ? { backup: options.backup } : {}) });
   if (!existsSync(options.constraintsFile)) {
     if (options.constraintsRequired) throw new BreakwaterError("BW_CONFIG_INVALID", `Constraints file not found: ${options.constraintsFile}`);
     return { deploy: deployed, constraints: null };

@@ -8,7 +8,8 @@ import path from "node:path";
 import { Database, describeUrl, sqlErrorInfo } from "../db/database.ts";
 import { isLockTimeout, type LockPolicy } from "../db/locks.ts";
 import { quoteIdent } from "../db/quote.ts";
-import { isEnumValueAddition, splitStatements } from "../db/sql-statements.ts";
+import { createBackup, type BackupSettings } from "../backup/backup.ts";
+import { destroysData, isEnumValueAddition, splitStatements } from "../db/sql-statements.ts";
 import { BreakwaterError } from "../errors.ts";
 
 /** Prisma's advisory lock key: breakwater and Prisma exclude each other. */
@@ -141,6 +142,8 @@ export interface DeployOptions {
   lock: LockPolicy;
   /** how long to wait for Prisma's advisory lock (default 10 s, as Prisma) */
   advisoryLockWaitMs?: number;
+  /** a full pg_dump before the first file that drops or rewrites data ("destructive") or before any file ("always") */
+  backup?: { settings: BackupSettings; when: "never" | "destructive" | "always" };
   emit?: (event: MigrateEvent) => void;
 }
 
@@ -149,6 +152,19 @@ export interface DeployResult {
   pending: string[];
   /** deploy stopped before this folder: its plan has not completed yet */
   waiting: { migration: string; planId: string } | null;
+  /** the full backup taken (or, with dryRun, that would be taken) before a file */
+  backup: { before: string; reason: string; path: string | null } | null;
+}
+
+/** The first pending folder that calls for a full backup under the policy, with the reason. */
+async function backupTrigger(pending: MigrationFolder[], when: "never" | "destructive" | "always"): Promise<{ folder: MigrationFolder; reason: string } | null> {
+  if (when === "never" || pending.length === 0) return null;
+  if (when === "always") return { folder: pending[0]!, reason: "backup.beforeDeploy is \"always\"" };
+  for (const folder of pending) {
+    const reasons = (await splitStatements(folder.sql, `${folder.name}/migration.sql`)).map(destroysData).filter((r): r is string => r !== null);
+    if (reasons.length > 0) return { folder, reason: [...new Set(reasons)].join(", ") };
+  }
+  return null;
 }
 
 function failureLog(error: unknown): string {
@@ -194,9 +210,19 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
         break;
       }
     }
-    if (options.dryRun) return { applied: [], pending: pending.map((p) => p.name), waiting };
+    const trigger = await backupTrigger(pending, options.backup?.when ?? "never");
+    if (options.dryRun) return { applied: [], pending: pending.map((p) => p.name), waiting, backup: trigger ? { before: trigger.folder.name, reason: trigger.reason, path: null } : null };
+    let backup: DeployResult["backup"] = null;
     const done: { name: string; durationMs: number }[] = [];
     for (const folder of pending) {
+      if (trigger?.folder === folder && options.backup) {
+        emit({ type: "migration-note", name: folder.name, message: `full backup first (${trigger.reason})` });
+        const plain = new URL(url);
+        plain.searchParams.delete("schema");
+        const taken = await createBackup(plain.toString(), options.backup.settings, { label: `before_${folder.name}` });
+        backup = { before: folder.name, reason: trigger.reason, path: taken.path };
+        emit({ type: "migration-note", name: folder.name, message: `backup written: ${taken.path}` });
+      }
       emit({ type: "migration-start", name: folder.name });
       const started = performance.now();
       const id = randomUUID();
@@ -217,7 +243,7 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
       emit({ type: "migration-done", name: folder.name, durationMs });
     }
     if (waiting) emit({ type: "migration-waiting", name: waiting.migration, planId: waiting.planId });
-    return { applied: done, pending: [], waiting };
+    return { applied: done, pending: [], waiting, backup };
   } finally {
     await db.close();
   }

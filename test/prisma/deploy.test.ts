@@ -170,3 +170,28 @@ describe("breakwater deploy, as prisma migrate deploy", () => {
     }
   });
 });
+
+describe("breakwater deploy: a failing file with its own BEGIN … COMMIT (Prisma's enum swap)", () => {
+  it("records Prisma's logs and P3018, and the file's transaction leaves nothing behind", async () => {
+    const t = await createTestDatabase();
+    try {
+      const dir = await tempProject();
+      await writeMigrations(dir, [
+        ["20250101000000_init", `CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');\nCREATE TABLE "User" ("id" SERIAL PRIMARY KEY, "role" "Role" NOT NULL DEFAULT 'USER');\nINSERT INTO "User" (role) VALUES ('USER'), ('ADMIN');\n`],
+        // Prisma's final SQL for USER → EMPLOYEE while a row still holds USER: fails inside its BEGIN
+        ["20250102000000_swap", `-- AlterEnum\nBEGIN;\nCREATE TYPE "Role_new" AS ENUM ('EMPLOYEE', 'ADMIN');\nALTER TABLE "User" ALTER COLUMN "role" DROP DEFAULT;\nALTER TABLE "User" ALTER COLUMN "role" TYPE "Role_new" USING ("role"::text::"Role_new");\nALTER TYPE "Role" RENAME TO "Role_old";\nALTER TYPE "Role_new" RENAME TO "Role";\nDROP TYPE "Role_old";\nCOMMIT;\n`],
+      ]);
+      const result = await runCli(["deploy"], { cwd: dir, databaseUrl: t.url });
+      assert.equal(result.code, 18, result.stderr);
+      assert.match(result.stderr, /Migration name: 20250102000000_swap/);
+      assert.match(result.stderr, /invalid input value for enum "Role_new": "USER"/);
+      const row = await t.db.one<{ logs: string; finished_at: Date | null }>(`SELECT logs, finished_at FROM "_prisma_migrations" WHERE migration_name = '20250102000000_swap'`);
+      assert.equal(row.finished_at, null);
+      assert.match(row.logs, /Database error code: 22P02/);
+      assert.equal((await t.db.one<{ ok: boolean }>(`SELECT to_regtype('"Role_new"') IS NULL AS ok`)).ok, true, "the file's transaction was rolled back");
+      assert.equal((await t.db.one<{ d: string }>(`SELECT column_default AS d FROM information_schema.columns WHERE table_name = 'User' AND column_name = 'role'`)).d, `'USER'::"Role"`);
+    } finally {
+      await t.drop();
+    }
+  });
+});
