@@ -380,7 +380,7 @@ model User {
     const invalid = await plan(["--from", "old.prisma"]);
     assert.equal(invalid.code, 2);
     assert.match(invalid.stderr, /Prisma rejects prisma\/schema\.prisma/);
-    assert.doesNotMatch(invalid.stderr, /\u001b\[/, "no terminal colour codes");
+    assert.ok(!invalid.stderr.includes("\u001b["), "no terminal colour codes");
     const noRef = await plan(["--from", "no-such-ref"]);
     assert.equal(noRef.code, 2);
     assert.match(noRef.stderr, /neither a file nor a git revision/);
