@@ -96,7 +96,8 @@ Examples:
   npx breakwater plan --from HEAD --fill User.role="'user'" --dry-run
 
 Breaking changes (enum value removed or renamed, field renamed, field made required, required
-field added without a database default, field or model removed) become:
+field added without a database default, field or model removed, a type Prisma changes with
+SET DATA TYPE) become:
   prisma/migrations/<ts>_<name>_expand/migration.sql     old and new coexist (Prisma's SQL)
   prisma/breakwater/<ts>_<name>/plan.ts                   the transform in batches, with checks
   prisma/breakwater/<ts>_<name>/schema.intermediate.prisma
@@ -105,7 +106,7 @@ Safe changes alone become one ordinary migration folder. Rename candidates are n
 confirm them with --rename, answer the prompt in a terminal, or pass --no-renames.
 Then: breakwater deploy → breakwater run <plan.ts> → breakwater deploy → breakwater maintenance off.
 (deploy stops before the contract folder until the plan's run has completed.)
-Type changes and table renames are classified breaking and refused (exit 19) with advice.`,
+Type changes Prisma makes by dropping the column, and table renames, are refused (exit 19) with advice.`,
     )
     .action(async (options: PlanOptions) => {
       try {

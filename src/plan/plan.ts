@@ -56,7 +56,7 @@ const planSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "use letters, digits, _ . - (at most 100), e.g. 2025-11-25_role_employee"),
     description: z.string().optional(),
-    steps: z.array(z.object({ op: z.string() }).passthrough()).min(1, "a plan needs at least one step"),
+    steps: z.array(z.object({ op: z.string() }).passthrough()),
     checks: z
       .array(
         z.object({ name: z.string().min(1), sql: z.string().min(1), expect: z.union([z.number(), z.boolean(), z.string()]) }).strict(),
@@ -69,7 +69,9 @@ const planSchema = z
     backup: z.enum(["snapshot", "full", "both"]).optional(),
     keepMaintenance: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  // A plan of checks alone verifies the data under maintenance (e.g. before a type change).
+  .refine((p) => p.steps.length > 0 || p.checks.length > 0, { path: ["steps"], message: "a plan needs at least one step, or at least one check" });
 
 function formatIssues(error: z.ZodError, prefix: string): string {
   return error.issues.map((i) => `${prefix}${i.path.length ? i.path.join(".") : "(plan)"}: ${i.message}`).join("; ");

@@ -10,7 +10,8 @@ import path from "node:path";
 import { quoteIdent } from "../db/quote.ts";
 import { BreakwaterError } from "../errors.ts";
 import { GATE_FILE } from "./migrate.ts";
-import { diffSchemas, parseSchema, type Datamodel, type DmmfField, type DmmfModel } from "./engine.ts";
+import { splitStatements, type Statement } from "../db/sql-statements.ts";
+import { diffSchemas, parseSchema, type Datamodel, type DmmfField, type DmmfModel, type SchemaFile } from "./engine.ts";
 import { analyze, sqlString, type Analysis, type Decisions, type Question, type SchemaChange } from "./schema-changes.ts";
 
 export interface ScaffoldInput {
@@ -29,6 +30,8 @@ export interface Scaffold {
   single: string | null;
   intermediate: { sql: string; schema: string } | null;
   final: string | null;
+  /** per type change: Prisma's new SQL type and the current one, for the plan's lossless-conversion check */
+  typeChecks: TypeCheck[];
 }
 
 /** Asks what the flags did not say; refuses when nobody can answer. */
@@ -63,14 +66,8 @@ export async function scaffold(input: ScaffoldInput): Promise<Scaffold> {
   const source = parseSchema(input.source.content, input.source.path);
   const target = parseSchema(input.target.content, input.target.path);
   const analysis = await resolveQuestions(input, source, target);
-  const unsupported = analysis.changes.filter((c) => c.kind === "type-changed");
-  if (unsupported.length > 0) {
-    throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Type changes are classified breaking and not scaffolded: ${unsupported.map((c) => `${c.subject} (${c.detail})`).join("; ")}.`, {
-      hint: "Add a field of the new type under a new name, copy the values with a plan, then remove the old field (breakwater plan scaffolds the copy as a rename when the types match), or write the plan by hand.",
-    });
-  }
   if (!analysis.breaking) {
-    return { analysis, source, target, single: await diffSchemas(input.source, input.target), intermediate: null, final: null };
+    return { analysis, source, target, single: await diffSchemas(input.source, input.target), intermediate: null, final: null, typeChecks: [] };
   }
   const schemaText = intermediateSchema(input.source.content, input.target.content, source, target, analysis);
   const intermediatePath = "schema.intermediate.prisma";
@@ -83,7 +80,52 @@ export async function scaffold(input: ScaffoldInput): Promise<Scaffold> {
   const intermediate = { path: intermediatePath, content: schemaText };
   const intermediateSql = await diffSchemas(input.source, intermediate);
   const finalSql = await diffSchemas(intermediate, input.target);
-  return { analysis, source, target, single: null, intermediate: { sql: intermediateSql, schema: schemaText }, final: finalSql };
+  const typeChecks = await typeChangeChecks(analysis, source, input.source, finalSql);
+  return { analysis, source, target, single: null, intermediate: { sql: intermediateSql, schema: schemaText }, final: finalSql, typeChecks };
+}
+
+export interface TypeCheck {
+  model: string;
+  field: string;
+  column: string;
+  newType: string;
+  oldType: string;
+}
+
+/**
+ * For each type change, the check the plan runs before the final migration: Prisma's own
+ * `SET DATA TYPE` target, and the column's current type from Prisma's CREATE TABLE, so a value
+ * that would fail, be truncated or be rounded is counted (or names itself in the error).
+ * A type change Prisma makes by dropping and re-adding the column loses every value: refused.
+ */
+async function typeChangeChecks(analysis: Analysis, source: Datamodel, sourceFile: SchemaFile, finalSql: string): Promise<Scaffold["typeChecks"]> {
+  if (analysis.typeChanges.length === 0) return [];
+  const finals = await splitStatements(finalSql, "the final migration");
+  const created = await splitStatements(await diffSchemas({ path: "empty.prisma", content: 'datasource db {\n  provider = "postgresql"\n}\n' }, sourceFile), "the old schema's tables");
+  const checks: Scaffold["typeChecks"] = [];
+  for (const change of analysis.typeChanges) {
+    const model = source.models.find((m) => m.name === change.model)!;
+    const table = model.dbName ?? model.name;
+    const column = columnOf(model.fields.find((f) => f.name === change.field)!);
+    const onTable = (s: Statement) => s.kind === "AlterTableStmt" && (s.node.relation as { relname?: string } | undefined)?.relname === table;
+    const cmds = finals.filter(onTable).flatMap((s) => ((s.node.cmds as { AlterTableCmd?: { subtype?: string; name?: string; def?: { ColumnDef?: { colname?: string } } } }[]) ?? []).map((c) => ({ ...c.AlterTableCmd, text: s.text })));
+    if (cmds.some((c) => c.subtype === "AT_DropColumn" && c.name === column) && cmds.some((c) => c.subtype === "AT_AddColumn" && c.def?.ColumnDef?.colname === column)) {
+      throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `${change.model}.${change.field}: Prisma makes this type change by dropping the column and adding it again, which loses every value.`, {
+        hint: `Add a field of the new type under a new name (safe), fill it with a plan of your own (backfill with the conversion you want), then remove ${change.field} and rename the new field with @map("${column}") if the column name must stay.`,
+      });
+    }
+    const alter = cmds.find((c) => c.subtype === "AT_AlterColumnType" && c.name === column);
+    const newType = alter ? new RegExp(`ALTER COLUMN ${escapeRe(quoteIdent(column))} SET DATA TYPE (.+?)(?: USING .*)?(?:,\\n|$)`, "m").exec(alter.text)?.[1] : undefined;
+    const createText = created.find((s) => s.kind === "CreateStmt" && (s.node.relation as { relname?: string } | undefined)?.relname === table)?.text ?? "";
+    const oldType = new RegExp(`^\\s+${escapeRe(quoteIdent(column))} (.+?)(?: NOT NULL)?(?: DEFAULT .*)?,?$`, "m").exec(createText)?.[1];
+    if (!newType || !oldType) throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `${change.model}.${change.field}: breakwater cannot read the type change from Prisma's migration.`, { hint: "Write the check by hand in a plan, between the two migrations." });
+    checks.push({ model: change.model, field: change.field, column, newType, oldType });
+  }
+  return checks;
+}
+
+function escapeRe(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,6 +197,11 @@ export function intermediateSchema(sourceText: string, targetText: string, sourc
     const block = findBlock(lines, "model", fill.model)!;
     const at = memberLine(lines, block, fill.field);
     lines[at] = `${makeOptional(lines[at]!, fill.field)} // required by the final migration`;
+  }
+  for (const changed of analysis.typeChanges) {
+    const block = findBlock(lines, "model", changed.model)!;
+    const at = memberLine(lines, block, changed.field);
+    lines[at] = `${indentOf(lines, block)}${sourceMember(sourceLines, "model", changed.model, changed.field)} // type changed by the final migration`;
   }
   for (const removed of analysis.removedColumns) {
     const block = findBlock(lines, "model", removed.model)!;
@@ -266,10 +313,20 @@ export function planSteps(analysis: Analysis, source: Datamodel, target: Datamod
   return steps;
 }
 
-export function planFileSource(id: string, description: string, steps: PlanStep[], importFrom: string): string {
+/** A value that would fail, be truncated or be rounded by the new type is counted (or names itself in the error). */
+export function typeCheckSpecs(typeChecks: TypeCheck[], source: Datamodel, dbSchema: string): PlanStep["checks"] {
+  return typeChecks.map((c) => {
+    const { sql } = tableRef(source.models.find((m) => m.name === c.model)!, dbSchema);
+    const col = quoteIdent(c.column);
+    return { name: `${c.model}.${c.field} converts to ${c.newType} without loss`, sql: `SELECT count(*) FROM ${sql} WHERE ${col} IS NOT NULL AND ((${col})::${c.newType})::${c.oldType} IS DISTINCT FROM ${col}`, expect: 0 };
+  });
+}
+
+export function planFileSource(id: string, description: string, steps: PlanStep[], importFrom: string, extraChecks: PlanStep["checks"] = []): string {
   const tables = [...new Map(steps.map((s) => [s.tableSql, s])).values()];
   const checks = [
     ...steps.flatMap((s) => s.checks),
+    ...extraChecks,
     ...tables.map((s) => ({ name: `rows of ${typeof s.table === "string" ? s.table : `${s.table.schema}.${s.table.name}`}`, sql: `SELECT count(*) FROM ${s.tableSql}`, expect: "before" as const })),
   ];
   // Template literals read better for SQL full of double quotes.
@@ -277,7 +334,7 @@ export function planFileSource(id: string, description: string, steps: PlanStep[
   const body = [
     `// Scaffolded by \`breakwater plan\`: review it, then commit it with the two migration folders.`,
     `// Order: breakwater deploy (intermediate) → breakwater run <this file> → breakwater deploy (final) → breakwater maintenance off`,
-    `import { backfill, defineMigration } from ${lit(importFrom)};`,
+    `import { ${steps.length > 0 ? "backfill, " : ""}defineMigration } from ${lit(importFrom)};`,
     ``,
     `export default defineMigration({`,
     `  id: ${lit(id)},`,
@@ -382,15 +439,17 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
   const planFolder = path.join(options.planDir, `${first}_${options.name}`);
   const id = `${first}_${options.name}`;
   const steps = planSteps(result.analysis, result.source, result.target, options.dbSchema);
+  const typeChecks = typeCheckSpecs(result.typeChecks, result.source, options.dbSchema);
+  const hasPlan = steps.length > 0 || typeChecks.length > 0;
   await write(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql);
   await write(path.join(finalFolder, "migration.sql"), result.final!);
-  if (steps.length > 0) await write(path.join(finalFolder, GATE_FILE), `${JSON.stringify({ requiresPlan: id, note: "breakwater deploy applies this migration only after a completed run of this plan; Prisma ignores this file." }, null, 2)}\n`);
+  if (hasPlan) await write(path.join(finalFolder, GATE_FILE), `${JSON.stringify({ requiresPlan: id, note: "breakwater deploy applies this migration only after a completed run of this plan; Prisma ignores this file." }, null, 2)}\n`);
   await write(path.join(planFolder, "schema.intermediate.prisma"), result.intermediate!.schema);
   let planFile: string | null = null;
-  if (steps.length > 0) {
+  if (hasPlan) {
     // .mts is ESM whatever the project's package.json says; .ts only where "type" is "module".
     planFile = path.join(planFolder, (await isModulePackage(planFolder)) ? "plan.ts" : "plan.mts");
-    await write(planFile, planFileSource(id, `${describeChanges(result.analysis.changes)} (scaffolded from ${options.fromLabel})`, steps, options.importFrom));
+    await write(planFile, planFileSource(id, `${describeChanges(result.analysis.changes)} (scaffolded from ${options.fromLabel})`, steps, options.importFrom, typeChecks));
   }
   return { files, intermediateFolder, finalFolder, singleFolder: null, planFile, schemaFile: path.join(planFolder, "schema.intermediate.prisma") };
 }

@@ -78,6 +78,8 @@ export interface Analysis {
   removedColumns: { model: string; field: string }[];
   removedModels: string[];
   removedEnums: string[];
+  /** fields whose type changes: the old type stays in the intermediate schema */
+  typeChanges: { model: string; field: string }[];
   breaking: boolean;
 }
 
@@ -122,7 +124,7 @@ function byName<T extends { name: string }>(items: T[]): Map<string, T> {
 }
 
 export function analyze(source: Datamodel, target: Datamodel, decisions: Decisions): Analysis {
-  const out: Analysis = { changes: [], questions: [], enumMoves: [], columnRenames: [], fills: [], removedColumns: [], removedModels: [], removedEnums: [], breaking: false };
+  const out: Analysis = { changes: [], questions: [], enumMoves: [], columnRenames: [], fills: [], removedColumns: [], removedModels: [], removedEnums: [], typeChanges: [], breaking: false };
   const used = new Set<string>();
   const change = (kind: ChangeKind, breaking: boolean, subject: string, detail: string) => out.changes.push({ kind, breaking, subject, detail });
 
@@ -250,7 +252,8 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
     if (!g) continue;
     const key = `${m.name}.${f.name}`;
     if (!sameType(f, g) || nativeOf(f) !== nativeOf(g)) {
-      change("type-changed", true, key, `type ${typeText(f)} → ${typeText(g)}`);
+      out.typeChanges.push({ model: m.name, field: f.name });
+      change("type-changed", true, key, `type ${typeText(f)} → ${typeText(g)}: every value is checked to convert without loss before the final migration`);
       continue;
     }
     if (!f.isRequired && g.isRequired && !g.isList) {

@@ -17,7 +17,7 @@ describe("a malformed plan or config", () => {
     ["a plan without id", { "plan.ts": planSource(`{ steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE" })] }`) }, /Invalid plan plan\.ts: id: /],
     ["an unknown operation", { "plan.ts": planSource(`{ id: "x", steps: [{ op: "dropEverything" }] }`) }, /steps\.0\.op: unknown operation "dropEverything" \(known: renameEnumValue, addEnumValue, backfill, sql\)/],
     ["a misspelled option", { "plan.ts": planSource(`{ id: "x", steps: [{ op: "renameEnumValue", enum: "Role", form: "USER", to: "EMPLOYEE" }] }`) }, /steps\.0\.from: .*expected string/i],
-    ["a plan with no steps", { "plan.ts": planSource(`{ id: "x", steps: [] }`) }, /steps: a plan needs at least one step/],
+    ["a plan with no steps", { "plan.ts": planSource(`{ id: "x", steps: [] }`) }, /steps: a plan needs at least one step, or at least one check/],
     ["a syntax error", { "plan.ts": `export default {{ id: ` }, /Cannot load plan plan\.ts/],
     ["a missing file", {}, /Plan file not found: plan\.ts/],
     ["an enum that does not exist", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "role", from: "USER", to: "EMPLOYEE" })] }`) }, /Enum type public\.role does not exist/],

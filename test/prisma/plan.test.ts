@@ -316,6 +316,54 @@ model User {
   });
 });
 
+describe("breakwater plan: a type change Prisma makes with SET DATA TYPE", () => {
+  const typesOld = `${datasource}
+model Item {
+  id   Int    @id @default(autoincrement())
+  code String @db.VarChar(100)
+  qty  Int?
+}
+`;
+  const typesNew = typesOld.replace("@db.VarChar(100)", "@db.VarChar(8)").replace("qty  Int?", "qty  BigInt?");
+
+  it("checks that every value converts without loss (a too-long value stops the run), then contracts", async () => {
+    const t = await createTestDatabase();
+    const ref = await reference(typesNew);
+    try {
+      const p = await project(t, typesOld);
+      await t.db.query(`INSERT INTO "Item" (code, qty) SELECT 'c' || i, CASE WHEN i % 5 = 0 THEN NULL ELSE i END FROM generate_series(1, 2000) i`);
+      await t.db.query(`UPDATE "Item" SET code = 'far-too-long-code' WHERE id = 7`);
+      await writeFile(path.join(p.dir, "prisma", "schema.prisma"), typesNew);
+      const made = await p.plan(["--from", "prisma/schema.old.prisma", "--name", "types"]);
+      assert.equal(made.code, 0, made.stderr);
+      assert.match(made.stdout, /breaking\s+Item\.code\s+type String @db\.VarChar\(100\) → String @db\.VarChar\(8\)/);
+      await assertEngineText(p, typesOld, typesNew);
+      const planDir = (await readdir(path.join(p.dir, "prisma", "breakwater")))[0]!;
+      const planFile = path.join(p.dir, "prisma", "breakwater", planDir, "plan.ts");
+      assert.match(await readFile(planFile, "utf8"), /converts to VARCHAR\(8\) without loss/);
+
+      const first = await p.cli(["deploy"]);
+      assert.equal(first.code, 0, first.stderr);
+      const before = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || code || ':' || coalesce(qty::text, '-'), ',' ORDER BY id)) AS x FROM "Item"`)).x;
+      const refused = await p.cli(["run", planFile]);
+      assert.equal(refused.code, 3, refused.stderr);
+      assert.match(refused.stderr, /Item\.code converts to VARCHAR\(8\) without loss \(expected 0, got 1\)/);
+      const blocked = await p.cli(["deploy"]);
+      assert.match(blocked.stdout, /Stopped before \d{14}_types_contract/, "the contract waits while the plan has not completed");
+      assert.equal((await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || code || ':' || coalesce(qty::text, '-'), ',' ORDER BY id)) AS x FROM "Item"`)).x, before);
+
+      await t.db.query(`UPDATE "Item" SET code = 'short' WHERE id = 7`);
+      const expected = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || code || ':' || coalesce(qty::text, '-'), ',' ORDER BY id)) AS x FROM "Item"`)).x;
+      await threeSteps(p, t, { intermediateDeployed: true });
+      assert.equal((await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || code || ':' || coalesce(qty::text, '-'), ',' ORDER BY id)) AS x FROM "Item"`)).x, expected);
+      assert.equal(await shape(t.db), ref.shape);
+    } finally {
+      await t.drop();
+      await ref.t.drop();
+    }
+  });
+});
+
 describe("breakwater plan: classification and refusals (no database)", () => {
   let dir: string;
   const base = `${datasource}
@@ -371,11 +419,11 @@ model User {
     await rm(path.join(dir, "prisma", "breakwater"), { recursive: true });
   });
 
-  it("type changes are refused with advice (exit 19); an invalid schema gets Prisma's own message (exit 2)", async () => {
-    await setNew(base.replace("  age   Int?\n", "  age   String?\n"));
+  it("a type change Prisma makes by dropping the column is refused with advice (exit 19); an invalid schema gets Prisma's own message (exit 2)", async () => {
+    await setNew(base.replace("  name  String?\n", "  name  Int?\n"));
     const typed = await plan(["--from", "old.prisma"]);
     assert.equal(typed.code, 19, typed.stderr);
-    assert.match(typed.stderr, /User\.age \(type Int\? → String\?\)/);
+    assert.match(typed.stderr, /User\.name: Prisma makes this type change by dropping the column and adding it again, which loses every value/);
     await setNew(base.replace("model User {", "model User {\n  broken"));
     const invalid = await plan(["--from", "old.prisma"]);
     assert.equal(invalid.code, 2);
