@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { createInterface } from "node:readline/promises";
+import { createInterface, type Interface } from "node:readline";
 import { promisify } from "node:util";
 import type { Command } from "commander";
 import { BreakwaterError } from "../errors.ts";
@@ -54,20 +54,45 @@ async function readSource(from: string, to: string): Promise<{ path: string; con
   }
 }
 
-async function prompt(question: Question): Promise<string | null> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    process.stderr.write(`\n${question.prompt}\n`);
-    if (question.kind === "fill") return (await rl.question("  SQL expression: ")).trim() || null;
-    question.options.forEach((o, i) => process.stderr.write(`  ${i + 1}) ${o}\n`));
-    const none = question.kind === "enum-value" ? "" : "  (Enter: not a rename, it is removed)";
-    const answer = (await rl.question(`  choose 1-${question.options.length}${none}: `)).trim();
-    if (answer === "") return null;
-    const n = Number(answer);
-    return Number.isInteger(n) && n >= 1 && n <= question.options.length ? question.options[n - 1]! : question.options.includes(answer) ? answer : null;
-  } finally {
-    rl.close();
-  }
+/** Questions asked on the terminal, through one readline interface; typed-ahead answers are queued, not lost. */
+function terminalAsker(): { ask: (question: Question) => Promise<string | null>; close: () => void } {
+  let rl: Interface | undefined;
+  const queue: string[] = [];
+  const waiting: ((line: string | null) => void)[] = [];
+  let ended = false;
+  const line = (text: string): Promise<string> => {
+    if (!rl) {
+      rl = createInterface({ input: process.stdin, output: process.stderr });
+      rl.on("line", (l) => {
+        const waiter = waiting.shift();
+        if (waiter) waiter(l);
+        else queue.push(l);
+      });
+      rl.on("close", () => {
+        ended = true;
+        for (const waiter of waiting.splice(0)) waiter(null);
+      });
+    }
+    rl.setPrompt(text);
+    rl.prompt();
+    const queued = queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued.trim());
+    if (ended) return Promise.resolve(""); // end of input: no answer
+    return new Promise((resolve) => waiting.push((l) => resolve((l ?? "").trim())));
+  };
+  return {
+    close: () => rl?.close(),
+    ask: async (question) => {
+      process.stderr.write(`\n${question.prompt}\n`);
+      if (question.kind === "fill") return (await line("  SQL expression: ")) || null;
+      question.options.forEach((o, i) => process.stderr.write(`  ${i + 1}) ${o}\n`));
+      const none = question.kind === "enum-value" ? "" : "  (Enter: not a rename, it is removed)";
+      const answer = await line(`  choose 1-${question.options.length}${none}: `);
+      if (answer === "") return null;
+      const n = Number(answer);
+      return Number.isInteger(n) && n >= 1 && n <= question.options.length ? question.options[n - 1]! : question.options.includes(answer) ? answer : null;
+    },
+  };
 }
 
 export function registerPlan(program: Command): void {
@@ -115,12 +140,13 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
         const source = await readSource(options.from, options.to);
         const target = { path: options.to, content: await readFile(to, "utf8") };
         const interactive = process.stdin.isTTY && process.stderr.isTTY && !options.json;
+        const asker = interactive ? terminalAsker() : null;
         const result = await scaffold({
           source: { path: source.path, content: source.content },
           target,
           decisions: { renames: pairs(options.rename, "--rename"), fills: pairs(options.fill, "--fill"), noRenames: !options.renames },
-          ...(interactive ? { ask: prompt } : {}),
-        });
+          ...(asker ? { ask: asker.ask } : {}),
+        }).finally(() => asker?.close());
         const { analysis } = result;
         const name = slug(options.name ?? (analysis.changes.find((c) => c.breaking) ?? analysis.changes[0])?.subject.replace(/\./g, "_") ?? "schema_change");
         if (analysis.changes.length === 0) {

@@ -405,6 +405,27 @@ model User {
     assert.equal(out.written, null);
   });
 
+  it("asks in a terminal: the chosen enum destination and the confirmed rename end up in the plan", async () => {
+    const old = `${datasource}\nenum Role {\n  USER\n  ADMIN\n}\n\nmodel Member {\n  id   Int    @id\n  name String\n  role Role   @default(USER)\n}\n`;
+    await writeFile(path.join(dir, "old-tty.prisma"), old);
+    await setNew(old.replace("  USER\n  ADMIN", "  EMPLOYEE\n  MANAGER\n  ADMIN").replace("@default(USER)", "@default(EMPLOYEE)").replace("  name String\n", "  title String\n"));
+    const command = [process.execPath, path.join(root, "bin", "breakwater.js"), "plan", "--from", "old-tty.prisma", "--name", "tty", "--import-from", indexUrl].map((a) => `'${a}'`).join(" ");
+    // `script` gives the command a pseudo-terminal; the answers are typed ahead: MANAGER, then "yes, renamed"
+    const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      const child = execFile("script", ["-qfec", command, "/dev/null"], { cwd: dir, env: { ...process.env, CI: "true" } }, (e, stdout) => resolve({ code: e ? 1 : 0, stdout }));
+      child.stdin!.end("2\n1\n");
+    });
+    assert.equal(out.code, 0, out.stdout);
+    assert.match(out.stdout, /Which value do its rows take\?/);
+    assert.match(out.stdout, /Was it renamed\?/);
+    const planDir = (await readdir(path.join(dir, "prisma", "breakwater")))[0]!;
+    const source = await readFile(path.join(dir, "prisma", "breakwater", planDir, "plan.ts"), "utf8");
+    assert.match(source, /set: \{ "role": "'MANAGER'" \}, where: `"role" = 'USER'`/);
+    assert.match(source, /set: \{ "title": `"name"` \}/);
+    await rm(path.join(dir, "prisma", "migrations"), { recursive: true });
+    await rm(path.join(dir, "prisma", "breakwater"), { recursive: true });
+  });
+
   it("a new required field without a default needs --fill; the plan fills it", async () => {
     await setNew(base.replace("  age   Int?\n", "  age   Int?\n  plan  String\n"));
     const missing = await plan(["--from", "old.prisma", "--dry-run"]);
