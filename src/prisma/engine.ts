@@ -55,11 +55,28 @@ export interface Datamodel {
 // eslint-disable-next-line no-control-regex
 const ansi = /\u001b\[[0-9;]*m/g;
 
+/**
+ * The text given to the engines: connection URLs (`url`, `directUrl`, `shadowDatabaseUrl`, which
+ * Prisma 6 schemas carry and Prisma 7 refuses) are left out of the datasource block. They change
+ * nothing in a diff; the files breakwater writes keep the user's text.
+ */
+export function engineText(content: string): string {
+  const lines = content.split("\n");
+  let inDatasource = false;
+  return lines
+    .filter((line) => {
+      if (/^\s*datasource\s+\w+\s*\{/.test(line)) inDatasource = true;
+      else if (inDatasource && /^\s*\}/.test(line)) inDatasource = false;
+      return !(inDatasource && /^\s*(url|directUrl|shadowDatabaseUrl)\s*=/.test(line));
+    })
+    .join("\n");
+}
+
 /** Parses a schema.prisma with Prisma's own parser; a schema Prisma rejects is refused with its message. */
 export function parseSchema(content: string, file: string): Datamodel {
   const psl = require("@prisma/prisma-schema-wasm") as { get_dmmf(params: string): string };
   try {
-    const dmmf = JSON.parse(psl.get_dmmf(JSON.stringify({ prismaSchema: [[file, content]] }))) as { datamodel: Datamodel };
+    const dmmf = JSON.parse(psl.get_dmmf(JSON.stringify({ prismaSchema: [[file, engineText(content)]] }))) as { datamodel: Datamodel };
     return dmmf.datamodel;
   } catch (error) {
     let message = (error as Error).message ?? String(error);
@@ -125,11 +142,11 @@ export async function diffSchemas(from: SchemaFile, to: SchemaFile): Promise<str
   engineModule ??= loadEngine();
   const module = await engineModule;
   const logs: string[] = [];
-  const engine = await module.SchemaEngine.new({ datamodels: [[to.path, to.content]] }, (line) => logs.push(line), bindMigrationAwareSqlAdapterFactory(offlineAdapter()));
+  const engine = await module.SchemaEngine.new({ datamodels: [[to.path, engineText(to.content)]] }, (line) => logs.push(line), bindMigrationAwareSqlAdapterFactory(offlineAdapter()));
   try {
     const result = await engine.diff({
-      from: { tag: "schemaDatamodel", files: [from] },
-      to: { tag: "schemaDatamodel", files: [to] },
+      from: { tag: "schemaDatamodel", files: [{ path: from.path, content: engineText(from.content) }] },
+      to: { tag: "schemaDatamodel", files: [{ path: to.path, content: engineText(to.content) }] },
       script: true,
       exitCode: null,
       filters: { externalTables: [], externalEnums: [] },

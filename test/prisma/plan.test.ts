@@ -396,6 +396,21 @@ model User {
     await rm(path.join(dir, "prisma", "migrations"), { recursive: true });
   });
 
+  it("reads Prisma 6 schemas (connection URLs in the datasource) and keeps their text in what it writes", async () => {
+    const p6 = `generator client {\n  provider = "prisma-client-js"\n}\n\ndatasource db {\n  provider  = "postgresql"\n  url       = env("DATABASE_URL")\n  directUrl = env("DIRECT_URL")\n}\n\nmodel A {\n  id Int     @id\n  n  String?\n}\n`;
+    await writeFile(path.join(dir, "old6.prisma"), p6);
+    await setNew(p6.replace("n  String?", 'n  String  @default("x")'));
+    const result = await plan(["--from", "old6.prisma", "--name", "p6"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /breaking\s+A\.n\s+n becomes required/);
+    const planDir = (await readdir(path.join(dir, "prisma", "breakwater")))[0]!;
+    const intermediate = await readFile(path.join(dir, "prisma", "breakwater", planDir, "schema.intermediate.prisma"), "utf8");
+    assert.match(intermediate, /url {7}= env\("DATABASE_URL"\)/);
+    assert.match(intermediate, /n {2}String\? {2}@default\("x"\)/);
+    await rm(path.join(dir, "prisma", "migrations"), { recursive: true });
+    await rm(path.join(dir, "prisma", "breakwater"), { recursive: true });
+  });
+
   it("--no-renames makes a candidate a removal plus an addition; --json gives the classification", async () => {
     await setNew(base.replace("  name  String?\n", "  title String?\n"));
     const result = await plan(["--from", "old.prisma", "--no-renames", "--dry-run", "--json"]);
