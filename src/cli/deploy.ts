@@ -107,8 +107,12 @@ export function registerDeploy(program: Command): void {
           return;
         }
         const section = (title: string, names: string[]) => (names.length ? `${title} (${names.length}):\n  ${names.join("\n  ")}\n` : "");
+        const pending = status.pending.map((name) => {
+          const gate = status.waiting.find((w) => w.migration === name);
+          return gate ? `${name}   (waits for plan ${gate.planId} to complete)` : name;
+        });
         process.stdout.write(
-          section("Applied", status.applied) + section("Pending", status.pending) + section("Failed", status.failed) + section("Edited after being applied", status.edited) + section("Applied but missing from the folder", status.missing) || "No migrations.\n",
+          section("Applied", status.applied) + section("Pending", pending) + section("Failed", status.failed) + section("Edited after being applied", status.edited) + section("Applied but missing from the folder", status.missing) || "No migrations.\n",
         );
         if (status.failed.length || status.pending.length) process.exitCode = 1;
       } catch (error) {

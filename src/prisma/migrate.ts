@@ -288,6 +288,8 @@ async function applyFile(db: Database, folder: MigrationFolder, options: DeployO
 export interface MigrationStatus {
   applied: string[];
   pending: string[];
+  /** pending contract folders whose plan has not completed (deploy stops before them) */
+  waiting: { migration: string; planId: string }[];
   failed: string[];
   /** applied, but the file changed since (checksum, with CRLF/LF variants accepted) */
   edited: string[];
@@ -304,9 +306,13 @@ export async function migrationStatus(url: string, migrationsDir: string): Promi
     const live = rows.filter((r) => r.rolled_back_at === null);
     const byName = new Map(folders.map((f) => [f.name, f]));
     const variants = (sql: string) => [checksumOf(sql), checksumOf(sql.replace(/\r\n/g, "\n")), checksumOf(sql.replace(/\r?\n/g, "\r\n"))];
+    const pendingFolders = folders.filter((f) => !live.some((r) => r.migration_name === f.name));
+    const waiting: { migration: string; planId: string }[] = [];
+    for (const f of pendingFolders) if (f.requiresPlan !== null && !(await planCompleted(db, f.requiresPlan))) waiting.push({ migration: f.name, planId: f.requiresPlan });
     return {
       applied: live.filter((r) => r.finished_at !== null).map((r) => r.migration_name),
-      pending: folders.filter((f) => !live.some((r) => r.migration_name === f.name)).map((f) => f.name),
+      pending: pendingFolders.map((f) => f.name),
+      waiting,
       failed: live.filter((r) => r.finished_at === null).map((r) => r.migration_name),
       edited: live.filter((r) => r.finished_at !== null && byName.has(r.migration_name) && !variants(byName.get(r.migration_name)!.sql).includes(r.checksum)).map((r) => r.migration_name),
       missing: live.filter((r) => !byName.has(r.migration_name)).map((r) => r.migration_name),

@@ -73,12 +73,14 @@ async function threeSteps(p: Project, t: TestDatabase, options: { intermediateDe
   assert.match(first.stdout, new RegExp(`Stopped before ${contract}`));
   const applied = async () => (await t.db.query<{ migration_name: string }>(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL ORDER BY migration_name`)).rows.map((r) => r.migration_name);
   assert.deepEqual(await applied(), all.slice(0, -1));
+  const status = await p.cli(["migrate", "status"]);
+  assert.match(status.stdout, new RegExp(`Pending \\(1\\):\\n  ${contract}   \\(waits for plan \\d{14}_\\w+ to complete\\)`));
 
   const run = await p.cli(["run", planFile]);
   assert.equal(run.code, 0, run.stderr + run.stdout);
   assert.match(run.stdout + run.stderr, /Maintenance mode stays on/);
-  const status = await p.cli(["maintenance", "status", "--json"]);
-  assert.equal((JSON.parse(status.stdout) as { enabled: boolean }).enabled, true, "maintenance stays on until the contract is deployed");
+  const maintenance = await p.cli(["maintenance", "status", "--json"]);
+  assert.equal((JSON.parse(maintenance.stdout) as { enabled: boolean }).enabled, true, "maintenance stays on until the contract is deployed");
 
   const second = await p.cli(["deploy"]);
   assert.equal(second.code, 0, second.stderr);
