@@ -318,6 +318,45 @@ model User {
   });
 });
 
+describe("breakwater plan: @map / @@map names and enum arrays", () => {
+  const mappedOld = `${datasource}
+enum Role {
+  USER  @map("user")
+  ADMIN @map("admin")
+  @@map("role_t")
+}
+
+model Account {
+  id    Int    @id @default(autoincrement())
+  role  Role   @default(USER) @map("the role")
+  roles Role[]
+  @@map("accounts")
+}
+`;
+  const mappedNew = mappedOld.replace('  USER  @map("user")', '  EMPLOYEE @map("employee")').replace("@default(USER)", "@default(EMPLOYEE)");
+
+  it("moves the database values (not the Prisma names) in plain and array columns", async () => {
+    const t = await createTestDatabase();
+    const ref = await reference(mappedNew);
+    try {
+      const p = await project(t, mappedOld);
+      await t.db.query(`INSERT INTO accounts ("the role", roles) SELECT (CASE WHEN i % 2 = 0 THEN 'user' ELSE 'admin' END)::role_t, (CASE WHEN i % 3 = 0 THEN '{}' ELSE '{user,admin,user}' END)::role_t[] FROM generate_series(1, 600) i`);
+      const expected = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || replace("the role"::text, 'user', 'employee') || ':' || replace(roles::text, 'user', 'employee'), ',' ORDER BY id)) AS x FROM accounts`)).x;
+      await writeFile(path.join(p.dir, "prisma", "schema.prisma"), mappedNew);
+      const made = await p.plan(["--from", "prisma/schema.old.prisma", "--rename", "Role.USER=EMPLOYEE", "--name", "mapped"]);
+      assert.equal(made.code, 0, made.stderr);
+      await assertEngineText(p, mappedOld, mappedNew);
+      await threeSteps(p, t);
+      assert.equal((await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || "the role"::text || ':' || roles::text, ',' ORDER BY id)) AS x FROM accounts`)).x, expected);
+      assert.deepEqual(await enumLabels(t.db, "role_t"), ["employee", "admin"]);
+      assert.equal(await shape(t.db), ref.shape);
+    } finally {
+      await t.drop();
+      await ref.t.drop();
+    }
+  });
+});
+
 describe("breakwater plan: a type change Prisma makes with SET DATA TYPE", () => {
   const typesOld = `${datasource}
 model Item {
