@@ -2,13 +2,13 @@
 // change safe / breaking and scaffold the seeds' three steps for the breaking ones.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { promisify } from "node:util";
 import type { Command } from "commander";
 import { BreakwaterError } from "../errors.ts";
-import { scaffold, slug, writeScaffold } from "../prisma/scaffold.ts";
+import { scaffold, slug, writeScaffold, type SchemaSet } from "../prisma/scaffold.ts";
 import type { Question } from "../prisma/schema-changes.ts";
 import { reportError } from "./render.ts";
 
@@ -16,7 +16,7 @@ const run = promisify(execFile);
 
 interface PlanOptions {
   from: string;
-  to: string;
+  to?: string;
   name?: string;
   rename: string[];
   renames: boolean;
@@ -41,16 +41,31 @@ function pairs(values: string[], flag: string): Record<string, string> {
   return out;
 }
 
-/** The old schema: a file, or the same path at a git revision. */
-async function readSource(from: string, to: string): Promise<{ path: string; content: string; label: string }> {
-  if (existsSync(from)) return { path: from, content: await readFile(from, "utf8"), label: from };
-  const dir = path.dirname(path.resolve(to));
+/** A schema file, or every .prisma file under a schema folder (Prisma's multi-file schemas). */
+async function readSchema(target: string, label: string): Promise<SchemaSet> {
+  if (!(await stat(target)).isDirectory()) return { label, folder: false, files: [{ path: label, content: await readFile(target, "utf8") }] };
+  const names = (await readdir(target, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile() && e.name.endsWith(".prisma"))
+    .map((e) => path.relative(target, path.join(e.parentPath, e.name)))
+    .filter((n) => !n.split(path.sep).includes("migrations"))
+    .sort();
+  if (names.length === 0) throw new BreakwaterError("BW_PLAN_INVALID", `No .prisma file in ${label}.`);
+  return { label, folder: true, files: await Promise.all(names.map(async (n) => ({ path: n, content: await readFile(path.join(target, n), "utf8") }))) };
+}
+
+/** The old schema: a file or folder, or the --to file or folder at a git revision. */
+async function readSource(from: string, to: string, target: SchemaSet): Promise<SchemaSet> {
+  if (existsSync(from)) return readSchema(from, from);
+  const git = async (args: string[], cwd: string) => (await run("git", args, { cwd, maxBuffer: 64 * 1024 * 1024 })).stdout;
+  const label = `${to} at ${from}`;
   try {
-    const { stdout } = await run("git", ["show", `${from}:./${path.basename(to)}`], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
-    return { path: `${from}:${to}`, content: stdout, label: `${to} at ${from}` };
+    if (!target.folder) return { label, folder: false, files: [{ path: label, content: await git(["show", `${from}:./${path.basename(to)}`], path.dirname(path.resolve(to))) }] };
+    const names = (await git(["ls-tree", "-r", "--name-only", from], path.resolve(to))).split("\n").filter((n) => n.endsWith(".prisma") && !n.split("/").includes("migrations"));
+    if (names.length === 0) throw Object.assign(new Error(`no .prisma file under ${to} at ${from}`), { stderr: `no .prisma file under ${to} at ${from}` });
+    return { label, folder: true, files: await Promise.all(names.map(async (n) => ({ path: n, content: await git(["show", `${from}:./${n}`], path.resolve(to)) }))) };
   } catch (error) {
     const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split("\n")[0];
-    throw new BreakwaterError("BW_PLAN_INVALID", `--from ${from} is neither a file nor a git revision holding ${to}: ${stderr}`, { hint: "Give a file (prisma/schema.old.prisma) or a git revision (HEAD~1, main, a tag)." });
+    throw new BreakwaterError("BW_PLAN_INVALID", `--from ${from} is neither a file nor a git revision holding ${to}: ${stderr}`, { hint: "Give a file or folder (prisma/schema.old.prisma) or a git revision (HEAD~1, main, a tag)." });
   }
 }
 
@@ -100,7 +115,7 @@ export function registerPlan(program: Command): void {
     .command("plan")
     .description("Diff two versions of schema.prisma with Prisma's own engine (offline), classify each change safe / breaking, and scaffold the three steps for breaking ones: intermediate migration, plan, final migration")
     .requiredOption("--from <git-ref|file>", "the old schema: a file, or a git revision of the --to file (HEAD, main, a tag)")
-    .option("--to <file>", "the new schema", "prisma/schema.prisma")
+    .option("--to <file|folder>", "the new schema: a file, or a folder of .prisma files (default: prisma/schema.prisma, else prisma/schema/)")
     .option("--name <slug>", "name of the migration folders and the plan (default: from the changes)")
     .option("--rename <Old=New>", "confirm a rename: Enum.VALUE=NEW, Model.field=newField (repeatable)", collect, [])
     .option("--no-renames", "treat every rename candidate as a removal plus an addition")
@@ -135,14 +150,18 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
     )
     .action(async (options: PlanOptions) => {
       try {
-        const to = path.resolve(options.to);
-        if (!existsSync(to)) throw new BreakwaterError("BW_PLAN_INVALID", `No schema at ${options.to}.`, { hint: "Give --to <file> (default prisma/schema.prisma)." });
-        const source = await readSource(options.from, options.to);
-        const target = { path: options.to, content: await readFile(to, "utf8") };
+        // Default: prisma/schema.prisma, else a prisma/schema/ folder (multi-file schema).
+        const toOption = options.to ?? (!existsSync("prisma/schema.prisma") && existsSync("prisma/schema") ? "prisma/schema" : "prisma/schema.prisma");
+        const to = path.resolve(toOption);
+        if (!existsSync(to)) throw new BreakwaterError("BW_PLAN_INVALID", `No schema at ${toOption}.`, { hint: "Give --to <file or folder> (default prisma/schema.prisma, or the prisma/schema/ folder)." });
+        const target = await readSchema(to, toOption);
+        const source = await readSource(options.from, toOption, target);
+        // Migrations live next to the schema file; for a folder, inside it when there, else next to it.
+        const migrationsDefault = target.folder && existsSync(path.join(to, "migrations")) ? path.join(to, "migrations") : path.join(path.dirname(to), "migrations");
         const interactive = process.stdin.isTTY && process.stderr.isTTY && !options.json;
         const asker = interactive ? terminalAsker() : null;
         const result = await scaffold({
-          source: { path: source.path, content: source.content },
+          source,
           target,
           decisions: { renames: pairs(options.rename, "--rename"), fills: pairs(options.fill, "--fill"), noRenames: !options.renames },
           ...(asker ? { ask: asker.ask } : {}),
@@ -151,13 +170,13 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
         const name = slug(options.name ?? (analysis.changes.find((c) => c.breaking) ?? analysis.changes[0])?.subject.replace(/\./g, "_") ?? "schema_change");
         if (analysis.changes.length === 0) {
           if (options.json) process.stdout.write(`${JSON.stringify({ changes: [], files: [] })}\n`);
-          else process.stdout.write(`No changes between ${source.label} and ${options.to}.\n`);
+          else process.stdout.write(`No changes between ${source.label} and ${toOption}.\n`);
           return;
         }
         const written = options.dryRun
           ? null
           : await writeScaffold(result, {
-              migrationsDir: path.resolve(options.migrations ?? path.join(path.dirname(to), "migrations")),
+              migrationsDir: path.resolve(options.migrations ?? migrationsDefault),
               planDir: path.resolve(options.out ?? path.join(path.dirname(to), "breakwater")),
               name,
               importFrom: options.importFrom,
@@ -169,7 +188,7 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
           return;
         }
         const rel = (f: string) => path.relative(process.cwd(), f) || f;
-        const lines = [`Changes from ${source.label} to ${options.to}:`];
+        const lines = [`Changes from ${source.label} to ${toOption}:`];
         for (const c of analysis.changes) lines.push(`  ${c.breaking ? "breaking" : "safe    "}  ${c.subject.padEnd(24)} ${c.detail}`);
         if (options.dryRun) {
           if (result.single !== null) lines.push("", "-- migration (Prisma's SQL)", result.single.trimEnd());
@@ -183,7 +202,7 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
           if (written.planFile) lines.push(`  2. npx breakwater run ${rel(written.planFile)}   # transform + checks; maintenance stays on`);
           lines.push(`  ${written.planFile ? 3 : 2}. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
           if (!written.planFile) lines.push("     (no data to move: ship the contract folder in a later release, once no running code uses what it drops)");
-          if (written.planFile) lines.push("  4. deploy the application built from the new schema.prisma, then: npx breakwater maintenance off");
+          if (written.planFile) lines.push("  4. deploy the application built from the new schema, then: npx breakwater maintenance off");
         }
         process.stdout.write(`${lines.join("\n")}\n`);
       } catch (error) {

@@ -72,11 +72,11 @@ export function engineText(content: string): string {
     .join("\n");
 }
 
-/** Parses a schema.prisma with Prisma's own parser; a schema Prisma rejects is refused with its message. */
-export function parseSchema(content: string, file: string): Datamodel {
+/** Parses a schema (one file, or a folder's files) with Prisma's own parser; a schema Prisma rejects is refused with its message. */
+export function parseSchema(files: SchemaFile[], label: string): Datamodel {
   const psl = require("@prisma/prisma-schema-wasm") as { get_dmmf(params: string): string };
   try {
-    const dmmf = JSON.parse(psl.get_dmmf(JSON.stringify({ prismaSchema: [[file, engineText(content)]] }))) as { datamodel: Datamodel };
+    const dmmf = JSON.parse(psl.get_dmmf(JSON.stringify({ prismaSchema: files.map((f) => [f.path, engineText(f.content)]) }))) as { datamodel: Datamodel };
     return dmmf.datamodel;
   } catch (error) {
     let message = (error as Error).message ?? String(error);
@@ -85,7 +85,7 @@ export function parseSchema(content: string, file: string): Datamodel {
     } catch {
       // not JSON: keep the text
     }
-    throw new BreakwaterError("BW_SCHEMA_INVALID", `Prisma rejects ${file}:\n${message.replace(ansi, "").trim()}`, { hint: "Fix the schema (the message is Prisma's own), then run breakwater plan again." });
+    throw new BreakwaterError("BW_SCHEMA_INVALID", `Prisma rejects ${label}:\n${message.replace(ansi, "").trim()}`, { hint: "Fix the schema (the message is Prisma's own), then run breakwater plan again." });
   }
 }
 
@@ -137,23 +137,25 @@ export interface SchemaFile {
   content: string;
 }
 
+const forEngine = (files: SchemaFile[]) => files.map((f) => ({ path: f.path, content: engineText(f.content) }));
+
 /** Prisma's migration script from one datamodel to another: the text `prisma migrate diff --script` prints. */
-export async function diffSchemas(from: SchemaFile, to: SchemaFile): Promise<string> {
+export async function diffSchemas(from: SchemaFile[], to: SchemaFile[]): Promise<string> {
   engineModule ??= loadEngine();
   const module = await engineModule;
   const logs: string[] = [];
-  const engine = await module.SchemaEngine.new({ datamodels: [[to.path, engineText(to.content)]] }, (line) => logs.push(line), bindMigrationAwareSqlAdapterFactory(offlineAdapter()));
+  const engine = await module.SchemaEngine.new({ datamodels: forEngine(to).map((f) => [f.path, f.content]) }, (line) => logs.push(line), bindMigrationAwareSqlAdapterFactory(offlineAdapter()));
   try {
     const result = await engine.diff({
-      from: { tag: "schemaDatamodel", files: [{ path: from.path, content: engineText(from.content) }] },
-      to: { tag: "schemaDatamodel", files: [{ path: to.path, content: engineText(to.content) }] },
+      from: { tag: "schemaDatamodel", files: forEngine(from) },
+      to: { tag: "schemaDatamodel", files: forEngine(to) },
       script: true,
       exitCode: null,
       filters: { externalTables: [], externalEnums: [] },
     });
     return result.stdout ?? "";
   } catch (error) {
-    throw new BreakwaterError("BW_SCHEMA_INVALID", `Prisma's schema engine could not diff ${from.path} → ${to.path}: ${(error as Error).message}`);
+    throw new BreakwaterError("BW_SCHEMA_INVALID", `Prisma's schema engine could not diff ${from.map((f) => f.path).join(", ")} → ${to.map((f) => f.path).join(", ")}: ${(error as Error).message}`);
   } finally {
     engine.free();
   }

@@ -14,9 +14,16 @@ import { splitStatements, type Statement } from "../db/sql-statements.ts";
 import { diffSchemas, parseSchema, type Datamodel, type DmmfField, type DmmfModel, type SchemaFile } from "./engine.ts";
 import { analyze, sqlString, type Analysis, type Decisions, type Question, type SchemaChange } from "./schema-changes.ts";
 
+/** A schema: one file, or the files of a folder (paths relative to it), with a name for messages. */
+export interface SchemaSet {
+  label: string;
+  files: SchemaFile[];
+  folder: boolean;
+}
+
 export interface ScaffoldInput {
-  source: { path: string; content: string };
-  target: { path: string; content: string };
+  source: SchemaSet;
+  target: SchemaSet;
   decisions: Decisions;
   /** answers unresolved questions (a TTY prompt); without it they are an error */
   ask?: (question: Question) => Promise<string | null>;
@@ -28,10 +35,13 @@ export interface Scaffold {
   target: Datamodel;
   /** only safe changes: one ordinary migration */
   single: string | null;
-  intermediate: { sql: string; schema: string } | null;
+  /** the intermediate schema: the target's files, edited */
+  intermediate: { sql: string; files: SchemaFile[] } | null;
   final: string | null;
   /** per type change: Prisma's new SQL type and the current one, for the plan's lossless-conversion check */
   typeChecks: TypeCheck[];
+  /** the new schema is a folder of files */
+  folder: boolean;
 }
 
 /** Asks what the flags did not say; refuses when nobody can answer. */
@@ -63,25 +73,23 @@ export function flagFor(q: Question): string {
 }
 
 export async function scaffold(input: ScaffoldInput): Promise<Scaffold> {
-  const source = parseSchema(input.source.content, input.source.path);
-  const target = parseSchema(input.target.content, input.target.path);
+  const source = parseSchema(input.source.files, input.source.label);
+  const target = parseSchema(input.target.files, input.target.label);
   const analysis = await resolveQuestions(input, source, target);
   if (!analysis.breaking) {
-    return { analysis, source, target, single: await diffSchemas(input.source, input.target), intermediate: null, final: null, typeChecks: [] };
+    return { analysis, source, target, single: await diffSchemas(input.source.files, input.target.files), intermediate: null, final: null, typeChecks: [], folder: input.target.folder };
   }
-  const schemaText = intermediateSchema(input.source.content, input.target.content, source, target, analysis);
-  const intermediatePath = "schema.intermediate.prisma";
+  const files = intermediateSchema(input.source.files, input.target.files, source, target, analysis);
   // Prisma's parser is the judge of the edited text.
   try {
-    parseSchema(schemaText, intermediatePath);
+    parseSchema(files, "the intermediate schema");
   } catch (error) {
     throw new BreakwaterError("BW_INTERNAL", `The intermediate schema breakwater wrote is not valid Prisma: ${(error as Error).message}`, { hint: "Please report this with both schemas." });
   }
-  const intermediate = { path: intermediatePath, content: schemaText };
-  const intermediateSql = await diffSchemas(input.source, intermediate);
-  const finalSql = await diffSchemas(intermediate, input.target);
-  const typeChecks = await typeChangeChecks(analysis, source, input.source, finalSql);
-  return { analysis, source, target, single: null, intermediate: { sql: intermediateSql, schema: schemaText }, final: finalSql, typeChecks };
+  const intermediateSql = await diffSchemas(input.source.files, files);
+  const finalSql = await diffSchemas(files, input.target.files);
+  const typeChecks = await typeChangeChecks(analysis, source, input.source.files, finalSql);
+  return { analysis, source, target, single: null, intermediate: { sql: intermediateSql, files }, final: finalSql, typeChecks, folder: input.target.folder };
 }
 
 export interface TypeCheck {
@@ -98,10 +106,10 @@ export interface TypeCheck {
  * that would fail, be truncated or be rounded is counted (or names itself in the error).
  * A type change Prisma makes by dropping and re-adding the column loses every value: refused.
  */
-async function typeChangeChecks(analysis: Analysis, source: Datamodel, sourceFile: SchemaFile, finalSql: string): Promise<Scaffold["typeChecks"]> {
+async function typeChangeChecks(analysis: Analysis, source: Datamodel, sourceFiles: SchemaFile[], finalSql: string): Promise<Scaffold["typeChecks"]> {
   if (analysis.typeChanges.length === 0) return [];
   const finals = await splitStatements(finalSql, "the final migration");
-  const created = await splitStatements(await diffSchemas({ path: "empty.prisma", content: 'datasource db {\n  provider = "postgresql"\n}\n' }, sourceFile), "the old schema's tables");
+  const created = await splitStatements(await diffSchemas([{ path: "empty.prisma", content: 'datasource db {\n  provider = "postgresql"\n}\n' }], sourceFiles), "the old schema's tables");
   const checks: Scaffold["typeChecks"] = [];
   for (const change of analysis.typeChanges) {
     const model = source.models.find((m) => m.name === change.model)!;
@@ -161,12 +169,32 @@ function indentOf(lines: string[], block: Block): string {
   return "  ";
 }
 
+interface EditableFile {
+  path: string;
+  lines: string[];
+}
+
+/** The file and block holding `keyword name` (a schema may be a folder of files). */
+function locate(files: EditableFile[], keyword: "model" | "enum", name: string): { file: EditableFile; block: Block } | null {
+  for (const file of files) {
+    const block = findBlock(file.lines, keyword, name);
+    if (block) return { file, block };
+  }
+  return null;
+}
+
+function mustLocate(files: EditableFile[], keyword: "model" | "enum", name: string, which: string): { file: EditableFile; block: Block } {
+  const found = locate(files, keyword, name);
+  if (!found) throw new BreakwaterError("BW_INTERNAL", `Cannot find ${keyword} ${name} in the ${which} schema text.`);
+  return found;
+}
+
 /** The member's line from the old schema, trimmed, without its trailing comment. */
-function sourceMember(sourceLines: string[], keyword: "model" | "enum", block: string, name: string): string {
-  const b = findBlock(sourceLines, keyword, block);
-  const i = b ? memberLine(sourceLines, b, name) : -1;
-  if (!b || i < 0) throw new BreakwaterError("BW_INTERNAL", `Cannot find ${block}.${name} in the old schema text.`);
-  return sourceLines[i]!.replace(/\s*\/\/.*$/, "").trim();
+function sourceMember(sources: EditableFile[], keyword: "model" | "enum", block: string, name: string): string {
+  const { file, block: b } = mustLocate(sources, keyword, block, "old");
+  const i = memberLine(file.lines, b, name);
+  if (i < 0) throw new BreakwaterError("BW_INTERNAL", `Cannot find ${block}.${name} in the old schema text.`);
+  return file.lines[i]!.replace(/\s*\/\/.*$/, "").trim();
 }
 
 function makeOptional(line: string, field: string): string {
@@ -174,55 +202,60 @@ function makeOptional(line: string, field: string): string {
   return line.replace(re, (_, head: string, type: string, tail: string) => `${head}${type}?${tail}`);
 }
 
-export function intermediateSchema(sourceText: string, targetText: string, source: Datamodel, target: Datamodel, analysis: Analysis): string {
-  const sourceLines = sourceText.split("\n");
-  const lines = targetText.split("\n");
-  const insertBefore = (index: number, text: string) => lines.splice(index, 0, text);
+/** The new schema's files with the old names put back; a removed block goes back to the file of its name (else the first). */
+export function intermediateSchema(sourceFiles: SchemaFile[], targetFiles: SchemaFile[], source: Datamodel, target: Datamodel, analysis: Analysis): SchemaFile[] {
+  const sources: EditableFile[] = sourceFiles.map((f) => ({ path: f.path, lines: f.content.split("\n") }));
+  const files: EditableFile[] = targetFiles.map((f) => ({ path: f.path, lines: f.content.split("\n") }));
+  const member = (keyword: "model" | "enum", blockName: string, name: string) => {
+    const { file, block } = mustLocate(files, keyword, blockName, "new");
+    return { file, block, at: memberLine(file.lines, block, name), indent: indentOf(file.lines, block) };
+  };
 
   for (const move of analysis.enumMoves) {
-    const block = findBlock(lines, "enum", move.enumName);
-    if (!block) throw new BreakwaterError("BW_INTERNAL", `Cannot find enum ${move.enumName} in the new schema text.`);
-    const old = sourceMember(sourceLines, "enum", move.enumName, move.from);
-    const at = memberLine(lines, block, move.to);
-    insertBefore(at >= 0 ? at : block.start + 1, `${indentOf(lines, block)}${old} // removed by the final migration: rows move to ${move.to}`);
+    const { file, block, at, indent } = member("enum", move.enumName, move.to);
+    file.lines.splice(at >= 0 ? at : block.start + 1, 0, `${indent}${sourceMember(sources, "enum", move.enumName, move.from)} // removed by the final migration: rows move to ${move.to}`);
   }
   for (const rename of analysis.columnRenames) {
-    const block = findBlock(lines, "model", rename.model);
-    if (!block) throw new BreakwaterError("BW_INTERNAL", `Cannot find model ${rename.model} in the new schema text.`);
-    const at = memberLine(lines, block, rename.to);
-    lines[at] = makeOptional(lines[at]!, rename.to) + (isRequired(target, rename.model, rename.to) ? " // required by the final migration" : "");
-    insertBefore(at, `${indentOf(lines, block)}${sourceMember(sourceLines, "model", rename.model, rename.from)} // renamed to ${rename.to}: dropped by the final migration`);
+    const { file, at, indent } = member("model", rename.model, rename.to);
+    file.lines[at] = makeOptional(file.lines[at]!, rename.to) + (isRequired(target, rename.model, rename.to) ? " // required by the final migration" : "");
+    file.lines.splice(at, 0, `${indent}${sourceMember(sources, "model", rename.model, rename.from)} // renamed to ${rename.to}: dropped by the final migration`);
   }
   for (const fill of analysis.fills) {
-    const block = findBlock(lines, "model", fill.model)!;
-    const at = memberLine(lines, block, fill.field);
-    lines[at] = `${makeOptional(lines[at]!, fill.field)} // required by the final migration`;
+    const { file, at } = member("model", fill.model, fill.field);
+    file.lines[at] = `${makeOptional(file.lines[at]!, fill.field)} // required by the final migration`;
   }
   for (const changed of analysis.typeChanges) {
-    const block = findBlock(lines, "model", changed.model)!;
-    const at = memberLine(lines, block, changed.field);
-    lines[at] = `${indentOf(lines, block)}${sourceMember(sourceLines, "model", changed.model, changed.field)} // type changed by the final migration`;
+    const { file, at, indent } = member("model", changed.model, changed.field);
+    file.lines[at] = `${indent}${sourceMember(sources, "model", changed.model, changed.field)} // type changed by the final migration`;
   }
   for (const removed of analysis.removedColumns) {
-    const block = findBlock(lines, "model", removed.model)!;
+    const { file, block, indent } = member("model", removed.model, removed.field);
     let at = block.end;
-    for (let i = block.start + 1; i < block.end; i++) if (lines[i]!.trim().startsWith("@@")) { at = i; break; }
-    insertBefore(at, `${indentOf(lines, block)}${sourceMember(sourceLines, "model", removed.model, removed.field)} // dropped by the final migration`);
+    for (let i = block.start + 1; i < block.end; i++) {
+      if (file.lines[i]!.trim().startsWith("@@")) {
+        at = i;
+        break;
+      }
+    }
+    file.lines.splice(at, 0, `${indent}${sourceMember(sources, "model", removed.model, removed.field)} // dropped by the final migration`);
   }
-  for (const name of analysis.removedEnums) lines.push("", ...blockText(sourceLines, "enum", name, () => true));
+  const home = (keyword: "model" | "enum", name: string) => {
+    const origin = mustLocate(sources, keyword, name, "old").file.path;
+    return files.find((f) => f.path === origin) ?? files[0]!;
+  };
+  for (const name of analysis.removedEnums) home("enum", name).lines.push("", ...blockText(sources, "enum", name, () => true));
   for (const name of analysis.removedModels) {
     // Relation fields are left out: the other side of each relation is gone from the new schema.
     const model = source.models.find((m) => m.name === name)!;
     const relations = new Set(model.fields.filter((f) => f.kind === "object").map((f) => f.name));
-    lines.push("", ...blockText(sourceLines, "model", name, (l) => !relations.has(l.trim().split(/\s+/)[0] ?? "")));
+    home("model", name).lines.push("", ...blockText(sources, "model", name, (l) => !relations.has(l.trim().split(/\s+/)[0] ?? "")));
   }
-  return lines.join("\n");
+  return files.map((f) => ({ path: f.path, content: f.lines.join("\n") }));
 }
 
-function blockText(sourceLines: string[], keyword: "model" | "enum", name: string, keep: (line: string) => boolean): string[] {
-  const b = findBlock(sourceLines, keyword, name);
-  if (!b) throw new BreakwaterError("BW_INTERNAL", `Cannot find ${keyword} ${name} in the old schema text.`);
-  return [`// ${keyword} ${name}: dropped by the final migration`, ...sourceLines.slice(b.start, b.end + 1).filter((l, i) => i === 0 || keep(l))];
+function blockText(sources: EditableFile[], keyword: "model" | "enum", name: string, keep: (line: string) => boolean): string[] {
+  const { file, block } = mustLocate(sources, keyword, name, "old");
+  return [`// ${keyword} ${name}: dropped by the final migration`, ...file.lines.slice(block.start, block.end + 1).filter((l, i) => i === 0 || keep(l))];
 }
 
 function isRequired(model: Datamodel, modelName: string, field: string): boolean {
@@ -444,12 +477,15 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
   await write(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql);
   await write(path.join(finalFolder, "migration.sql"), result.final!);
   if (hasPlan) await write(path.join(finalFolder, GATE_FILE), `${JSON.stringify({ requiresPlan: id, note: "breakwater deploy applies this migration only after a completed run of this plan; Prisma ignores this file." }, null, 2)}\n`);
-  await write(path.join(planFolder, "schema.intermediate.prisma"), result.intermediate!.schema);
+  // One schema file → schema.intermediate.prisma; a schema folder → schema.intermediate/ with the same files.
+  const schemaPath = result.folder ? path.join(planFolder, "schema.intermediate") : path.join(planFolder, "schema.intermediate.prisma");
+  if (result.folder) for (const f of result.intermediate!.files) await write(path.join(schemaPath, f.path), f.content);
+  else await write(schemaPath, result.intermediate!.files[0]!.content);
   let planFile: string | null = null;
   if (hasPlan) {
     // .mts is ESM whatever the project's package.json says; .ts only where "type" is "module".
     planFile = path.join(planFolder, (await isModulePackage(planFolder)) ? "plan.ts" : "plan.mts");
     await write(planFile, planFileSource(id, `${describeChanges(result.analysis.changes)} (scaffolded from ${options.fromLabel})`, steps, options.importFrom, typeChecks));
   }
-  return { files, intermediateFolder, finalFolder, singleFolder: null, planFile, schemaFile: path.join(planFolder, "schema.intermediate.prisma") };
+  return { files, intermediateFolder, finalFolder, singleFolder: null, planFile, schemaFile: schemaPath };
 }

@@ -108,8 +108,8 @@ async function assertEngineText(p: Project, oldSchema: string, newSchema: string
   const intermediate = await readFile(path.join(p.dir, "prisma", "breakwater", planDir, "schema.intermediate.prisma"), "utf8");
   const expandSql = await readFile(path.join(p.dir, "prisma", "migrations", expand!, "migration.sql"), "utf8");
   const contractSql = await readFile(path.join(p.dir, "prisma", "migrations", contract!, "migration.sql"), "utf8");
-  assert.equal(expandSql, await diffSchemas({ path: "old", content: oldSchema }, { path: "intermediate", content: intermediate }));
-  assert.equal(contractSql, await diffSchemas({ path: "intermediate", content: intermediate }, { path: "new", content: newSchema }));
+  assert.equal(expandSql, await diffSchemas([{ path: "old", content: oldSchema }], [{ path: "intermediate", content: intermediate }]));
+  assert.equal(contractSql, await diffSchemas([{ path: "intermediate", content: intermediate }], [{ path: "new", content: newSchema }]));
 }
 
 const seedsOld = `${generator}${datasource}
@@ -357,6 +357,58 @@ model Account {
   });
 });
 
+describe("breakwater plan: a multi-file schema (prisma/schema/ folder)", () => {
+  it("reads the folder from git, edits the file that holds each block, and the three steps run", async () => {
+    const t = await createTestDatabase();
+    try {
+      const dir = await tempProject();
+      const folder = path.join(dir, "prisma", "schema");
+      await mkdir(folder, { recursive: true });
+      await writeFile(path.join(dir, "empty.prisma"), datasource);
+      await writeFile(path.join(folder, "base.prisma"), datasource);
+      await writeFile(path.join(folder, "enums.prisma"), "enum Role {\n  USER\n  ADMIN\n}\n");
+      await writeFile(path.join(folder, "user.prisma"), "model User {\n  id   Int    @id @default(autoincrement())\n  name String\n  role Role   @default(USER)\n}\n");
+      const cli = (args: string[]) => runCli(args, { cwd: dir, databaseUrl: t.url });
+      const init = await cli(["plan", "--from", "empty.prisma", "--name", "init"]);
+      assert.equal(init.code, 0, init.stderr);
+      assert.match(init.stdout, /to prisma\/schema:/, "the folder is found without --to");
+      assert.equal((await cli(["deploy"])).code, 0);
+      await t.db.query(`INSERT INTO "User" (name, role) SELECT 'n' || i, (CASE WHEN i % 4 = 0 THEN 'ADMIN' ELSE 'USER' END)::"Role" FROM generate_series(1, 1200) i`);
+      const expected = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || name || ':' || replace(role::text, 'USER', 'EMPLOYEE'), ',' ORDER BY id)) AS x FROM "User"`)).x;
+
+      const git = (...args: string[]) => new Promise<void>((resolve, reject) => execFile("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir }, (e) => (e ? reject(e) : resolve())));
+      await git("init", "-q");
+      await git("add", "prisma/schema");
+      await git("commit", "-qm", "old schema");
+      await writeFile(path.join(folder, "enums.prisma"), "enum Role {\n  EMPLOYEE\n  ADMIN\n}\n");
+      await writeFile(path.join(folder, "user.prisma"), "model User {\n  id       Int    @id @default(autoincrement())\n  fullName String\n  role     Role   @default(EMPLOYEE)\n}\n");
+      const made = await runCli(["plan", "--from", "HEAD", "--rename", "Role.USER=EMPLOYEE", "--rename", "User.name=fullName", "--name", "multi", "--import-from", indexUrl], { cwd: dir });
+      assert.equal(made.code, 0, made.stderr);
+      const planDir = path.join(dir, "prisma", "breakwater", (await readdir(path.join(dir, "prisma", "breakwater")))[0]!);
+      assert.deepEqual((await readdir(path.join(planDir, "schema.intermediate"))).sort(), ["base.prisma", "enums.prisma", "user.prisma"]);
+      assert.match(await readFile(path.join(planDir, "schema.intermediate", "enums.prisma"), "utf8"), /USER \/\/ removed by the final migration/);
+      assert.match(await readFile(path.join(planDir, "schema.intermediate", "user.prisma"), "utf8"), /name String \/\/ renamed to fullName/);
+
+      const [expand, contract] = (await folders(dir)).slice(-2);
+      const read = async (name: string) => readFile(path.join(dir, "prisma", "migrations", name, "migration.sql"), "utf8");
+      const files = async (base: string) => Promise.all((await readdir(base)).sort().map(async (n) => ({ path: n, content: await readFile(path.join(base, n), "utf8") })));
+      const old = [{ path: "base.prisma", content: datasource }, { path: "enums.prisma", content: "enum Role {\n  USER\n  ADMIN\n}\n" }, { path: "user.prisma", content: "model User {\n  id   Int    @id @default(autoincrement())\n  name String\n  role Role   @default(USER)\n}\n" }];
+      const middle = await files(path.join(planDir, "schema.intermediate"));
+      assert.equal(await read(expand!), await diffSchemas(old, middle));
+      assert.equal(await read(contract!), await diffSchemas(middle, await files(folder)));
+
+      for (const args of [["deploy"], ["run", path.join(planDir, "plan.ts")], ["deploy"], ["maintenance", "off"]]) {
+        const r = await cli(args);
+        assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      }
+      assert.equal((await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || "fullName" || ':' || role::text, ',' ORDER BY id)) AS x FROM "User"`)).x, expected);
+      assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "ADMIN"]);
+    } finally {
+      await t.drop();
+    }
+  });
+});
+
 describe("breakwater plan: a type change Prisma makes with SET DATA TYPE", () => {
   const typesOld = `${datasource}
 model Item {
@@ -432,7 +484,7 @@ model User {
     assert.doesNotMatch(result.stdout, /breaking/);
     const [folder] = await folders(dir);
     assert.match(folder!, /^\d{14}_bio$/);
-    assert.equal(await readFile(path.join(dir, "prisma", "migrations", folder!, "migration.sql"), "utf8"), await diffSchemas({ path: "a", content: base }, { path: "b", content: next }));
+    assert.equal(await readFile(path.join(dir, "prisma", "migrations", folder!, "migration.sql"), "utf8"), await diffSchemas([{ path: "a", content: base }], [{ path: "b", content: next }]));
     assert.equal(existsSync(path.join(dir, "prisma", "breakwater")), false);
     await rm(path.join(dir, "prisma", "migrations"), { recursive: true });
   });
