@@ -460,6 +460,10 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
     await writeFile(file, text);
     files.push(file);
   };
+  // A second scaffold of the same change would add the same columns and values twice.
+  const existing = existsSync(options.migrationsDir) ? await readdir(options.migrationsDir) : [];
+  const clash = existing.find((n) => [`_${options.name}`, `_${options.name}_expand`, `_${options.name}_contract`].some((suffix) => n.endsWith(suffix) && /^\d{14}_/.test(n)));
+  if (clash) throw new BreakwaterError("BW_PLAN_INVALID", `A migration named ${options.name} exists already: ${clash}.`, { hint: "Was this change scaffolded before? Remove those folders to scaffold again, or choose another --name." });
   if (result.single !== null) {
     const [stamp] = await nextTimestamps(options.migrationsDir, now, 1);
     const folder = path.join(options.migrationsDir, `${stamp}_${options.name}`);

@@ -180,6 +180,10 @@ describe("breakwater plan: the seeds' Role change (USER → EMPLOYEE, MANAGER ad
     const contractSql = await readFile(path.join(p.dir, "prisma", "migrations", all.at(-1)!, "migration.sql"), "utf8");
     assert.match(expandSql, /ALTER TYPE "Role" ADD VALUE 'EMPLOYEE';/);
     assert.match(contractSql, /CREATE TYPE "Role_new" AS ENUM \('EMPLOYEE', 'MANAGER', 'ADMIN'\);/);
+    const again = await p.plan(["--from", "HEAD", "--rename", "Role.USER=EMPLOYEE", "--name", "role_employee"]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /A migration named role_employee exists already/);
+    assert.deepEqual(await folders(p.dir), all, "a second scaffold of the same change writes nothing");
   });
 
   it("deploy → run → deploy ends in the seeds' target schema with every row kept", async () => {
