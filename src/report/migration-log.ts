@@ -5,6 +5,8 @@ import type { CheckResult } from "../runner/events.ts";
 import type { RunRow, StepRow } from "../runner/journal.ts";
 
 export interface MigrationLog {
+  /** the plan keeps maintenance on after the run (keepMaintenance): the outage goes on until `maintenance off` */
+  maintenanceKept: boolean;
   name: string;
   description: string | null;
   runId: string;
@@ -43,6 +45,7 @@ export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: Operatio
   const status = run.state === "completed" ? "successful" : run.state === "rolled_back" ? "rolled back" : run.state === "failed" ? "failed" : "in progress";
   const rolledBack = run.state === "rolled_back";
   return {
+    maintenanceKept: run.state === "completed" && run.plan.keepMaintenance === true && run.maintenance_off_at === null,
     name: run.plan_id,
     description: run.plan.description ?? null,
     runId: run.id,
@@ -74,7 +77,12 @@ export function renderMarkdown(log: MigrationLog): string {
   const date = log.appliedAt.slice(0, 10);
   const applied = `${log.appliedAt.slice(0, 19).replace("T", " ")} UTC`;
   const status = log.status === "successful" ? "✅ Successful" : log.status === "rolled back" ? "↩️ Rolled back — data restored" : log.status === "failed" ? "❌ Failed" : "⏳ In progress";
-  const outage = log.writeOutageSeconds === null ? "None" : `${log.writeOutageSeconds} s of refused writes (maintenance mode); reads served`;
+  const outage =
+    log.writeOutageSeconds === null
+      ? "None"
+      : log.maintenanceKept
+        ? `${log.writeOutageSeconds} s of refused writes so far (maintenance mode; reads served) — maintenance stays on until \`breakwater maintenance off\`, after the contract migration`
+        : `${log.writeOutageSeconds} s of refused writes (maintenance mode); reads served`;
   const rollback = log.rollback.restored ? `Needed — data and schema restored (${log.rollback.reason})` : log.rollback.needed ? "Started, not finished" : "Not needed";
   const lines = [
     "## Migration Log",

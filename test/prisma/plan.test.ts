@@ -79,6 +79,7 @@ async function threeSteps(p: Project, t: TestDatabase, options: { intermediateDe
   const run = await p.cli(["run", planFile]);
   assert.equal(run.code, 0, run.stderr + run.stdout);
   assert.match(run.stdout + run.stderr, /Maintenance mode stays on/);
+  assert.match(run.stdout, /\*\*Downtime\*\*: [\d.]+ s of refused writes so far .* maintenance stays on until `breakwater maintenance off`/, "the report says the outage goes on");
   const maintenance = await p.cli(["maintenance", "status", "--json"]);
   assert.equal((JSON.parse(maintenance.stdout) as { enabled: boolean }).enabled, true, "maintenance stays on until the contract is deployed");
 
