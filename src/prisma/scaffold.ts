@@ -7,12 +7,12 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { quoteIdent } from "../db/quote.ts";
+import { quoteIdent, quoteLiteral, quoteTable } from "../db/quote.ts";
 import { BreakwaterError } from "../errors.ts";
 import { GATE_FILE } from "./migrate.ts";
 import { splitStatements, type Statement } from "../db/sql-statements.ts";
 import { diffSchemas, parseSchema, type Datamodel, type DmmfField, type DmmfModel, type SchemaFile } from "./engine.ts";
-import { analyze, sqlString, type Analysis, type Decisions, type Question, type SchemaChange } from "./schema-changes.ts";
+import { analyze, type Analysis, type Decisions, type Question, type SchemaChange } from "./schema-changes.ts";
 
 /** A schema: one file, or the files of a folder (paths relative to it), with a name for messages. */
 export interface SchemaSet {
@@ -146,7 +146,7 @@ interface Block {
 }
 
 function findBlock(lines: string[], keyword: "model" | "enum", name: string): Block | null {
-  const opener = new RegExp(`^\\s*${keyword}\\s+${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*\\{`);
+  const opener = new RegExp(`^\\s*${keyword}\\s+${escapeRe(name)}\\s*\\{`);
   const start = lines.findIndex((l) => opener.test(l));
   if (start < 0) return null;
   for (let i = start + 1; i < lines.length; i++) if (lines[i]!.trim().startsWith("}")) return { start, end: i };
@@ -278,7 +278,7 @@ const columnOf = (f: DmmfField) => f.dbName ?? f.name;
 function tableRef(model: DmmfModel, dbSchema: string): { ref: string | { schema: string; name: string }; sql: string } {
   const name = model.dbName ?? model.name;
   const schema = model.schema ?? dbSchema;
-  return { ref: schema === "public" ? name : { schema, name }, sql: schema === "public" ? quoteIdent(name) : `${quoteIdent(schema)}.${quoteIdent(name)}` };
+  return { ref: schema === "public" ? name : { schema, name }, sql: schema === "public" ? quoteIdent(name) : quoteTable({ schema, name }) };
 }
 
 export function planSteps(analysis: Analysis, source: Datamodel, target: Datamodel, dbSchema: string): PlanStep[] {
@@ -298,19 +298,19 @@ export function planSteps(analysis: Analysis, source: Datamodel, target: Datamod
           steps.push({
             table: ref,
             tableSql: sql,
-            set: { [columnOf(field)]: `array_replace(${column}, ${sqlString(fromDb)}, ${sqlString(toDb)})` },
-            where: `${sqlString(fromDb)} = ANY(${column})`,
-            checks: [{ name: `${move.from} left (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${sqlString(fromDb)} = ANY(${column})`, expect: 0 }],
+            set: { [columnOf(field)]: `array_replace(${column}, ${quoteLiteral(fromDb)}, ${quoteLiteral(toDb)})` },
+            where: `${quoteLiteral(fromDb)} = ANY(${column})`,
+            checks: [{ name: `${move.from} left (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${quoteLiteral(fromDb)} = ANY(${column})`, expect: 0 }],
           });
         } else {
           steps.push({
             table: ref,
             tableSql: sql,
-            set: { [columnOf(field)]: sqlString(toDb) },
-            where: `${column} = ${sqlString(fromDb)}`,
+            set: { [columnOf(field)]: quoteLiteral(toDb) },
+            where: `${column} = ${quoteLiteral(fromDb)}`,
             checks: [
-              { name: `${move.from} before = ${move.to} after (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${column} IN (${sqlString(fromDb)}, ${sqlString(toDb)})`, expect: "before" },
-              { name: `${move.from} left (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${column} = ${sqlString(fromDb)}`, expect: 0 },
+              { name: `${move.from} before = ${move.to} after (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${column} IN (${quoteLiteral(fromDb)}, ${quoteLiteral(toDb)})`, expect: "before" },
+              { name: `${move.from} left (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${column} = ${quoteLiteral(fromDb)}`, expect: 0 },
             ],
           });
         }

@@ -1,5 +1,6 @@
 // What changed between two Prisma datamodels, each change classified safe or breaking, with
 // rename candidates that the user must confirm (a flag or a prompt) — never guessed.
+import { quoteLiteral } from "../db/quote.ts";
 import { BreakwaterError } from "../errors.ts";
 import type { Datamodel, DmmfEnum, DmmfField, DmmfModel } from "./engine.ts";
 
@@ -51,8 +52,6 @@ export interface EnumMove {
   enumName: string;
   from: string;
   to: string;
-  /** the new value exists only in the target (a rename) rather than already before (a merge) */
-  rename: boolean;
 }
 export interface ColumnRename {
   model: string;
@@ -64,8 +63,6 @@ export interface ColumnFill {
   field: string;
   /** SQL expression for NULL rows */
   fill: string;
-  /** the column is new in the target (added as required), rather than made required */
-  added: boolean;
 }
 
 export interface Analysis {
@@ -101,17 +98,12 @@ export function defaultSql(field: DmmfField, target: Datamodel): string | null {
     if (field.kind === "enum") {
       const values = target.enums.find((e) => e.name === field.type)?.values ?? [];
       const db = values.find((v) => v.name === value)?.dbName ?? value;
-      return sqlString(db);
+      return quoteLiteral(db);
     }
     if (field.type === "Int" || field.type === "BigInt" || field.type === "Float" || field.type === "Decimal") return value;
-    return sqlString(value);
+    return quoteLiteral(value);
   }
   return null;
-}
-
-/** A string literal for generated SQL shown to the user (standard_conforming_strings). */
-export function sqlString(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 const scalar = (f: DmmfField) => f.kind === "scalar" || f.kind === "enum";
@@ -194,7 +186,7 @@ function analyzeEnum(e: DmmfEnum, t: DmmfEnum, decisions: Decisions, out: Analys
       used.add(key);
       if (!after.includes(to)) throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${to}: enum ${e.name} has no value ${to} in the new schema (values: ${after.join(", ")}).`);
       const rename = added.includes(to);
-      out.enumMoves.push({ enumName: e.name, from: value, to, rename });
+      out.enumMoves.push({ enumName: e.name, from: value, to });
       change("enum-value-moved", true, key, `value ${value} removed from enum ${e.name}; its rows move to ${to}${rename ? " (a rename)" : ""}`);
       continue;
     }
@@ -233,15 +225,12 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
     change("column-removed", true, key, `field ${f.name} removed: its data is dropped by the final migration`);
   }
   for (const g of added) {
-    if (renamedTo.has(g.name)) {
-      if (g.isRequired && !g.isList) pushFill(m, g, target, decisions, out, false, true);
-      continue;
-    }
+    if (renamedTo.has(g.name)) continue; // filled by the copy from the old column
     const key = `${m.name}.${g.name}`;
     const dbDefault = defaultSql(g, target);
     const nativeDefault = g.default !== undefined && dbDefault !== null && !(typeof g.default === "object" && g.default !== null && clientSideDefaults.has((g.default as { name: string }).name));
     if (g.isRequired && !g.isList && !g.isUpdatedAt && !g.isId && !nativeDefault) {
-      pushFill(m, g, target, decisions, out, true, false);
+      pushFill(m, g, target, decisions, out);
       change("required-column-added", true, key, `required field ${g.name} added without a database default: existing rows need a value`);
     } else {
       change("column-added", false, key, `field ${g.name} (${typeText(g)}) added`);
@@ -257,7 +246,7 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
       continue;
     }
     if (!f.isRequired && g.isRequired && !g.isList) {
-      pushFill(m, g, target, decisions, out, false, false);
+      pushFill(m, g, target, decisions, out);
       change("not-null-added", true, key, `${f.name} becomes required: NULL rows need a value first`);
     } else if (f.isRequired && !g.isRequired) {
       change("not-null-dropped", false, key, `${f.name} becomes optional`);
@@ -265,13 +254,12 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
   }
 }
 
-function pushFill(m: DmmfModel, g: DmmfField, target: Datamodel, decisions: Decisions, out: Analysis, added: boolean, afterRename: boolean): void {
+function pushFill(m: DmmfModel, g: DmmfField, target: Datamodel, decisions: Decisions, out: Analysis): void {
   const key = `${m.name}.${g.name}`;
-  const fill = decisions.fills[key] ?? (afterRename ? null : defaultSql(g, target));
-  if (afterRename) return; // the copy from the old column fills it
+  const fill = decisions.fills[key] ?? defaultSql(g, target);
   if (fill === null) {
     out.questions.push({ kind: "fill", key, prompt: `Field ${key} becomes required and has no default PostgreSQL can compute. Which SQL value do the existing rows take?`, options: [] });
     return;
   }
-  out.fills.push({ model: m.name, field: g.name, fill, added });
+  out.fills.push({ model: m.name, field: g.name, fill });
 }
