@@ -38,8 +38,8 @@ export const backfillOperation: Operation<Input, Facts> = {
     const missing = Object.keys(input.set).filter((c) => !columns.includes(c));
     if (missing.length > 0) throw preflightError(`Table ${displayTable(table)} has no column ${missing.join(", ")}.`);
     const key = await primaryKey(db, table);
-    const asText = await hasUserDefinedType(db, table, Object.keys(input.set));
     if (key.length === 0) throw preflightError(`Table ${displayTable(table)} has no primary key; breakwater needs one to batch, snapshot and resume.`, "Add a primary key first.");
+    const asText = await hasUserDefinedType(db, table, Object.keys(input.set));
     // Prove the expressions and predicate are valid SQL for this table before anything changes.
     const assignments = Object.entries(input.set).map(([c, e]) => `${quoteIdent(c)} = ${e}`).join(", ");
     try {

@@ -200,12 +200,11 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
     }
     const applied = new Set(rows.filter((r) => r.rolled_back_at === null).map((r) => r.migration_name));
     const pending = folders.filter((f) => !applied.has(f.name));
+    // A contract folder waits for its plan's run; nothing after it runs either (order matters).
     let waiting: DeployResult["waiting"] = null;
-    const gate = pending.findIndex((f) => f.requiresPlan !== null);
-    for (let i = gate; i >= 0 && i < pending.length; i++) {
-      const planId = pending[i]!.requiresPlan;
-      if (planId !== null && !(await planCompleted(db, planId))) {
-        waiting = { migration: pending[i]!.name, planId };
+    for (const [i, folder] of pending.entries()) {
+      if (folder.requiresPlan !== null && !(await planCompleted(db, folder.requiresPlan))) {
+        waiting = { migration: folder.name, planId: folder.requiresPlan };
         pending.splice(i);
         break;
       }

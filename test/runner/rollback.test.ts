@@ -72,6 +72,26 @@ describe("a plan whose check fails", () => {
     assert.equal(await tableChecksum(t.db, `"User"`, "id"), checksum);
   });
 
+  it("snapshots a backfilled enum column as text (a later enum swap is not blocked) and restores it on rollback", async () => {
+    const checksum = await tableChecksum(t.db, `"User"`, "id");
+    const dir = await tempProject({
+      "breakwater.config.ts": config,
+      "plan.ts": planSource(`{ id: "enum_backfill", steps: [backfill({ table: "User", set: { role: "'ADMIN'" }, where: "role = 'USER'" })] }`),
+    });
+    const result = await runCli(["run", "plan.ts", "--json"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(result.code, 0, result.stderr);
+    const runId = (await t.db.one<{ id: string }>(`SELECT id FROM breakwater.runs WHERE plan_id = 'enum_backfill'`)).id;
+    const types = await t.db.query<{ type: string }>(
+      `SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'breakwater' AND c.relname LIKE 'snap_%' AND a.attname = 'role' AND NOT a.attisdropped`,
+    );
+    assert.ok(types.rows.length > 0, "a snapshot of role was kept");
+    assert.ok(types.rows.every((r) => r.type === "text"), "the snapshot does not depend on the enum type");
+    const undone = await runCli(["rollback", runId], { cwd: dir, databaseUrl: t.url });
+    assert.equal(undone.code, 0, undone.stderr);
+    assert.equal(await tableChecksum(t.db, `"User"`, "id"), checksum);
+  });
+
   it("rollback <id> after a completed run returns data and schema to before", async () => {
     const checksum = await tableChecksum(t.db, `"User"`, "id", `id, email, role::text, "createdAt", score`);
     const dir = await tempProject({
