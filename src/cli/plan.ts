@@ -26,6 +26,7 @@ interface PlanOptions {
   dbSchema: string;
   importFrom: string;
   dryRun?: boolean;
+  guard?: boolean;
   json?: boolean;
 }
 
@@ -124,6 +125,7 @@ export function registerPlan(program: Command): void {
     .option("--out <dir>", "where the plan and intermediate schema go (default: breakwater next to --to)")
     .option("--db-schema <name>", "PostgreSQL schema of tables without @@schema", "public")
     .option("--import-from <module>", "module the plan file imports from", "breakwater")
+    .option("--guard", "start the contract migration with a check that fails it (so `prisma migrate deploy` cannot run it) until the plan has completed")
     .option("--dry-run", "print the classification and Prisma's SQL; write nothing")
     .option("--json", "print the result as JSON")
     .addHelpText(
@@ -180,6 +182,7 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
               planDir: path.resolve(options.out ?? path.join(path.dirname(to), "breakwater")),
               name,
               importFrom: options.importFrom,
+              guard: options.guard ?? false,
               dbSchema: options.dbSchema,
               fromLabel: source.label,
             });

@@ -395,6 +395,8 @@ export interface WriteOptions {
   planDir: string;
   name: string;
   importFrom: string;
+  /** prepend a guard to the contract migration so that `prisma migrate deploy` cannot run it before the plan */
+  guard?: boolean;
   /** the database schema of tables without @@schema */
   dbSchema: string;
   now?: Date;
@@ -443,6 +445,25 @@ async function nextTimestamps(dir: string, now: Date, count: number): Promise<st
   return out;
 }
 
+/**
+ * A DO block that fails the contract migration (and with it the whole file, one transaction)
+ * unless the plan's run has completed: a guard for pipelines that still run `prisma migrate deploy`.
+ */
+export function guardSql(planId: string, planFolder: string): string {
+  const message = quoteLiteral(`breakwater: run plan ${planId} first (breakwater run ${planFolder}/…); this contract migration would lose data before it`);
+  return [
+    `-- breakwater guard: refuses to run before plan ${planId} has completed (breakwater deploy waits for it by itself).`,
+    "DO $$",
+    "BEGIN",
+    `  IF to_regclass('breakwater.runs') IS NULL THEN RAISE EXCEPTION ${message}; END IF;`,
+    `  IF NOT EXISTS (SELECT 1 FROM breakwater.runs WHERE plan_id = ${quoteLiteral(planId)} AND state = 'completed') THEN RAISE EXCEPTION ${message}; END IF;`,
+    "END",
+    "$$;",
+    "",
+    "",
+  ].join("\n");
+}
+
 export function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 60) || "schema_change";
 }
@@ -479,7 +500,7 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
   const typeChecks = typeCheckSpecs(result.typeChecks, result.source, options.dbSchema);
   const hasPlan = steps.length > 0 || typeChecks.length > 0;
   await write(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql);
-  await write(path.join(finalFolder, "migration.sql"), result.final!);
+  await write(path.join(finalFolder, "migration.sql"), options.guard && hasPlan ? guardSql(id, path.relative(path.dirname(options.migrationsDir), planFolder)) + result.final! : result.final!);
   if (hasPlan) await write(path.join(finalFolder, GATE_FILE), `${JSON.stringify({ requiresPlan: id, note: "breakwater deploy applies this migration only after a completed run of this plan; Prisma ignores this file." }, null, 2)}\n`);
   // One schema file → schema.intermediate.prisma; a schema folder → schema.intermediate/ with the same files.
   const schemaPath = result.folder ? path.join(planFolder, "schema.intermediate") : path.join(planFolder, "schema.intermediate.prisma");

@@ -102,13 +102,17 @@ async function reference(schema: string): Promise<{ t: TestDatabase; shape: stri
 }
 
 /** The migration.sql files are the engine's diff between the schemas on either side. */
-async function assertEngineText(p: Project, oldSchema: string, newSchema: string): Promise<void> {
+async function assertEngineText(p: Project, oldSchema: string, newSchema: string, options: { guarded?: boolean } = {}): Promise<void> {
   const all = await folders(p.dir);
   const [expand, contract] = all.slice(-2);
   const planDir = (await readdir(path.join(p.dir, "prisma", "breakwater"))).sort().at(-1)!;
   const intermediate = await readFile(path.join(p.dir, "prisma", "breakwater", planDir, "schema.intermediate.prisma"), "utf8");
   const expandSql = await readFile(path.join(p.dir, "prisma", "migrations", expand!, "migration.sql"), "utf8");
-  const contractSql = await readFile(path.join(p.dir, "prisma", "migrations", contract!, "migration.sql"), "utf8");
+  let contractSql = await readFile(path.join(p.dir, "prisma", "migrations", contract!, "migration.sql"), "utf8");
+  if (options.guarded) {
+    assert.match(contractSql, /^-- breakwater guard: refuses to run before plan \d{14}_\w+ has completed/);
+    contractSql = contractSql.slice(contractSql.indexOf("$$;\n\n") + 5);
+  }
   assert.equal(expandSql, await diffSchemas([{ path: "old", content: oldSchema }], [{ path: "intermediate", content: intermediate }]));
   assert.equal(contractSql, await diffSchemas([{ path: "intermediate", content: intermediate }], [{ path: "new", content: newSchema }]));
 }
@@ -308,11 +312,17 @@ model User {
       await t.db.query(`INSERT INTO "User" (id, email, role) SELECT 'id-' || i, 'u' || i || '@example.com', CASE WHEN i % 2 = 0 THEN NULL ELSE 'admin' END FROM generate_series(1, 3000) i`);
       const expected = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || coalesce(role, 'user'), ',' ORDER BY id)) AS x FROM "User"`)).x;
       await writeFile(path.join(p.dir, "prisma", "schema.prisma"), nnNew);
-      const made = await p.plan(["--from", "prisma/schema.old.prisma", "--name", "role_required"]);
+      const made = await p.plan(["--from", "prisma/schema.old.prisma", "--name", "role_required", "--guard"]);
       assert.equal(made.code, 0, made.stderr);
       assert.match(made.stdout, /breaking\s+User\.role\s+role becomes required/);
-      await assertEngineText(p, nnOld, nnNew);
-      await threeSteps(p, t);
+      await assertEngineText(p, nnOld, nnNew, { guarded: true });
+      // What `prisma migrate deploy` would do with the contract folder before the plan: one simple query, refused by the guard.
+      const deployed = await p.cli(["deploy"]);
+      assert.equal(deployed.code, 0, deployed.stderr);
+      const contract = (await folders(p.dir)).at(-1)!;
+      await assert.rejects(t.db.query(await readFile(path.join(p.dir, "prisma", "migrations", contract, "migration.sql"), "utf8")), /breakwater: run plan \d{14}_role_required first/);
+      assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "User" WHERE role IS NULL`)).n, 1500, "nothing of the contract ran");
+      await threeSteps(p, t, { intermediateDeployed: true });
       assert.equal((await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || role, ',' ORDER BY id)) AS x FROM "User"`)).x, expected);
       assert.deepEqual((await t.db.query<{ role: string; n: number }>(`SELECT role, count(*)::int AS n FROM "User" GROUP BY 1 ORDER BY 1`)).rows, [{ role: "admin", n: 1500 }, { role: "user", n: 1500 }]);
       assert.equal(await shape(t.db), ref.shape);
