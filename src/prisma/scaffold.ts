@@ -228,6 +228,19 @@ export function intermediateSchema(sourceFiles: SchemaFile[], targetFiles: Schem
     const { file, at, indent } = member("model", changed.model, changed.field);
     file.lines[at] = `${indent}${sourceMember(sources, "model", changed.model, changed.field)} // type changed by the final migration`;
   }
+  // A relation whose foreign key stays nullable in the intermediate schema must stay optional too
+  // (Prisma refuses a required relation over an optional scalar).
+  const nullableKeys = new Set([
+    ...analysis.fills.map((f) => `${f.model}.${f.field}`),
+    ...analysis.columnRenames.map((r) => `${r.model}.${r.to}`),
+    ...analysis.typeChanges.filter((c) => !isRequired(source, c.model, c.field)).map((c) => `${c.model}.${c.field}`),
+  ]);
+  for (const model of target.models) {
+    for (const relation of model.fields.filter((f) => f.kind === "object" && f.isRequired && f.relationFromFields?.some((k) => nullableKeys.has(`${model.name}.${k}`)))) {
+      const { file, at } = member("model", model.name, relation.name);
+      file.lines[at] = `${makeOptional(file.lines[at]!, relation.name)} // required by the final migration`;
+    }
+  }
   for (const removed of analysis.removedColumns) {
     const { file, block, indent } = member("model", removed.model, removed.field);
     let at = block.end;

@@ -231,7 +231,7 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
     const nativeDefault = g.default !== undefined && dbDefault !== null && !(typeof g.default === "object" && g.default !== null && clientSideDefaults.has((g.default as { name: string }).name));
     if (g.isRequired && !g.isList && !g.isUpdatedAt && !g.isId && !nativeDefault) {
       pushFill(m, g, target, decisions, out);
-      change("required-column-added", true, key, `required field ${g.name} added without a database default: existing rows need a value`);
+      change("required-column-added", true, key, `required field ${g.name} added without a database default: existing rows need a value${relationsOver(t, g)}`);
     } else {
       change("column-added", false, key, `field ${g.name} (${typeText(g)}) added`);
     }
@@ -247,11 +247,17 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
     }
     if (!f.isRequired && g.isRequired && !g.isList) {
       pushFill(m, g, target, decisions, out);
-      change("not-null-added", true, key, `${f.name} becomes required: NULL rows need a value first`);
+      change("not-null-added", true, key, `${f.name} becomes required: NULL rows need a value first${relationsOver(t, g)}`);
     } else if (f.isRequired && !g.isRequired) {
       change("not-null-dropped", false, key, `${f.name} becomes optional`);
     }
   }
+}
+
+/** The relation fields a foreign key belongs to, said with the change that makes the key required. */
+function relationsOver(model: DmmfModel, key: DmmfField): string {
+  const relations = model.fields.filter((f) => f.kind === "object" && f.relationFromFields?.includes(key.name)).map((f) => f.name);
+  return relations.length ? ` (relation ${relations.join(", ")} stays optional until the final migration)` : "";
 }
 
 function pushFill(m: DmmfModel, g: DmmfField, target: Datamodel, decisions: Decisions, out: Analysis): void {

@@ -333,6 +333,52 @@ model User {
   });
 });
 
+describe("breakwater plan: a foreign key made required", () => {
+  const fkOld = `${datasource}
+model User {
+  id    Int    @id @default(autoincrement())
+  posts Post[]
+}
+
+model Post {
+  id       Int   @id @default(autoincrement())
+  title    String
+  authorId Int?
+  author   User? @relation(fields: [authorId], references: [id])
+}
+`;
+  const fkNew = fkOld.replace("authorId Int?", "authorId Int").replace("author   User? @relation", "author   User  @relation");
+
+  it("keeps the relation optional in the intermediate schema, fills the NULL keys, then the contract sets NOT NULL", async () => {
+    const t = await createTestDatabase();
+    const ref = await reference(fkNew);
+    try {
+      const p = await project(t, fkOld);
+      await t.db.query(`INSERT INTO "User" SELECT FROM generate_series(1, 50)`);
+      await t.db.query(`INSERT INTO "Post" (title, "authorId") SELECT 'p' || i, CASE WHEN i % 3 = 0 THEN NULL ELSE i % 50 + 1 END FROM generate_series(1, 2000) i`);
+      const expected = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || title || ':' || coalesce("authorId", 1), ',' ORDER BY id)) AS x FROM "Post"`)).x;
+      await writeFile(path.join(p.dir, "prisma", "schema.prisma"), fkNew);
+      const ask = await p.plan(["--from", "prisma/schema.old.prisma"]);
+      assert.equal(ask.code, 15, ask.stderr);
+      assert.match(ask.stderr, /--fill Post\.authorId=/);
+      const made = await p.plan(["--from", "prisma/schema.old.prisma", "--fill", "Post.authorId=1", "--name", "author_required"]);
+      assert.equal(made.code, 0, made.stderr);
+      assert.match(made.stdout, /breaking\s+Post\.authorId\s+authorId becomes required/);
+      await assertEngineText(p, fkOld, fkNew);
+      const planDir = (await readdir(path.join(p.dir, "prisma", "breakwater")))[0]!;
+      const intermediate = await readFile(path.join(p.dir, "prisma", "breakwater", planDir, "schema.intermediate.prisma"), "utf8");
+      assert.match(intermediate, /authorId Int\? /);
+      assert.match(intermediate, /author {3}User\? /);
+      await threeSteps(p, t);
+      assert.equal((await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || title || ':' || "authorId", ',' ORDER BY id)) AS x FROM "Post"`)).x, expected);
+      assert.equal(await shape(t.db), ref.shape, "NOT NULL and Prisma's ON DELETE RESTRICT foreign key, as Prisma's own migration of the new schema");
+    } finally {
+      await t.drop();
+      await ref.t.drop();
+    }
+  });
+});
+
 describe("breakwater plan: @map / @@map names and enum arrays", () => {
   const mappedOld = `${datasource}
 enum Role {
