@@ -40,18 +40,30 @@ export class Database {
     this.backendPid = backendPid;
   }
 
-  static async connect(url: string, options: { applicationName?: string } = {}): Promise<Database> {
-    const client = new pg.Client({ connectionString: url, application_name: options.applicationName ?? "breakwater" });
+  /**
+   * `connectTimeoutMs` bounds the connection and its start-up; `queryTimeoutMs` bounds every query
+   * on the client's side, so a server that stops answering cannot hang the caller (a timed-out
+   * query leaves the connection busy: close it).
+   */
+  static async connect(url: string, options: { applicationName?: string; connectTimeoutMs?: number; queryTimeoutMs?: number } = {}): Promise<Database> {
+    const client = new pg.Client({
+      connectionString: url,
+      application_name: options.applicationName ?? "breakwater",
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      query_timeout: options.queryTimeoutMs,
+    });
     // An idle connection that drops (server restart, network) must not crash the process.
     client.on("error", () => undefined);
+    let result: pg.QueryResult<{ pid: number }>;
     try {
       await client.connect();
+      result = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
     } catch (error) {
+      await client.end().catch(() => undefined);
       throw new BreakwaterError("BW_CONNECTION_FAILED", `Cannot connect to PostgreSQL at ${describeUrl(url)}: ${sqlErrorInfo(error).message}`, {
         hint: "Check DATABASE_URL (or databaseUrl in breakwater.config.ts) and that the server is running.",
       });
     }
-    const result = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
     return new Database(client, result.rows[0]!.pid);
   }
 

@@ -4,12 +4,12 @@
 //   `export const config = { runtime: "nodejs" }`.
 // Returning undefined lets the request through; a Response is sent as is (a real 503, not a
 // rewrite, which would keep status 200).
-import { maintenanceFetch } from "./fetch.ts";
+import { maintenanceFetch, type FetchMaintenance } from "./fetch.ts";
 import type { MaintenanceOptions } from "../maintenance.ts";
 
 declare const EdgeRuntime: string | undefined;
 
-export function maintenanceProxy(options: MaintenanceOptions): (request: Request) => Promise<Response | undefined> {
+export function maintenanceProxy(options: MaintenanceOptions): FetchMaintenance {
   if (typeof EdgeRuntime === "string") {
     throw new Error(
       'breakwater/next needs the Node.js runtime (it reads a file or listens to PostgreSQL). Use proxy.ts on Next 16, or add `export const config = { runtime: "nodejs" }` to middleware.ts on Next 15.5+.',
