@@ -1,5 +1,6 @@
 // The per-process maintenance check: a store's cached watcher plus the policy, shared by every
 // adapter. Problems reading the store are logged once (and once when they clear), not per request.
+import { BreakwaterError } from "../errors.ts";
 import { decide, type Decision, type MaintenancePolicy, type RequestFacts } from "./response.ts";
 import { isActive, type MaintenanceStore, type MaintenanceWatcher } from "./state.ts";
 
@@ -21,7 +22,20 @@ export interface MaintenanceCheck {
   close(): Promise<void>;
 }
 
+/** Mistakes in the options fail when the app starts, not as an error on every request. */
+function validateOptions(options: MaintenanceOptions): void {
+  const secret: unknown = options.bypass?.secret;
+  if (options.bypass && (typeof secret !== "string" || secret === "")) {
+    // Says what the value is, never the value.
+    const what = secret === undefined || secret === null ? String(secret) : secret === "" ? "an empty string" : `a ${typeof secret}, not a string`;
+    throw new BreakwaterError("BW_CONFIG_INVALID", `The maintenance option bypass.secret is ${what}: the bypass link needs a secret.`, {
+      hint: "Set the environment variable it is read from (e.g. BREAKWATER_MAINTENANCE_SECRET), or leave out the bypass option.",
+    });
+  }
+}
+
 export function createMaintenanceCheck(options: MaintenanceOptions): MaintenanceCheck {
+  validateOptions(options);
   const log = options.log ?? ((m: string) => console.warn(m));
   const watcher: MaintenanceWatcher = options.store.watch();
   let failing = false;

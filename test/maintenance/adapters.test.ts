@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { isBreakwaterError } from "../../src/errors.ts";
 import { maintenanceProxy } from "../../src/maintenance/adapters/next.ts";
 import type { MaintenanceMode, MaintenanceStore } from "../../src/maintenance/state.ts";
 import { fileStore } from "../../src/maintenance/stores/file.ts";
@@ -62,6 +63,28 @@ describe("maintenance adapters over real HTTP", () => {
         });
       }
     }
+  }
+});
+
+describe("the bypass option", () => {
+  for (const [name, app] of Object.entries(adapterApps)) {
+    it(`${name} adapter refuses to start when bypass.secret is undefined or empty, naming the option`, async () => {
+      assert.equal(process.env.BREAKWATER_SECRET_NEVER_SET, undefined);
+      // What `bypass: { secret: process.env.X! }` gives when X is not set, and an empty X.
+      for (const given of [process.env.BREAKWATER_SECRET_NEVER_SET!, ""]) {
+        const store = fileStore({ path: path.join(await tempProject(), "maintenance", "enabled.lock") });
+        const started = await app({ store, bypass: { secret: given }, log: () => undefined }).then(
+          (running) => running,
+          (error: unknown) => error as Error,
+        );
+        if (!(started instanceof Error)) {
+          await started.close();
+          assert.fail(`the ${name} adapter started with bypass.secret ${JSON.stringify(given)}`);
+        }
+        assert.ok(isBreakwaterError(started, "BW_CONFIG_INVALID"), `expected BW_CONFIG_INVALID, got ${started}`);
+        assert.match(started.message, /bypass\.secret/);
+      }
+    });
   }
 });
 
