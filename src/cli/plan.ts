@@ -8,6 +8,7 @@ import { createInterface, type Interface } from "node:readline";
 import { promisify } from "node:util";
 import type { Command } from "commander";
 import { BreakwaterError } from "../errors.ts";
+import { selectEngines, type EngineReport } from "../prisma/project-engines.ts";
 import { scaffold, slug, writeScaffold, type SchemaSet } from "../prisma/scaffold.ts";
 import type { Question } from "../prisma/schema-changes.ts";
 import { reportError } from "./render.ts";
@@ -111,6 +112,13 @@ function terminalAsker(): { ask: (question: Question) => Promise<string | null>;
   };
 }
 
+/** Which Prisma validated the schemas and wrote the SQL, and what may differ from the project's own. */
+function engineLines(report: EngineReport): string[] {
+  const by = (who: { prisma: string; source: string }, engine: string) =>
+    `Prisma ${who.prisma} (${who.source === "breakwater" ? `breakwater's own ${engine}` : who.source === "project-migrate-diff" ? "the project's own prisma migrate diff, offline" : `the project's own ${engine}`})`;
+  return [`Schemas validated by ${by(report.validator, "schema parser")}; SQL written by ${by(report.sql, "schema engine")}.`, ...report.notes.map((n) => `  note: ${n}`)];
+}
+
 export function registerPlan(program: Command): void {
   program
     .command("plan")
@@ -162,17 +170,19 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
         const migrationsDefault = target.folder && existsSync(path.join(to, "migrations")) ? path.join(to, "migrations") : path.join(path.dirname(to), "migrations");
         const interactive = process.stdin.isTTY && process.stderr.isTTY && !options.json;
         const asker = interactive ? terminalAsker() : null;
+        const engines = await selectEngines(path.dirname(to));
         const result = await scaffold({
           source,
           target,
+          engines,
           decisions: { renames: pairs(options.rename, "--rename"), fills: pairs(options.fill, "--fill"), noRenames: !options.renames },
           ...(asker ? { ask: asker.ask } : {}),
         }).finally(() => asker?.close());
         const { analysis } = result;
         const name = slug(options.name ?? (analysis.changes.find((c) => c.breaking) ?? analysis.changes[0])?.subject.replace(/\./g, "_") ?? "schema_change");
         if (analysis.changes.length === 0) {
-          if (options.json) process.stdout.write(`${JSON.stringify({ changes: [], files: [] })}\n`);
-          else process.stdout.write(`No changes between ${source.label} and ${toOption}.\n`);
+          if (options.json) process.stdout.write(`${JSON.stringify({ changes: [], files: [], engines: result.engines })}\n`);
+          else process.stdout.write(`No changes between ${source.label} and ${toOption}.\n${engineLines(result.engines).join("\n")}\n`);
           return;
         }
         const written = options.dryRun
@@ -187,12 +197,13 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
               fromLabel: source.label,
             });
         if (options.json) {
-          process.stdout.write(`${JSON.stringify({ changes: analysis.changes, breaking: analysis.breaking, sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final }, written })}\n`);
+          process.stdout.write(`${JSON.stringify({ changes: analysis.changes, breaking: analysis.breaking, sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final }, engines: result.engines, written })}\n`);
           return;
         }
         const rel = (f: string) => path.relative(process.cwd(), f) || f;
         const lines = [`Changes from ${source.label} to ${toOption}:`];
         for (const c of analysis.changes) lines.push(`  ${c.breaking ? "breaking" : "safe    "}  ${c.subject.padEnd(24)} ${c.detail}`);
+        lines.push("", ...engineLines(result.engines));
         if (options.dryRun) {
           if (result.single !== null) lines.push("", "-- migration (Prisma's SQL)", result.single.trimEnd());
           else lines.push("", "-- intermediate migration (Prisma's SQL)", result.intermediate!.sql.trimEnd(), "", "-- final migration (Prisma's SQL)", result.final!.trimEnd());

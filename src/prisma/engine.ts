@@ -1,14 +1,15 @@
-// Prisma's own engines, offline: the schema parser (`@prisma/prisma-schema-wasm`, get_dmmf) and
-// the schema engine (`@prisma/schema-engine-wasm`) for datamodel → datamodel diffs. The schema
-// engine wants a driver adapter and runs one bootstrap query when it starts; a diff of two
-// datamodels runs no SQL, so an adapter that answers only that query (and refuses anything else)
-// keeps `breakwater plan` free of any database.
+// Prisma's engines, offline: breakwater's own (pinned `@prisma/prisma-schema-wasm` for get_dmmf,
+// `@prisma/schema-engine-wasm` for datamodel → datamodel diffs), and a schema engine WASM of the
+// same build that a project's Prisma CLI bundles, driven by the same glue. The schema engine runs
+// through the offline adapter: a diff of two datamodels needs no database.
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { bindMigrationAwareSqlAdapterFactory, ColumnTypeEnum, type SqlDriverAdapter, type SqlMigrationAwareDriverAdapterFactory, type SqlQuery, type SqlResultSet } from "@prisma/driver-adapter-utils";
+import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import { BreakwaterError } from "../errors.ts";
+import { offlineAdapterFactory } from "./offline-adapter.ts";
+import type { SchemaParser } from "./schema-wasm.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -32,6 +33,7 @@ export interface DmmfField {
   default?: unknown;
   isUpdatedAt: boolean;
   relationFromFields?: string[];
+  relationName?: string | null;
 }
 
 export interface DmmfModel {
@@ -52,42 +54,56 @@ export interface Datamodel {
   enums: DmmfEnum[];
 }
 
-// eslint-disable-next-line no-control-regex
-const ansi = /\u001b\[[0-9;]*m/g;
+/** The Prisma release whose engines the pinned WASM packages are (the engine line of 7.10.1). */
+export const OWN_PRISMA = "7.10.1";
+
+/** breakwater's own schema parser (`@prisma/prisma-schema-wasm`, pinned). */
+export const ownSchemaParser = (): SchemaParser => require("@prisma/prisma-schema-wasm") as SchemaParser;
+
+let ownPreviewFeatures: Set<string> | undefined;
 
 /**
- * The text given to the engines: connection URLs (`url`, `directUrl`, `shadowDatabaseUrl`, which
- * Prisma 6 schemas carry and Prisma 7 refuses) are left out of the datasource block. They change
- * nothing in a diff; the files breakwater writes keep the user's text.
+ * The text given to breakwater's own engines, with what Prisma 7.10.1 refuses but that changes no
+ * SQL left out: connection URLs in the datasource (Prisma 6 and earlier require them), preview
+ * features it does not know (Prisma 6's `metrics`), keys and indexes of views (Prisma 5 allows
+ * them; views get no SQL). Lines are blanked, not removed, so Prisma's messages keep their line
+ * numbers; the files breakwater writes keep the user's text.
  */
-export function engineText(content: string): string {
-  const lines = content.split("\n");
-  let inDatasource = false;
-  return lines
-    .filter((line) => {
-      if (/^\s*datasource\s+\w+\s*\{/.test(line)) inDatasource = true;
-      else if (inDatasource && /^\s*\}/.test(line)) inDatasource = false;
-      return !(inDatasource && /^\s*(url|directUrl|shadowDatabaseUrl)\s*=/.test(line));
-    })
-    .join("\n");
+export function ownEngineText(content: string): { text: string; omitted: string[] } {
+  ownPreviewFeatures ??= new Set(JSON.parse(ownSchemaParser().preview_features()) as string[]);
+  const omitted = new Set<string>();
+  let block: string | null = null;
+  const lines = content.split("\n").map((line) => {
+    const opener = /^\s*(datasource|generator|view|model|enum|type)\s+\w+\s*\{/.exec(line);
+    if (opener) block = opener[1]!;
+    else if (block && /^\s*\}/.test(line)) block = null;
+    if (block === "datasource" && /^\s*(url|directUrl|shadowDatabaseUrl)\s*=/.test(line)) {
+      omitted.add("connection URLs in the datasource");
+      return "";
+    }
+    if (block === "generator") {
+      return line.replace(/^(\s*previewFeatures\s*=\s*\[)([^\]]*)\]/, (_, head: string, list: string) => {
+        const names = list.split(",").map((n) => n.trim()).filter(Boolean);
+        const kept = names.filter((n) => ownPreviewFeatures!.has(n.replace(/^"|"$/g, "")));
+        for (const n of names) if (!kept.includes(n)) omitted.add(`preview feature ${n} (unknown to Prisma ${OWN_PRISMA})`);
+        return `${head}${kept.join(", ")}]`;
+      });
+    }
+    if (block === "view") {
+      if (/^\s*@@(id|unique|index)\b/.test(line)) {
+        omitted.add("keys and indexes of views");
+        return "";
+      }
+      const bare = line.replace(/\s@(id|unique)(\([^)]*\))?(?=\s|$)/g, "");
+      if (bare !== line) omitted.add("keys and indexes of views");
+      return bare;
+    }
+    return line;
+  });
+  return { text: lines.join("\n"), omitted: [...omitted] };
 }
 
-/** Parses a schema (one file, or a folder's files) with Prisma's own parser; a schema Prisma rejects is refused with its message. */
-export function parseSchema(files: SchemaFile[], label: string): Datamodel {
-  const psl = require("@prisma/prisma-schema-wasm") as { get_dmmf(params: string): string };
-  try {
-    const dmmf = JSON.parse(psl.get_dmmf(JSON.stringify({ prismaSchema: files.map((f) => [f.path, engineText(f.content)]) }))) as { datamodel: Datamodel };
-    return dmmf.datamodel;
-  } catch (error) {
-    let message = (error as Error).message ?? String(error);
-    try {
-      message = (JSON.parse(message) as { message?: string }).message ?? message;
-    } catch {
-      // not JSON: keep the text
-    }
-    throw new BreakwaterError("BW_SCHEMA_INVALID", `Prisma rejects ${label}:\n${message.replace(ansi, "").trim()}`, { hint: "Fix the schema (the message is Prisma's own), then run breakwater plan again." });
-  }
-}
+export const engineText = (content: string): string => ownEngineText(content).text;
 
 interface SchemaEngine {
   diff(params: unknown): Promise<{ exitCode: number; stdout: string | null }>;
@@ -98,38 +114,32 @@ interface EngineModule {
   SchemaEngine: { new: (options: unknown, log: (line: string) => void, adapter: object) => Promise<SchemaEngine> };
 }
 
-let engineModule: Promise<EngineModule> | undefined;
+// The wasm-bindgen glue is one module with one instance behind it: one schema engine per process.
+let engineModule: { wasm: string; module: Promise<EngineModule> } | undefined;
 
-async function loadEngine(): Promise<EngineModule> {
+const gluePath = () => fileURLToPath(import.meta.resolve("@prisma/schema-engine-wasm/schema_engine_bg"));
+/** The schema engine WASM the pinned `@prisma/schema-engine-wasm` ships. */
+export const ownSchemaEngineWasm = () => path.join(path.dirname(gluePath()), "schema_engine_bg.wasm");
+
+function loadEngine(wasmPath: string): Promise<EngineModule> {
+  if (engineModule && engineModule.wasm !== wasmPath) throw new BreakwaterError("BW_INTERNAL", `One schema engine per process: ${engineModule.wasm} is loaded, not ${wasmPath}.`);
+  engineModule ??= { wasm: wasmPath, module: instantiateEngine(wasmPath) };
+  return engineModule.module;
+}
+
+async function instantiateEngine(wasmPath: string): Promise<EngineModule> {
   // Instantiated the way Prisma's WasmSchemaEngineLoader does: the wasm-bindgen glue is the import object.
   const glue = (await import("@prisma/schema-engine-wasm/schema_engine_bg")) as unknown as EngineModule;
-  const gluePath = fileURLToPath(import.meta.resolve("@prisma/schema-engine-wasm/schema_engine_bg"));
-  const wasm = await readFile(path.join(path.dirname(gluePath), "schema_engine_bg.wasm"));
-  const { instance } = await wasmApi.instantiate(wasm, { "./schema_engine_bg.js": glue });
+  const { instance } = await wasmApi.instantiate(await readFile(wasmPath), { "./schema_engine_bg.js": glue });
   glue.__wbg_set_wasm(instance.exports);
   (instance.exports.__wbindgen_start as () => void)();
   return glue;
 }
 
-function offlineAdapter(): SqlMigrationAwareDriverAdapterFactory {
-  const refuse = (what: string): never => {
-    throw new Error(`breakwater plan works offline and cannot run ${what}`);
-  };
-  const connection: SqlDriverAdapter = {
-    provider: "postgres",
-    adapterName: "breakwater-offline",
-    queryRaw(query: SqlQuery): Promise<SqlResultSet> {
-      if (!query.sql.includes("server_version_num")) return refuse(query.sql);
-      // The bootstrap query: the schema exists, and the server is PostgreSQL 15.
-      return Promise.resolve({ columnNames: ["exists", "version", "numeric_version"], columnTypes: [ColumnTypeEnum.Boolean, ColumnTypeEnum.Text, ColumnTypeEnum.Int32], rows: [[true, "PostgreSQL 15.0", 150000]] });
-    },
-    executeRaw: (query: SqlQuery) => Promise.resolve(refuse(query.sql)),
-    executeScript: () => Promise.resolve(refuse("a script")),
-    startTransaction: () => Promise.resolve(refuse("a transaction")),
-    getConnectionInfo: () => ({ schemaName: "public", supportsRelationJoins: true }),
-    dispose: () => Promise.resolve(),
-  };
-  return { provider: "postgres", adapterName: "breakwater-offline", connect: () => Promise.resolve(connection), connectToShadowDb: () => Promise.resolve(connection) };
+/** The names a schema engine WASM imports: equal names mean the pinned glue drives it (the same wasm-bindgen output). */
+export async function engineImports(wasmPath: string): Promise<string[]> {
+  const api = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object>; Module: { imports(m: object): { module: string; name: string }[] } } }).WebAssembly;
+  return api.Module.imports(await api.compile(await readFile(wasmPath))).map((i) => `${i.module}:${i.name}`).sort();
 }
 
 export interface SchemaFile {
@@ -137,26 +147,25 @@ export interface SchemaFile {
   content: string;
 }
 
-const forEngine = (files: SchemaFile[]) => files.map((f) => ({ path: f.path, content: engineText(f.content) }));
+export type DiffSide = SchemaFile[] | "empty";
 
-/** Prisma's migration script from one datamodel to another: the text `prisma migrate diff --script` prints. */
-export async function diffSchemas(from: SchemaFile[], to: SchemaFile[]): Promise<string> {
-  engineModule ??= loadEngine();
-  const module = await engineModule;
+/** Prisma's migration script from one datamodel to another, by a schema engine WASM driven by the pinned glue. */
+export async function diffWithWasm(wasmPath: string, from: DiffSide, to: DiffSide): Promise<string> {
+  const module = await loadEngine(wasmPath);
   const logs: string[] = [];
-  const engine = await module.SchemaEngine.new({ datamodels: forEngine(to).map((f) => [f.path, f.content]) }, (line) => logs.push(line), bindMigrationAwareSqlAdapterFactory(offlineAdapter()));
+  const target = (side: DiffSide) => (side === "empty" ? { tag: "empty" } : { tag: "schemaDatamodel", files: side });
+  const datamodels = to === "empty" ? (from as SchemaFile[]) : to;
+  const engine = await module.SchemaEngine.new({ datamodels: datamodels.map((f) => [f.path, f.content]) }, (line) => logs.push(line), bindMigrationAwareSqlAdapterFactory(offlineAdapterFactory()));
   try {
-    const result = await engine.diff({
-      from: { tag: "schemaDatamodel", files: forEngine(from) },
-      to: { tag: "schemaDatamodel", files: forEngine(to) },
-      script: true,
-      exitCode: null,
-      filters: { externalTables: [], externalEnums: [] },
-    });
+    const result = await engine.diff({ from: target(from), to: target(to), script: true, exitCode: null, filters: { externalTables: [], externalEnums: [] } });
     return result.stdout ?? "";
-  } catch (error) {
-    throw new BreakwaterError("BW_SCHEMA_INVALID", `Prisma's schema engine could not diff ${from.map((f) => f.path).join(", ")} → ${to.map((f) => f.path).join(", ")}: ${(error as Error).message}`);
   } finally {
     engine.free();
   }
+}
+
+/** Prisma's migration script from one datamodel to another with breakwater's own engine: the text `prisma migrate diff --script` of Prisma 7.10.1 prints. */
+export function diffSchemas(from: SchemaFile[], to: SchemaFile[]): Promise<string> {
+  const text = (files: SchemaFile[]) => files.map((f) => ({ path: f.path, content: engineText(f.content) }));
+  return diffWithWasm(ownSchemaEngineWasm(), text(from), text(to));
 }

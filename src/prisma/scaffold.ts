@@ -11,7 +11,8 @@ import { quoteIdent, quoteLiteral, quoteTable } from "../db/quote.ts";
 import { BreakwaterError } from "../errors.ts";
 import { GATE_FILE } from "./migrate.ts";
 import { splitStatements, type Statement } from "../db/sql-statements.ts";
-import { diffSchemas, parseSchema, type Datamodel, type DmmfField, type DmmfModel, type SchemaFile } from "./engine.ts";
+import type { Datamodel, DmmfField, DmmfModel, SchemaFile } from "./engine.ts";
+import type { EngineReport, Engines } from "./project-engines.ts";
 import { analyze, type Analysis, type Decisions, type Question, type SchemaChange } from "./schema-changes.ts";
 
 /** A schema: one file, or the files of a folder (paths relative to it), with a name for messages. */
@@ -25,6 +26,8 @@ export interface ScaffoldInput {
   source: SchemaSet;
   target: SchemaSet;
   decisions: Decisions;
+  /** the engines that read and diff the schemas (the project's Prisma's, or breakwater's own) */
+  engines: Engines;
   /** answers unresolved questions (a TTY prompt); without it they are an error */
   ask?: (question: Question) => Promise<string | null>;
 }
@@ -42,6 +45,8 @@ export interface Scaffold {
   typeChecks: TypeCheck[];
   /** the new schema is a folder of files */
   folder: boolean;
+  /** which Prisma engines did what, and what may differ from the project's own Prisma */
+  engines: EngineReport;
 }
 
 /** Asks what the flags did not say; refuses when nobody can answer. */
@@ -73,23 +78,25 @@ export function flagFor(q: Question): string {
 }
 
 export async function scaffold(input: ScaffoldInput): Promise<Scaffold> {
-  const source = parseSchema(input.source.files, input.source.label);
-  const target = parseSchema(input.target.files, input.target.label);
+  const { engines } = input;
+  const source = engines.parse(input.source.files, input.source.label);
+  const target = engines.parse(input.target.files, input.target.label);
   const analysis = await resolveQuestions(input, source, target);
   if (!analysis.breaking) {
-    return { analysis, source, target, single: await diffSchemas(input.source.files, input.target.files), intermediate: null, final: null, typeChecks: [], folder: input.target.folder };
+    const single = await engines.diff(input.source.files, input.target.files);
+    return { analysis, source, target, single, intermediate: null, final: null, typeChecks: [], folder: input.target.folder, engines: engines.report };
   }
   const files = intermediateSchema(input.source.files, input.target.files, source, target, analysis);
   // Prisma's parser is the judge of the edited text.
   try {
-    parseSchema(files, "the intermediate schema");
+    engines.parse(files, "the intermediate schema");
   } catch (error) {
     throw new BreakwaterError("BW_INTERNAL", `The intermediate schema breakwater wrote is not valid Prisma: ${(error as Error).message}`, { hint: "Please report this with both schemas." });
   }
-  const intermediateSql = await diffSchemas(input.source.files, files);
-  const finalSql = await diffSchemas(files, input.target.files);
-  const typeChecks = await typeChangeChecks(analysis, source, input.source.files, finalSql);
-  return { analysis, source, target, single: null, intermediate: { sql: intermediateSql, files }, final: finalSql, typeChecks, folder: input.target.folder };
+  const intermediateSql = await engines.diff(input.source.files, files);
+  const finalSql = await engines.diff(files, input.target.files);
+  const typeChecks = await typeChangeChecks(analysis, source, input.source.files, finalSql, engines);
+  return { analysis, source, target, single: null, intermediate: { sql: intermediateSql, files }, final: finalSql, typeChecks, folder: input.target.folder, engines: engines.report };
 }
 
 export interface TypeCheck {
@@ -106,10 +113,10 @@ export interface TypeCheck {
  * that would fail, be truncated or be rounded is counted (or names itself in the error).
  * A type change Prisma makes by dropping and re-adding the column loses every value: refused.
  */
-async function typeChangeChecks(analysis: Analysis, source: Datamodel, sourceFiles: SchemaFile[], finalSql: string): Promise<Scaffold["typeChecks"]> {
+async function typeChangeChecks(analysis: Analysis, source: Datamodel, sourceFiles: SchemaFile[], finalSql: string, engines: Engines): Promise<Scaffold["typeChecks"]> {
   if (analysis.typeChanges.length === 0) return [];
   const finals = await splitStatements(finalSql, "the final migration");
-  const created = await splitStatements(await diffSchemas([{ path: "empty.prisma", content: 'datasource db {\n  provider = "postgresql"\n}\n' }], sourceFiles), "the old schema's tables");
+  const created = await splitStatements(await engines.diff("empty", sourceFiles), "the old schema's tables");
   const checks: Scaffold["typeChecks"] = [];
   for (const change of analysis.typeChanges) {
     const model = source.models.find((m) => m.name === change.model)!;
