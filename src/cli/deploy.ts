@@ -22,13 +22,13 @@ async function urlFrom(options: Common) {
 export function registerDeploy(program: Command): void {
   program
     .command("deploy")
-    .description("Apply prisma/migrations like `prisma migrate deploy` (same _prisma_migrations rows, same advisory lock), with lock_timeout retries and the enum ADD VALUE split")
+    .description("Apply prisma/migrations like `prisma migrate deploy` (same _prisma_migrations rows, same advisory lock), with lock_timeout retries and files that use an enum value they add (55P04) run in several transactions")
     .option("--migrations <dir>", "migrations folder", "prisma/migrations")
     .option("--dry-run", "list the migrations that would run; change nothing")
     .option("--backup <when>", "full pg_dump first: never, destructive (before the first file that drops or rewrites data), always (default: backup.beforeDeploy in the config, else never)")
     .option("--config <file>", "config file")
     .option("--json", "JSON lines")
-    .addHelpText("after", "\nExamples:\n  npx breakwater deploy\n  npx breakwater deploy --dry-run\n  npx breakwater deploy --backup destructive\n\nA contract folder written by `breakwater plan` (it holds a breakwater.json) waits until its plan's run has completed: deploy applies what comes before it and says so.\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3018 (a migration failed), P1002 (lock timeout).")
+    .addHelpText("after", "\nExamples:\n  npx breakwater deploy\n  npx breakwater deploy --dry-run\n  npx breakwater deploy --backup destructive\n\nA contract folder written by `breakwater plan` (it holds a breakwater.json) waits until its plan's run has completed: deploy applies what comes before it and says so.\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3015 (a folder without migration.sql), P3018 (a migration failed), P1002 (lock timeout).")
     .action(async (options: Common & { dryRun?: boolean; backup?: string }) => {
       try {
         const { config, url, dir } = await urlFrom(options);
@@ -109,7 +109,8 @@ export function registerDeploy(program: Command): void {
         const section = (title: string, names: string[]) => (names.length ? `${title} (${names.length}):\n  ${names.join("\n  ")}\n` : "");
         const pending = status.pending.map((name) => {
           const gate = status.waiting.find((w) => w.migration === name);
-          return gate ? `${name}   (waits for plan ${gate.planId} to complete)` : name;
+          const refused = status.refused.find((r) => r.migration === name);
+          return refused ? `${name}   (deploy refuses it: ${refused.reason})` : gate ? `${name}   (waits for plan ${gate.planId} to complete)` : name;
         });
         process.stdout.write(
           section("Applied", status.applied) + section("Pending", pending) + section("Failed", status.failed) + section("Edited after being applied", status.edited) + section("Applied but missing from the folder", status.missing) || "No migrations.\n",

@@ -30,6 +30,7 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   P3009: 17,
   P3011: 17,
   P3012: 17,
+  P3015: 17,
   P3017: 17,
   P3018: 18,
   P3019: 17,

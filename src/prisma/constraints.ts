@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import type { Database } from "../db/database.ts";
 import { quoteIdent, quoteQualified } from "../db/quote.ts";
-import { splitStatements, type Statement } from "../db/sql-statements.ts";
+import { decodeSql, splitStatements, type Statement } from "../db/sql-statements.ts";
 import { BreakwaterError } from "../errors.ts";
 
 export interface ConstraintResult {
@@ -95,10 +95,10 @@ async function definitionOf(db: Database, statement: Statement): Promise<string 
 
 /** Applies the file in one transaction; every statement is checked before any runs. */
 export async function applyConstraints(db: Database, file: string): Promise<ConstraintResult[]> {
-  const sql = await readFile(file, "utf8").catch(() => {
+  const bytes = await readFile(file).catch(() => {
     throw new BreakwaterError("BW_CONFIG_INVALID", `Constraints file not found: ${file}`);
   });
-  const statements = await splitStatements(sql, file);
+  const statements = await splitStatements(decodeSql(bytes, file).text, file);
   return await db.transaction(async (tx) => {
     const results: ConstraintResult[] = [];
     const plans = [];

@@ -1,15 +1,16 @@
 // Prisma's migrations folder applied as `prisma migrate deploy` does, leaving `_prisma_migrations`
 // exactly as Prisma would (see the contract in the README), plus what Prisma lacks: lock_timeout
-// with retries, the enum ADD VALUE split (55P04), --dry-run and per-file timings.
+// with retries, a file PostgreSQL refuses with 55P04 run in several transactions, files refused
+// before anything runs (not UTF-8, or missing), --dry-run and per-file timings.
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { Database, describeUrl, sqlErrorInfo } from "../db/database.ts";
 import { isLockTimeout, type LockPolicy } from "../db/locks.ts";
-import { quoteIdent } from "../db/quote.ts";
+import { quoteIdent, quoteLiteral } from "../db/quote.ts";
 import { createBackup, type BackupSettings } from "../backup/backup.ts";
-import { destroysData, isEnumValueAddition, splitStatements } from "../db/sql-statements.ts";
+import { addedEnumValue, decodeSql, destroysData, findInvalidUtf8, isEnumValueAddition, splitStatements, type Statement } from "../db/sql-statements.ts";
 import { BreakwaterError } from "../errors.ts";
 
 /** Prisma's advisory lock key: breakwater and Prisma exclude each other. */
@@ -17,10 +18,20 @@ export const PRISMA_LOCK_KEY = 72707369;
 
 export interface MigrationFolder {
   name: string;
-  sql: string;
-  checksum: string;
+  /** the path of its migration.sql */
+  file: string;
+  /** the file's bytes; null when the folder has no migration.sql (Prisma's P3015) */
+  bytes: Buffer | null;
   /** from the folder's breakwater.json: the id of the plan whose run must complete first */
   requiresPlan: string | null;
+}
+
+/** A folder deploy will run: its checksum and the text PostgreSQL is sent. */
+interface PendingMigration extends MigrationFolder {
+  bytes: Buffer;
+  checksum: string;
+  sql: string;
+  byteOrderMark: boolean;
 }
 
 /** Written by `breakwater plan` next to a final (contract) migration.sql; Prisma ignores it. */
@@ -43,17 +54,44 @@ export type MigrateEvent =
   | { type: "migration-note"; name: string; message: string }
   | { type: "migration-waiting"; name: string; planId: string };
 
-type PrismaCode = "P1002" | "P3005" | "P3008" | "P3009" | "P3011" | "P3012" | "P3017" | "P3018" | "P3019";
+type PrismaCode = "P1002" | "P3005" | "P3008" | "P3009" | "P3011" | "P3012" | "P3015" | "P3017" | "P3018" | "P3019";
 
 function prismaError(code: PrismaCode, message: string, hint?: string): BreakwaterError {
   return new BreakwaterError(code, message, hint === undefined ? {} : { hint });
 }
 
-export function checksumOf(sql: string): string {
-  return createHash("sha256").update(sql, "utf8").digest("hex");
+/** What Prisma records: sha256 of the file's bytes (a string is taken as its UTF-8 bytes). */
+export function checksumOf(content: string | Uint8Array): string {
+  return createHash("sha256").update(content).digest("hex");
 }
 
-/** The folders, in lexicographic order, each with its migration.sql and checksum. */
+/**
+ * Prisma's comparison of a file with a recorded checksum: the file as it is, with CRLF → LF, or
+ * with LF → CRLF (git may change line endings), and the unpadded hex of early Prisma versions.
+ * Done on bytes: CR and LF never occur inside a UTF-8 sequence, so for a UTF-8 file this is
+ * Prisma's comparison of text.
+ */
+function matchesChecksum(bytes: Buffer, checksum: string): boolean {
+  const text = bytes.toString("latin1"); // one character per byte
+  return [text, text.replaceAll("\r\n", "\n"), text.replaceAll("\n", "\r\n")].some((variant) => {
+    const digest = createHash("sha256").update(variant, "latin1").digest();
+    const hex = checksum.length === 64 ? digest.toString("hex") : [...digest].map((b) => b.toString(16)).join("");
+    return hex === checksum;
+  });
+}
+
+function missingFileError(folder: MigrationFolder): BreakwaterError {
+  return prismaError("P3015", `Could not find the migration file at ${folder.file}. Please delete the directory or restore the migration file.`);
+}
+
+/** A folder ready to run, or the refusal: P3015 without migration.sql, BW_SQL_FAILED when not UTF-8. */
+function preparePending(folder: MigrationFolder): PendingMigration {
+  if (folder.bytes === null) throw missingFileError(folder);
+  const { text, byteOrderMark } = decodeSql(folder.bytes, `${folder.name}/migration.sql`);
+  return { ...folder, bytes: folder.bytes, checksum: checksumOf(folder.bytes), sql: text, byteOrderMark };
+}
+
+/** The folders, in lexicographic order, each with its migration.sql's bytes. */
 export async function readMigrations(dir: string): Promise<MigrationFolder[]> {
   if (!existsSync(dir)) throw new BreakwaterError("BW_CONFIG_INVALID", `No migrations folder at ${dir}.`, { hint: "Give --migrations <dir> (default prisma/migrations)." });
   const lock = path.join(dir, "migration_lock.toml");
@@ -67,9 +105,8 @@ export async function readMigrations(dir: string): Promise<MigrationFolder[]> {
   const folders: MigrationFolder[] = [];
   for (const entry of (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
     const file = path.join(dir, entry, "migration.sql");
-    if (!existsSync(file)) continue;
-    const sql = await readFile(file, "utf8");
-    folders.push({ name: entry, sql, checksum: checksumOf(sql), requiresPlan: await readGate(path.join(dir, entry, GATE_FILE)) });
+    const bytes = existsSync(file) ? await readFile(file) : null;
+    folders.push({ name: entry, file, bytes, requiresPlan: await readGate(path.join(dir, entry, GATE_FILE)) });
   }
   return folders;
 }
@@ -157,7 +194,7 @@ export interface DeployResult {
 }
 
 /** The first pending folder that calls for a full backup under the policy, with the reason. */
-async function backupTrigger(pending: MigrationFolder[], when: "never" | "destructive" | "always"): Promise<{ folder: MigrationFolder; reason: string } | null> {
+async function backupTrigger(pending: PendingMigration[], when: "never" | "destructive" | "always"): Promise<{ folder: PendingMigration; reason: string } | null> {
   if (when === "never" || pending.length === 0) return null;
   if (when === "always") return { folder: pending[0]!, reason: "backup.beforeDeploy is \"always\"" };
   for (const folder of pending) {
@@ -170,6 +207,24 @@ async function backupTrigger(pending: MigrationFolder[], when: "never" | "destru
 function failureLog(error: unknown): string {
   const info = sqlErrorInfo(error);
   return `Database error code: ${info.sqlstate ?? "unknown"}\n\nDatabase error:\n${info.message}`;
+}
+
+/** "2", "2 and 5", "2, 5 and 6" */
+function listNumbers(numbers: number[]): string {
+  return numbers.length === 1 ? String(numbers[0]) : `${numbers.slice(0, -1).join(", ")} and ${numbers.at(-1)}`;
+}
+
+/** How far a file run in several transactions got: its first statements committed, of `total`. */
+interface FileProgress {
+  committed: Statement[];
+  total: number;
+}
+
+/** What a file split into transactions left committed when a later statement failed. */
+function describeCommitted(progress: FileProgress): string {
+  const n = progress.committed.length;
+  const added = progress.committed.map(addedEnumValue).filter((v) => v !== null).map((v) => `${quoteLiteral(v.value)} to ${v.type.map(quoteIdent).join(".")}`);
+  return `Committed before the failure, not rolled back: ${n === 1 ? "statement 1" : `statements 1–${n}`} of ${progress.total}${added.length ? `, which added ${added.join(", ")}` : ""}.`;
 }
 
 /** `breakwater deploy` */
@@ -199,7 +254,8 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
       );
     }
     const applied = new Set(rows.filter((r) => r.rolled_back_at === null).map((r) => r.migration_name));
-    const pending = folders.filter((f) => !applied.has(f.name));
+    // Every pending file is read and checked before any runs (Prisma fails on reaching it).
+    const pending = folders.filter((f) => !applied.has(f.name)).map(preparePending);
     // A contract folder waits for its plan's run; nothing after it runs either (order matters).
     let waiting: DeployResult["waiting"] = null;
     for (const [i, folder] of pending.entries()) {
@@ -223,17 +279,26 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
         emit({ type: "migration-note", name: folder.name, message: `backup written: ${taken.path}` });
       }
       emit({ type: "migration-start", name: folder.name });
+      if (folder.byteOrderMark) emit({ type: "migration-note", name: folder.name, message: "starts with a UTF-8 byte-order mark: run without it, as psql does (sent as it is, PostgreSQL answers 42601 syntax error)" });
       const started = performance.now();
       const id = randomUUID();
       await db.query(`INSERT INTO "_prisma_migrations" (id, checksum, started_at, migration_name) VALUES ($1, $2, now(), $3)`, [id, folder.checksum, folder.name]);
+      const progress: FileProgress = { committed: [], total: 0 };
       try {
-        await applyFile(db, folder, options, emit);
+        await applyFile(db, folder, progress, options, emit);
       } catch (error) {
         // A file with its own BEGIN leaves the session inside the failed transaction block.
         await db.query("ROLLBACK").catch(() => undefined);
-        await db.query(`UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1`, [id, failureLog(error)]);
+        const kept = progress.committed.length > 0 ? `\n\n${describeCommitted(progress)}` : "";
+        await db.query(`UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1`, [id, failureLog(error) + kept]);
         const info = sqlErrorInfo(error);
-        throw prismaError("P3018", `A migration failed to apply. New migrations cannot be applied before the error is recovered from. Read more about how to resolve migration issues in a production database: https://pris.ly/d/migrate-resolve\n\nMigration name: ${folder.name}\n\nDatabase error code: ${info.sqlstate ?? "unknown"}\n\nDatabase error:\n${info.message}`);
+        throw prismaError(
+          "P3018",
+          `A migration failed to apply. New migrations cannot be applied before the error is recovered from. Read more about how to resolve migration issues in a production database: https://pris.ly/d/migrate-resolve\n\nMigration name: ${folder.name}\n\nDatabase error code: ${info.sqlstate ?? "unknown"}\n\nDatabase error:\n${info.message}${kept}`,
+          kept
+            ? `Those statements stay applied. Finish the migration by hand and run \`breakwater migrate resolve --applied ${folder.name}\`, or make the file safe to run again from its start (ADD VALUE IF NOT EXISTS …) and run \`breakwater migrate resolve --rolled-back ${folder.name}\`, then deploy.`
+            : undefined,
+        );
       }
       await db.query(`UPDATE "_prisma_migrations" SET applied_steps_count = applied_steps_count + 1 WHERE id = $1`, [id]);
       await db.query(`UPDATE "_prisma_migrations" SET finished_at = now() WHERE id = $1`, [id]);
@@ -249,39 +314,87 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
 }
 
 /**
- * One file as one simple query (PostgreSQL's implicit transaction), under lock_timeout. A file
- * that adds enum values and also does other things runs the additions first, each committed,
- * then the rest (the 55P04 trap). A lock timeout is retried when the file has no explicit
- * transaction control (so nothing of it was committed).
+ * Runs `attempt` under lock_timeout; when a lock is busy, again after a backoff, as long as
+ * `retryable()` says nothing the attempt did can have been committed.
  */
-async function applyFile(db: Database, folder: MigrationFolder, options: DeployOptions, emit: (e: MigrateEvent) => void): Promise<void> {
-  const statements = await splitStatements(folder.sql, `${folder.name}/migration.sql`);
-  const additions = statements.filter(isEnumValueAddition);
-  const rest = statements.filter((s) => !isEnumValueAddition(s));
-  const retryable = !statements.some((s) => s.kind === "TransactionStmt");
-  const run = async (sql: string) => {
-    for (let attempt = 0; ; attempt++) {
-      await db.query("SELECT set_config('lock_timeout', $1, false)", [`${options.lock.lockTimeoutMs}ms`]);
-      try {
-        await db.query(sql);
-        return;
-      } catch (error) {
-        if (!isLockTimeout(error) || !retryable || attempt >= options.lock.retries) throw error;
-        const wait = Math.min(options.lock.maxBackoffMs, options.lock.backoffMs * 2 ** attempt);
-        emit({ type: "migration-note", name: folder.name, message: `lock busy (lock_timeout ${options.lock.lockTimeoutMs} ms); retrying in ${wait} ms` });
-        await new Promise((r) => setTimeout(r, wait));
-      } finally {
-        await db.query("SELECT set_config('lock_timeout', '0', false)").catch(() => undefined);
-      }
+async function withLockTimeout(db: Database, name: string, options: DeployOptions, emit: (e: MigrateEvent) => void, retryable: () => Promise<boolean>, attempt: () => Promise<void>): Promise<void> {
+  for (let n = 0; ; n++) {
+    await db.query("SELECT set_config('lock_timeout', $1, false)", [`${options.lock.lockTimeoutMs}ms`]);
+    try {
+      await attempt();
+      return;
+    } catch (error) {
+      if (!isLockTimeout(error) || n >= options.lock.retries || !(await retryable())) throw error;
+      const wait = Math.min(options.lock.maxBackoffMs, options.lock.backoffMs * 2 ** n);
+      emit({ type: "migration-note", name, message: `lock busy (lock_timeout ${options.lock.lockTimeoutMs} ms); retrying in ${wait} ms` });
+      await new Promise((r) => setTimeout(r, wait));
+    } finally {
+      await db.query("SELECT set_config('lock_timeout', '0', false)").catch(() => undefined);
     }
-  };
-  if (additions.length > 0 && rest.length > 0) {
-    emit({ type: "migration-note", name: folder.name, message: `adds enum values and uses them: running the ${additions.length} ALTER TYPE … ADD VALUE first, each committed, then the rest (avoids 55P04)` });
-    for (const addition of additions) await run(`${addition.text.replace(/ADD\s+VALUE\s+(?!IF\s+NOT\s+EXISTS)/i, "ADD VALUE IF NOT EXISTS ")}`);
-    await run(rest.map((s) => `${s.text};`).join("\n"));
-    return;
   }
-  await run(folder.sql);
+}
+
+/**
+ * One file as Prisma runs it: one simple query, so PostgreSQL's one implicit transaction. A lock
+ * timeout is retried when the file has no transaction control of its own (then nothing of it was
+ * committed). Only when PostgreSQL refuses the file with 55P04 (it uses an enum value it adds)
+ * is it run again in several transactions (see applyInTransactions).
+ */
+async function applyFile(db: Database, folder: PendingMigration, progress: FileProgress, options: DeployOptions, emit: (e: MigrateEvent) => void): Promise<void> {
+  let parsed: Promise<Statement[]> | undefined;
+  const statements = () => (parsed ??= splitStatements(folder.sql, `${folder.name}/migration.sql`));
+  const ownTransactions = async () => (await statements().catch(() => null))?.some((s) => s.kind === "TransactionStmt") ?? true;
+  try {
+    await withLockTimeout(db, folder.name, options, emit, async () => !(await ownTransactions()), () => db.query(folder.sql).then(() => undefined));
+  } catch (error) {
+    if (sqlErrorInfo(error).sqlstate !== "55P04" || (await ownTransactions())) throw error;
+    const list = await statements();
+    if (!list.some(isEnumValueAddition)) throw error;
+    progress.total = list.length;
+    emit({ type: "migration-note", name: folder.name, message: "PostgreSQL refused it as one transaction (55P04: it uses an enum value it adds); running its statements in order, committing after each ALTER TYPE … ADD VALUE a later statement uses" });
+    const commits = await applyInTransactions(db, folder.name, list, progress, options, emit);
+    emit({ type: "migration-note", name: folder.name, message: `applied in ${commits.length + 1} transactions, committed after statement${commits.length > 1 ? "s" : ""} ${listNumbers(commits.map((i) => i + 1))}` });
+  }
+}
+
+/**
+ * The file's statements in order, in transactions that end after an ADD VALUE only where a later
+ * statement needs it committed. PostgreSQL finds those places: when a statement fails with 55P04,
+ * its transaction is rolled back and runs again ending after the last ADD VALUE before it.
+ * Statements already committed never run again (lock timeouts included). Returns the indexes of
+ * the statements committed after.
+ */
+async function applyInTransactions(db: Database, name: string, statements: Statement[], progress: FileProgress, options: DeployOptions, emit: (e: MigrateEvent) => void): Promise<number[]> {
+  const commitAfter = new Set<number>();
+  for (;;) {
+    let failedAt = -1;
+    try {
+      await withLockTimeout(db, name, options, emit, async () => true, async () => {
+        await db.query("BEGIN");
+        try {
+          for (let i = progress.committed.length; i < statements.length; i++) {
+            failedAt = i;
+            await db.query(statements[i]!.text);
+            if (commitAfter.has(i) && i < statements.length - 1) {
+              await db.query("COMMIT");
+              progress.committed.push(...statements.slice(progress.committed.length, i + 1));
+              await db.query("BEGIN");
+            }
+          }
+          await db.query("COMMIT");
+        } catch (error) {
+          await db.query("ROLLBACK").catch(() => undefined);
+          throw error;
+        }
+      });
+      return [...commitAfter].sort((a, b) => a - b);
+    } catch (error) {
+      if (sqlErrorInfo(error).sqlstate !== "55P04") throw error;
+      const before = statements.slice(progress.committed.length, failedAt).findLastIndex(isEnumValueAddition);
+      if (before < 0) throw error;
+      commitAfter.add(progress.committed.length + before);
+    }
+  }
 }
 
 export interface MigrationStatus {
@@ -290,10 +403,12 @@ export interface MigrationStatus {
   /** pending contract folders whose plan has not completed (deploy stops before them) */
   waiting: { migration: string; planId: string }[];
   failed: string[];
-  /** applied, but the file changed since (checksum, with CRLF/LF variants accepted) */
+  /** applied, but the file's bytes changed since (Prisma's comparison: CRLF/LF variants accepted) */
   edited: string[];
   /** rows without a folder */
   missing: string[];
+  /** pending folders deploy refuses before running anything: no migration.sql, or not UTF-8 */
+  refused: { migration: string; reason: string }[];
 }
 
 /** `breakwater migrate status` */
@@ -302,10 +417,20 @@ export async function migrationStatus(url: string, migrationsDir: string): Promi
   const { db, schema } = await connectForPrisma(url);
   try {
     const rows = await readRows(db, schema);
+    // As Prisma: a folder recorded in the table must have its file (its checksum is compared).
+    const unreadable = folders.find((f) => f.bytes === null && rows.some((r) => r.migration_name === f.name));
+    if (unreadable) throw missingFileError(unreadable);
     const live = rows.filter((r) => r.rolled_back_at === null);
     const byName = new Map(folders.map((f) => [f.name, f]));
-    const variants = (sql: string) => [checksumOf(sql), checksumOf(sql.replace(/\r\n/g, "\n")), checksumOf(sql.replace(/\r?\n/g, "\r\n"))];
+    const editedSince = (row: MigrationRow) => {
+      const bytes = byName.get(row.migration_name)?.bytes;
+      return bytes != null && !matchesChecksum(bytes, row.checksum);
+    };
     const pendingFolders = folders.filter((f) => !live.some((r) => r.migration_name === f.name));
+    const refused = pendingFolders.flatMap((f) => {
+      const reason = f.bytes === null ? "no migration.sql (P3015)" : findInvalidUtf8(f.bytes)?.reason;
+      return reason === undefined ? [] : [{ migration: f.name, reason }];
+    });
     const waiting: { migration: string; planId: string }[] = [];
     for (const f of pendingFolders) if (f.requiresPlan !== null && !(await planCompleted(db, f.requiresPlan))) waiting.push({ migration: f.name, planId: f.requiresPlan });
     return {
@@ -313,8 +438,9 @@ export async function migrationStatus(url: string, migrationsDir: string): Promi
       pending: pendingFolders.map((f) => f.name),
       waiting,
       failed: live.filter((r) => r.finished_at === null).map((r) => r.migration_name),
-      edited: live.filter((r) => r.finished_at !== null && byName.has(r.migration_name) && !variants(byName.get(r.migration_name)!.sql).includes(r.checksum)).map((r) => r.migration_name),
+      edited: live.filter((r) => r.finished_at !== null && editedSince(r)).map((r) => r.migration_name),
       missing: live.filter((r) => !byName.has(r.migration_name)).map((r) => r.migration_name),
+      refused,
     };
   } finally {
     await db.close();
@@ -336,14 +462,15 @@ export async function resolveMigration(url: string, migrationsDir: string, mode:
       await db.query(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = $1 AND finished_at IS NULL AND rolled_back_at IS NULL`, [name]);
       return;
     }
-    const folder = folders.find((f) => f.name === name);
-    if (!folder) throw prismaError("P3017", `The migration ${name} could not be found. Please make sure that the migration exists, and that you included the whole name of the directory. (example: "20201207184859_initial_migration")`);
+    // As Prisma: a folder without its file is "not found" here, not P3015.
+    const bytes = folders.find((f) => f.name === name)?.bytes;
+    if (!bytes) throw prismaError("P3017", `The migration ${name} could not be found. Please make sure that the migration exists, and that you included the whole name of the directory. (example: "20201207184859_initial_migration")`);
     if (rows.some((r) => r.finished_at !== null && r.rolled_back_at === null)) throw prismaError("P3008", `The migration \`${name}\` is already recorded as applied in the database.`);
     await db.transaction(async (tx) => {
       await tx.query(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = $1 AND finished_at IS NULL AND rolled_back_at IS NULL`, [name]);
       await tx.query(
         `INSERT INTO "_prisma_migrations" (id, checksum, started_at, finished_at, migration_name, logs, applied_steps_count) VALUES ($1, $2, now(), now(), $3, '', 0)`,
-        [randomUUID(), folder.checksum, name],
+        [randomUUID(), checksumOf(bytes), name],
       );
     });
   } finally {

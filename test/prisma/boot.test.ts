@@ -66,6 +66,38 @@ describe("breakwater boot", () => {
     assert.ok(index.ok);
   });
 
+  it("refuses a pending folder without migration.sql (P3015) before deploying or applying constraints", async () => {
+    const other = await createTestDatabase();
+    try {
+      const dir = await project();
+      await mkdir(path.join(dir, "prisma", "migrations", "20250102000000_empty"));
+      const result = await runCli(["boot"], { cwd: dir, databaseUrl: other.url });
+      assert.equal(result.code, 17, result.stderr);
+      assert.match(result.stderr, /Could not find the migration file at \S*20250102000000_empty\/migration\.sql\. Please delete the directory or restore the migration file\. \[P3015\]/);
+      const nothing = await other.db.one<{ ok: boolean }>(`SELECT to_regclass('users') IS NULL AS ok`);
+      assert.ok(nothing.ok, "the pending migration before it did not run");
+    } finally {
+      await other.drop();
+    }
+  });
+
+  it("refuses a constraints file that is not UTF-8 before running any of it", async () => {
+    const other = await createTestDatabase();
+    try {
+      const dir = await project();
+      const text = `${constraints}COMMENT ON TABLE users IS 'café';\n`;
+      await writeFile(path.join(dir, "prisma", "constraints.sql"), Buffer.from(text, "latin1"));
+      const result = await runCli(["boot"], { cwd: dir, databaseUrl: other.url });
+      assert.equal(result.code, 8, result.stderr);
+      const line = text.slice(0, text.indexOf("é")).split("\n").length;
+      assert.match(result.stderr, new RegExp(`constraints\\.sql: invalid byte sequence for encoding "UTF8": 0xe9 0x27 0x3b at byte offset ${text.indexOf("é")} \\(line ${line}\\)`));
+      const index = await other.db.one<{ ok: boolean }>(`SELECT to_regclass('single_superadmin') IS NULL AS ok`);
+      assert.ok(index.ok, "no statement of the file ran");
+    } finally {
+      await other.drop();
+    }
+  });
+
   it("exits non-zero with a clear message when the database stays unreachable", async () => {
     const dir = await project();
     const port = await freePort();
