@@ -159,6 +159,9 @@ export async function diffWithWasm(wasmPath: string, from: DiffSide, to: DiffSid
   try {
     const result = await engine.diff({ from: target(from), to: target(to), script: true, exitCode: null, filters: { externalTables: [], externalEnums: [] } });
     return result.stdout ?? "";
+  } catch (error) {
+    const name = (side: DiffSide) => (side === "empty" ? "an empty schema" : side.map((f) => f.path).join(", "));
+    throw new BreakwaterError("BW_SCHEMA_INVALID", `Prisma's schema engine could not diff ${name(from)} → ${name(to)}: ${(error as Error).message}`);
   } finally {
     engine.free();
   }
