@@ -38,7 +38,7 @@ const admin = await Database.connect(baseUrl);
 const dbName = `bw_bench_${Date.now()}`;
 await admin.query(`CREATE DATABASE ${quoteIdent(dbName)}`);
 const url = withDatabase(baseUrl, dbName);
-const db = await Database.connect(url);
+let db = await Database.connect(url);
 const work = await mkdtemp(path.join(tmpdir(), "breakwater-bench-backup-"));
 try {
   const users = Math.round(1_000_000 * Math.min(1, scale));
@@ -98,6 +98,9 @@ try {
   const restored = await restoreBackup(url, customPath, settings(path.join(work, "custom1")));
   const breakwaterRestore = performance.now() - t;
   if (restored.problems.length) throw new Error(restored.problems.join("; "));
+  // The restore ended every other session of the database, this one too.
+  await db.close();
+  db = await Database.connect(url);
 
   const config = resolveConfig({ maintenance: { file: path.join(work, "maintenance", "enabled.lock") } }, work, null, {});
   const failing = async (plan: MigrationInput) => {

@@ -1,15 +1,16 @@
 // Backups you can restore: pg_dump in the snapshot where the row counts were taken, streamed to
 // a 0600 file with its sha256, a manifest beside it; verify by restoring into a scratch database;
-// list, prune, restore (after dumping the current "bad state", as in seed 004).
+// list, prune, restore (under a write fence, after dumping the current "bad state", as in seed 004).
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Database, describeUrl, withDatabase } from "../db/database.ts";
 import { quoteIdent, quoteQualified } from "../db/quote.ts";
-import { BreakwaterError } from "../errors.ts";
+import { BreakwaterError, errorMessage } from "../errors.ts";
 import { spawn } from "node:child_process";
-import { findTool, libpqEnvironment, runTool, type Tool, type ToolConfig } from "./tools.ts";
+import { liftHint, lowerRestoreFence, openRestoreSession, raiseRestoreFence, recordBadState, writableSessionOptions } from "./restore-fence.ts";
+import { databaseOf, findTool, libpqEnvironment, runTool, toolConnectionString, type Tool, type ToolConfig } from "./tools.ts";
 
 export type BackupFormat = "custom" | "directory";
 
@@ -211,7 +212,7 @@ export async function createBackup(url: string, settings: BackupSettings, option
       file: name,
       format: settings.format,
       label: options.label ?? null,
-      database: decodeURIComponent(new URL(url).pathname.replace(/^\//, "")) || "postgres",
+      database: databaseOf(url),
       server: describeUrl(url),
       serverVersion: server.version,
       pgDumpVersion: pgDump.version,
@@ -245,19 +246,20 @@ export function resolveBackup(given: string, dir: string): string {
   return path.resolve(found);
 }
 
-async function restoreInto(url: string, database: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[], emit: (e: BackupEvent) => void = noop): Promise<void> {
+/** `dbname`: a database name or a connection string without credentials (see toolConnectionString). */
+async function restoreInto(url: string, dbname: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[], emit: (e: BackupEvent) => void = noop): Promise<void> {
   const t0 = performance.now();
   const timer = setInterval(() => emit({ type: "backup-progress", phase: "restore", bytes: null, elapsedMs: performance.now() - t0 }), 2000);
   try {
-    await runRestore(url, database, backup, manifest, settings, pgRestore, extra);
+    await runRestore(url, dbname, backup, manifest, settings, pgRestore, extra);
   } finally {
     clearInterval(timer);
   }
 }
 
-async function runRestore(url: string, database: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[]): Promise<void> {
+async function runRestore(url: string, dbname: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[]): Promise<void> {
   const jobs = manifest.format === "directory" && settings.jobs > 1 && !extra.includes("--single-transaction") ? [`--jobs=${settings.jobs}`] : [];
-  const args = ["--exit-on-error", "--no-password", `--dbname=${database}`, ...jobs, ...extra];
+  const args = ["--exit-on-error", "--no-password", `--dbname=${dbname}`, ...jobs, ...extra];
   // Through a prefix, the file is streamed on stdin (it lives on this side).
   const result = settings.commandPrefix?.length ? await runToolWithStdin(pgRestore, args, url, backup) : await runTool(pgRestore, [...args, backup], url);
   if (result.code !== 0) throw new BreakwaterError("BW_RESTORE_FAILED", `pg_restore failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`);
@@ -368,16 +370,32 @@ export async function listBackups(dir: string): Promise<BackupEntry[]> {
   return entries.sort((a, b) => Date.parse(b.manifest.createdAt) - Date.parse(a.manifest.createdAt));
 }
 
-/** `breakwater backup prune`: removes old backups; never the newest verified one. */
-export async function pruneBackups(dir: string, rule: { keep?: number; olderThanSeconds?: number }, dryRun = false): Promise<{ removed: string[]; kept: string[] }> {
+export interface PruneResult {
+  removed: string[];
+  kept: string[];
+  /** backups the rule matched but prune never deletes, with the reason */
+  spared: { path: string; reason: string }[];
+}
+
+/**
+ * `breakwater backup prune`: removes old backups, but never the newest one (so a folder is never
+ * emptied, whatever --keep or --older-than say) nor the newest verified one.
+ */
+export async function pruneBackups(dir: string, rule: { keep?: number; olderThanSeconds?: number }, dryRun = false): Promise<PruneResult> {
   const all = await listBackups(dir);
+  const neverDeleted = new Map<BackupEntry, string>();
   const newestVerified = all.find((b) => b.manifest.verified?.ok);
+  if (newestVerified) neverDeleted.set(newestVerified, "the newest verified backup");
+  if (all[0]) neverDeleted.set(all[0], all[0] === newestVerified ? "the newest backup, verified" : "the newest backup");
   const removed: string[] = [];
   const kept: string[] = [];
+  const spared: PruneResult["spared"] = [];
   all.forEach((b, index) => {
     const tooMany = rule.keep !== undefined && index >= rule.keep;
     const tooOld = rule.olderThanSeconds !== undefined && b.ageSeconds > rule.olderThanSeconds;
-    if ((tooMany || tooOld) && b !== newestVerified) removed.push(b.path);
+    const reason = neverDeleted.get(b);
+    if ((tooMany || tooOld) && reason) spared.push({ path: b.path, reason });
+    if ((tooMany || tooOld) && !reason) removed.push(b.path);
     else kept.push(b.path);
   });
   if (!dryRun) {
@@ -386,40 +404,73 @@ export async function pruneBackups(dir: string, rule: { keep?: number; olderThan
       await rm(manifestPath(p), { force: true });
     }
   }
-  return { removed, kept };
+  return { removed, kept, spared };
 }
 
 export interface RestoreResult {
   badStateBackup: string;
   problems: string[];
+  /** pg_restore and the count comparison */
   durationSeconds: number;
+  /** how long the database refused writes; null when it still does (the counts differ) */
+  writesRefusedSeconds: number | null;
 }
 
-/** `breakwater restore`: dumps the current ("bad") state first, then restores and checks the counts. */
+/**
+ * `breakwater restore`: makes the database refuse writes (restore-fence.ts), dumps the current
+ * ("bad") state, restores, checks the counts, and lets writes in again only if they match.
+ */
 export async function restoreBackup(url: string, given: string, settings: BackupSettings, emit: (e: BackupEvent) => void = noop): Promise<RestoreResult> {
   const backup = resolveBackup(given, settings.dir);
   const manifest = await readManifest(backup);
   if (!existsSync(backup)) throw new BreakwaterError("BW_BACKUP_INVALID", `${manifest.file} is missing next to its manifest.`);
   const sha = await checksumOf(backup, manifest);
   if (sha !== manifest.sha256) throw new BreakwaterError("BW_BACKUP_INVALID", `${manifest.file} does not match its manifest's sha256; refusing to restore a corrupted backup.`);
-  emit({ type: "backup-step", message: "dumping the current state first (bad-state backup)" });
-  const bad = await createBackup(url, { ...settings, format: "custom" }, { label: "bad-state", emit });
-  const t0 = performance.now();
-  const db = await Database.connect(url, { applicationName: "breakwater restore" });
+  const database = databaseOf(url);
+  const db = await openRestoreSession(url, "breakwater restore");
   try {
     const pgRestore = findTool("pg_restore", settings, (await serverMajor(db)).major);
+    emit({ type: "backup-step", message: `refusing writes to ${database} (default_transaction_read_only) and ending the sessions connected before` });
+    const fenceRaised = performance.now();
+    const fence = await raiseRestoreFence(db, backup);
+    if (fence.takenOver) {
+      emit({ type: "backup-step", message: `a restore that did not finish (of ${path.basename(fence.takenOver.backup)}) left writes refused since ${fence.takenOver.since}; this restore takes its fence over` });
+    }
+    emit({ type: "backup-step", message: `writes refused; ${fence.ended} session(s) ended` });
+    emit({ type: "backup-step", message: "dumping the current state first (bad-state backup)" });
+    let bad: BackupResult;
+    try {
+      bad = await createBackup(url, { ...settings, format: "custom" }, { label: "bad-state", emit });
+      await recordBadState(db, bad.path);
+    } catch (error) {
+      // Nothing restored yet: the database is as it was, and takes writes again.
+      if (!fence.takenOver) {
+        await lowerRestoreFence(db);
+        throw error;
+      }
+      throw new BreakwaterError("BW_RESTORE_FAILED", `The bad-state dump failed: ${errorMessage(error)}`, { hint: liftHint(database) });
+    }
+    const t0 = performance.now();
     emit({ type: "backup-step", message: `restoring ${manifest.file}` });
     const single = manifest.format === "custom" || settings.jobs <= 1 ? ["--single-transaction"] : [];
     try {
-      await restoreInto(url, decodeURIComponent(new URL(url).pathname.replace(/^\//, "")) || "postgres", backup, manifest, settings, pgRestore, ["--clean", "--if-exists", ...single], emit);
+      await restoreInto(url, toolConnectionString(database, writableSessionOptions), backup, manifest, settings, pgRestore, ["--clean", "--if-exists", ...single], emit);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new BreakwaterError("BW_RESTORE_FAILED", message, {
-        hint: `Maintenance mode stays on. ${single.length ? "The restore ran in one transaction, so the database is as it was; " : ""}the state before the restore is in ${bad.path}. Fix the cause and run the restore again.`,
+        hint: `Maintenance mode stays on. ${single.length ? "The restore ran in one transaction, so the database is as it was; " : ""}the state before the restore is in ${bad.path}. Fix the cause and run the restore again. ${liftHint(database)}`,
       });
     }
     const problems = await compareCounts(db, manifest.rowCounts);
-    return { badStateBackup: bad.path, problems, durationSeconds: Math.round((performance.now() - t0) / 10) / 100 };
+    const durationSeconds = Math.round((performance.now() - t0) / 10) / 100;
+    if (problems.length > 0) return { badStateBackup: bad.path, problems, durationSeconds, writesRefusedSeconds: null };
+    const lowered = await lowerRestoreFence(db);
+    const writesRefusedSeconds = Math.round((performance.now() - fenceRaised) / 10) / 100;
+    emit({ type: "backup-step", message: `writes allowed again; ${lowered.sessions.ended} session(s) opened meanwhile ended so they reconnect writable` });
+    if (lowered.sessions.remaining.length > 0) {
+      emit({ type: "backup-step", message: `could not end ${lowered.sessions.remaining.join("; ")}: they refuse writes until they reconnect` });
+    }
+    return { badStateBackup: bad.path, problems, durationSeconds, writesRefusedSeconds };
   } finally {
     await db.close();
   }

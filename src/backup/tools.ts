@@ -92,6 +92,11 @@ export function findTool(name: "pg_dump" | "pg_restore", config: ToolConfig, ser
   });
 }
 
+/** The database a URL names (libpq's default: postgres). */
+export function databaseOf(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, "")) || "postgres";
+}
+
 /** libpq environment for a URL: the tools read credentials from here, not from argv. */
 export function libpqEnvironment(url: string): NodeJS.ProcessEnv {
   const u = new URL(url);
@@ -99,13 +104,23 @@ export function libpqEnvironment(url: string): NodeJS.ProcessEnv {
     ...process.env,
     PGHOST: decodeURIComponent(u.hostname) || "localhost",
     PGPORT: u.port || "5432",
-    PGDATABASE: decodeURIComponent(u.pathname.replace(/^\//, "")) || "postgres",
+    PGDATABASE: databaseOf(url),
   };
   if (u.username) env.PGUSER = decodeURIComponent(u.username);
   if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
   const sslmode = u.searchParams.get("sslmode");
   if (sslmode) env.PGSSLMODE = sslmode;
   return env;
+}
+
+/**
+ * A `--dbname` value for a tool: a libpq connection string holding the database and startup
+ * options, never credentials (those stay in the environment). It reaches the tool unchanged
+ * through a command prefix, where extra environment variables would not.
+ */
+export function toolConnectionString(database: string, options: string): string {
+  const value = (text: string) => `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+  return `dbname=${value(database)} options=${value(options)}`;
 }
 
 export interface ToolRun {

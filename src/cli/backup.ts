@@ -1,8 +1,10 @@
 // `breakwater backup`, `backup verify`, `backup prune`, `backups`, `restore`.
 import { createInterface } from "node:readline/promises";
-import type { Command } from "commander";
+import type { Command, OptionValues } from "commander";
 import { loadConfig, maintenanceStoreFor, requireDatabaseUrl, type ResolvedConfig } from "../config/config.ts";
 import { createBackup, listBackups, pruneBackups, resolveBackup, restoreBackup, verifyBackup, type BackupEvent, type BackupFormat } from "../backup/backup.ts";
+import { liftHint, liftRestoreFence, writableUrl } from "../backup/restore-fence.ts";
+import { databaseOf } from "../backup/tools.ts";
 import { BreakwaterError } from "../errors.ts";
 import { reportError } from "./render.ts";
 
@@ -30,6 +32,14 @@ function progress(options: Common): (e: BackupEvent) => void {
 
 function out(options: Common, value: unknown, text: string): void {
   process.stdout.write(options.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+}
+
+/**
+ * A subcommand's options with those of `backup`, which declares the same ones: commander gives
+ * `backup verify x --json` to `backup` unless read this way.
+ */
+function subcommandOptions<T extends OptionValues>(command: Command): T {
+  return command.optsWithGlobals<T>();
 }
 
 /** "7d", "12h", "30m" → seconds */
@@ -74,7 +84,8 @@ export function registerBackup(program: Command): void {
     .option("--config <file>", "config file")
     .option("--json", "JSON output")
     .addHelpText("after", "\nExample:\n  npx breakwater backup verify backups/backup_20251125_120000.dump")
-    .action(async (given: string, options: Common) => {
+    .action(async (given: string, _options: Common, command: Command) => {
+      const options = subcommandOptions<Common>(command);
       try {
         const { config, url } = await context(options);
         const result = await verifyBackup(url, given, config.backup, progress(options));
@@ -87,7 +98,7 @@ export function registerBackup(program: Command): void {
 
   backup
     .command("prune")
-    .description("Delete old backups (never the newest verified one)")
+    .description("Delete old backups (never the newest one, nor the newest verified one)")
     .option("--keep <n>", "keep the newest N backups")
     .option("--older-than <age>", "delete backups older than this (7d, 12h, 30m)")
     .option("--dry-run", "only list what would be deleted")
@@ -95,7 +106,8 @@ export function registerBackup(program: Command): void {
     .option("--config <file>", "config file")
     .option("--json", "JSON output")
     .addHelpText("after", "\nExamples:\n  npx breakwater backup prune --keep 7\n  npx breakwater backup prune --older-than 30d --dry-run")
-    .action(async (options: Common & { keep?: string; olderThan?: string; dryRun?: boolean }) => {
+    .action(async (_options: Common, command: Command) => {
+      const options = subcommandOptions<Common & { keep?: string; olderThan?: string; dryRun?: boolean }>(command);
       try {
         const config = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
         const dir = options.dir ?? config.backup.dir;
@@ -103,7 +115,8 @@ export function registerBackup(program: Command): void {
         const keep = options.keep === undefined ? undefined : Number(options.keep);
         if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) throw new BreakwaterError("BW_CONFIG_INVALID", `--keep must be a whole number, got ${options.keep}`);
         const result = await pruneBackups(dir, { ...(keep === undefined ? {} : { keep }), ...(options.olderThan ? { olderThanSeconds: parseAge(options.olderThan) } : {}) }, options.dryRun ?? false);
-        out(options, result, `${options.dryRun ? "Would delete" : "Deleted"} ${result.removed.length} backup(s)${result.removed.length ? `:\n  ${result.removed.join("\n  ")}` : ""}\nKept ${result.kept.length}.`);
+        const spared = result.spared.map((s) => `\n  ${s.path} (${s.reason}: never deleted)`).join("");
+        out(options, result, `${options.dryRun ? "Would delete" : "Deleted"} ${result.removed.length} backup(s)${result.removed.length ? `:\n  ${result.removed.join("\n  ")}` : ""}\nKept ${result.kept.length}.${spared}`);
       } catch (error) {
         process.exitCode = reportError(error, options.json ? "json" : "plain");
       }
@@ -137,36 +150,49 @@ export function registerBackup(program: Command): void {
 
   program
     .command("restore")
-    .description("Restore a backup: dump the current (bad) state first, block writes with maintenance mode, pg_restore --clean --if-exists, then compare row counts with the manifest")
-    .argument("<backup>", "the .dump file or directory (or its name in the backup folder)")
+    .description("Restore a backup: refuse writes in the database (and end its sessions), dump the current (bad) state, pg_restore --clean --if-exists, compare row counts with the manifest, then allow writes again")
+    .argument("[backup]", "the .dump file or directory (or its name in the backup folder)")
     .option("--yes", "do not ask for confirmation (required when not on a terminal)")
+    .option("--lift-fence", "after a restore that failed or was killed: let writes into the database again")
     .option("--dir <dir>", "backup folder")
     .option("--config <file>", "config file")
     .option("--json", "JSON output")
-    .addHelpText("after", "\nExample:\n  npx breakwater restore backups/backup_20251125_120000.dump --yes")
-    .action(async (given: string, options: Common & { yes?: boolean }) => {
+    .addHelpText("after", "\nExamples:\n  npx breakwater restore backups/backup_20251125_120000.dump --yes\n  npx breakwater restore --lift-fence")
+    .action(async (given: string | undefined, options: Common & { yes?: boolean; liftFence?: boolean }) => {
       try {
         const { config, url } = await context(options);
+        if (options.liftFence) {
+          const { fence, sessions } = await liftRestoreFence(url);
+          const database = databaseOf(url);
+          const text = fence
+            ? `Writes are allowed again on ${database} (refused since ${fence.since} by the restore of ${fence.backup}${fence.badStateBackup ? `; the state before it is in ${fence.badStateBackup}` : ""}). ${sessions.ended} session(s) opened meanwhile were ended so they reconnect writable.${sessions.remaining.length ? `\nCould not end ${sessions.remaining.join("; ")}: they refuse writes until they reconnect.` : ""}\nMaintenance mode is unchanged (breakwater maintenance off).`
+            : `No restore fence on ${database}: breakwater was not refusing its writes.`;
+          out(options, { type: "result", lifted: fence !== null, fence, sessionsEnded: sessions.ended, sessionsRemaining: sessions.remaining }, text);
+          return;
+        }
+        if (!given) throw new BreakwaterError("BW_CONFIG_INVALID", "Name the backup to restore (or give --lift-fence).", { hint: "`breakwater backups` lists them." });
         const backup = resolveBackup(given, config.backup.dir);
         if (!options.yes) {
           if (!process.stdin.isTTY) {
             throw new BreakwaterError("BW_CONFIRMATION_NEEDED", `Restoring replaces the data of the database with ${backup}; not on a terminal, so nothing was done.`, { hint: "Add --yes to confirm." });
           }
           const rl = createInterface({ input: process.stdin, output: process.stderr });
-          const answer = await rl.question(`Replace the database's data with ${backup}? The current state is dumped first. Type "restore" to go on: `);
+          const answer = await rl.question(`Replace the database's data with ${backup}? Writes are refused and its sessions ended meanwhile; the current state is dumped first. Type "restore" to go on: `);
           rl.close();
           if (answer.trim() !== "restore") throw new BreakwaterError("BW_CONFIRMATION_NEEDED", "Not confirmed; nothing was done.");
         }
-        const store = await maintenanceStoreFor(config, url);
+        // Writable under a fence a killed restore left, so a store in the database can still be switched.
+        const store = await maintenanceStoreFor(config, writableUrl(url));
         const turnedOn = await store.enable({ mode: "full", reason: "breakwater restore" });
         const result = await restoreBackup(url, backup, config.backup, progress(options));
         if (result.problems.length > 0) {
           throw new BreakwaterError("BW_RESTORE_FAILED", `Restored, but the row counts differ from the manifest: ${result.problems.join("; ")}.`, {
-            hint: `Maintenance mode stays on. The state before the restore is in ${result.badStateBackup}.`,
+            hint: `Maintenance mode stays on. The state before the restore is in ${result.badStateBackup}. ${liftHint(databaseOf(url))}`,
           });
         }
         if (turnedOn) await store.disable();
-        out(options, { type: "result", restored: backup, badStateBackup: result.badStateBackup, durationSeconds: result.durationSeconds }, `Restored ${backup} in ${result.durationSeconds} s; every table's row count matches the manifest.\nThe state before the restore was saved to ${result.badStateBackup}.`);
+        out(options, { type: "result", restored: backup, badStateBackup: result.badStateBackup, durationSeconds: result.durationSeconds, writesRefusedSeconds: result.writesRefusedSeconds },
+          `Restored ${backup} in ${result.durationSeconds} s; every table's row count matches the manifest.\nThe database refused writes for ${result.writesRefusedSeconds} s, from before the bad-state dump; they are allowed again.\nThe state before the restore was saved to ${result.badStateBackup}.`);
       } catch (error) {
         process.exitCode = reportError(error, options.json ? "json" : "plain");
       }

@@ -30,15 +30,18 @@ async function onlyBackup(dir: string, suffix = ".dump"): Promise<string> {
 
 describe("backup and restore with the real pg_dump / pg_restore", () => {
   let t: TestDatabase;
+  /** a session of the test's own; a restore ends it, so it is opened again after each */
+  let db: Database;
   before(async () => {
     t = await createTestDatabase();
-    await seed(t.db);
+    db = t.db;
+    await seed(db);
   });
   after(async () => t.drop());
 
   for (const format of ["custom", "directory"]) {
     it(`backs up (${format}), then restores a dropped table with identical contents`, async () => {
-      const before = await checksums(t.db);
+      const before = await checksums(db);
       const dir = await tempProject();
       const made = await runCli(["backup", "--format", format, "--jobs", "2", "--label", "test", "--json"], { cwd: dir, databaseUrl: t.url });
       assert.equal(made.code, 0, made.stderr);
@@ -52,12 +55,14 @@ describe("backup and restore with the real pg_dump / pg_restore", () => {
       assert.match(manifest.pgDumpVersion, /^\d+\.\d+$/);
       const mode = (await import("node:fs")).statSync(format === "custom" ? file : path.join(file, "toc.dat")).mode & 0o777;
       assert.equal(mode, 0o600);
-      await t.db.query(`DROP TABLE "Post"`);
-      await t.db.query(`UPDATE "User" SET email = 'changed' || id`);
+      await db.query(`DROP TABLE "Post"`);
+      await db.query(`UPDATE "User" SET email = 'changed' || id`);
       const restored = await runCli(["restore", file, "--yes"], { cwd: dir, databaseUrl: t.url });
       assert.equal(restored.code, 0, restored.stderr);
       assert.match(restored.stdout, /every table's row count matches the manifest/);
-      assert.deepEqual(await checksums(t.db), before);
+      await assert.rejects(db.query("SELECT 1"), "the restore ended the sessions connected before it");
+      db = await t.connect();
+      assert.deepEqual(await checksums(db), before);
       const bad = (await readdir(path.join(dir, "backups"))).filter((n) => n.includes("bad-state") && n.endsWith(".dump"));
       assert.equal(bad.length, 1, "the bad state was dumped first");
     });
@@ -69,7 +74,8 @@ describe("backup and restore with the real pg_dump / pg_restore", () => {
     const file = await onlyBackup(dir);
     const good = await runCli(["backup", "verify", file, "--json"], { cwd: dir, databaseUrl: t.url });
     assert.equal(good.code, 0, good.stdout + good.stderr);
-    const databases = await t.db.query(`SELECT datname FROM pg_database WHERE datname LIKE 'bw_verify_%'`);
+    assert.equal(JSON.parse(good.stdout.trim().split("\n").at(-1)!).ok, true, "--json reaches the subcommand");
+    const databases = await db.query(`SELECT datname FROM pg_database WHERE datname LIKE 'bw_verify_%'`);
     assert.equal(databases.rowCount, 0, "the scratch database is dropped");
     // A manifest that disagrees with the data.
     const manifestFile = `${file}.manifest.json`;
@@ -117,19 +123,62 @@ describe("backup and restore with the real pg_dump / pg_restore", () => {
     assert.ok(left.some((n) => n.endsWith("_one.dump")), "the newest verified, though older");
   });
 
+  /** Three real backups, a (oldest) to c (newest), made `ageHours` hours apart as their manifests say. */
+  async function threeBackups(ageHours: number[]): Promise<{ dir: string; files: string[] }> {
+    const dir = await tempProject();
+    const files: string[] = [];
+    for (const [i, label] of ["a", "b", "c"].entries()) {
+      const made = await runCli(["backup", "--label", label, "--json"], { cwd: dir, databaseUrl: t.url });
+      assert.equal(made.code, 0, made.stderr);
+      const file = JSON.parse(made.stdout.trim().split("\n").at(-1)!).path as string;
+      const manifest = JSON.parse(await readFile(`${file}.manifest.json`, "utf8"));
+      manifest.createdAt = new Date(Date.now() - ageHours[i]! * 3600_000).toISOString();
+      await writeFile(`${file}.manifest.json`, JSON.stringify(manifest));
+      files.push(file);
+    }
+    return { dir, files };
+  }
+  const remaining = async (dir: string) => (await readdir(path.join(dir, "backups"))).filter((n) => n.endsWith(".dump")).map((n) => /_([abc])\.dump$/.exec(n)![1]).sort();
+
+  it("prune --keep 0 keeps the newest backup when none is verified, and --dry-run deletes nothing", async () => {
+    const { dir, files } = await threeBackups([3, 2, 1]);
+    const dry = await runCli(["backup", "prune", "--keep", "0", "--dry-run", "--json"], { cwd: dir });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.deepEqual(JSON.parse(dry.stdout).removed, [files[1], files[0]]);
+    assert.deepEqual(await remaining(dir), ["a", "b", "c"], "a dry run deletes nothing");
+    // From elsewhere, by --dir (which `backup` itself also declares).
+    const pruned = await runCli(["backup", "prune", "--keep", "0", "--dir", path.join(dir, "backups")], { cwd: await tempProject() });
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, /the newest backup/);
+    assert.deepEqual(await remaining(dir), ["c"]);
+  });
+
+  it("prune --older-than alone keeps the newest backup and the newest verified one, however old", async () => {
+    const { dir, files } = await threeBackups([72, 48, 24]);
+    assert.equal((await runCli(["backup", "verify", files[0]!], { cwd: dir, databaseUrl: t.url })).code, 0);
+    const dry = await runCli(["backup", "prune", "--older-than", "12h", "--dry-run", "--json"], { cwd: dir });
+    assert.deepEqual(JSON.parse(dry.stdout).removed, [files[1]]);
+    const pruned = await runCli(["backup", "prune", "--older-than", "12h"], { cwd: dir });
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.deepEqual(await remaining(dir), ["a", "c"]);
+    // Pruning again removes nothing more: the last backup stays.
+    assert.equal((await runCli(["backup", "prune", "--older-than", "12h", "--keep", "0"], { cwd: dir })).code, 0);
+    assert.deepEqual(await remaining(dir), ["a", "c"]);
+  });
+
   it("restore refuses without --yes when not on a terminal", async () => {
     const dir = await tempProject();
     assert.equal((await runCli(["backup"], { cwd: dir, databaseUrl: t.url })).code, 0);
     const file = await onlyBackup(dir);
-    const before = await checksums(t.db);
-    await t.db.query(`INSERT INTO "User" VALUES (99999, 'extra@example.com', 'USER')`);
+    const before = await checksums(db);
+    await db.query(`INSERT INTO "User" VALUES (99999, 'extra@example.com', 'USER')`);
     const result = await runCli(["restore", file], { cwd: dir, databaseUrl: t.url });
     assert.equal(result.code, 15);
     assert.match(result.stderr, /not on a terminal, so nothing was done/);
-    const still = await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "User" WHERE id = 99999`);
+    const still = await db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "User" WHERE id = 99999`);
     assert.equal(still.n, 1);
-    await t.db.query(`DELETE FROM "User" WHERE id = 99999`);
-    assert.deepEqual(await checksums(t.db), before);
+    await db.query(`DELETE FROM "User" WHERE id = 99999`);
+    assert.deepEqual(await checksums(db), before);
   });
 });
 
@@ -170,7 +219,7 @@ describe("pg_dump discovery", () => {
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
     await t.db.query(`DELETE FROM "Post"`);
     assert.equal((await runCli(["restore", file, "--yes"], { cwd: dir, databaseUrl: t.url })).code, 0);
-    assert.deepEqual(await checksums(t.db), before);
+    assert.deepEqual(await checksums(await t.connect()), before);
     const calls = await readFile(path.join(dir, "prefix.log"), "utf8");
     assert.match(calls, /^pg_dump --version/m);
     assert.match(calls, /^pg_dump --format=custom/m);
