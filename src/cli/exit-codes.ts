@@ -13,6 +13,7 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   BW_CONNECTION_FAILED: 6,
   BW_ROLLBACK_CONFLICT: 7,
   BW_SQL_FAILED: 8,
+  BW_TRANSFORM_UNBOUNDED: 8,
   BW_RUN_NOT_FOUND: 9,
   BW_NOTHING_TO_RESUME: 9,
   BW_EMBEDDED_FAILED: 10,

@@ -91,6 +91,19 @@ export class Database {
     }
   }
 
+  /**
+   * Runs `fn` in a READ ONLY transaction that is always rolled back, so nothing it does can
+   * persist: preflight's EXPLAINs, measures and checks.
+   */
+  async readOnly<T>(fn: (db: Database) => Promise<T>, isolation: "READ COMMITTED" | "REPEATABLE READ" = "READ COMMITTED"): Promise<T> {
+    await this.client.query(`BEGIN ISOLATION LEVEL ${isolation} READ ONLY`);
+    try {
+      return await fn(this);
+    } finally {
+      await this.client.query("ROLLBACK").catch(() => undefined);
+    }
+  }
+
   /** Session-level advisory lock; false when another session holds it. */
   async tryAdvisoryLock(key: bigint): Promise<boolean> {
     const row = await this.one<{ ok: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS ok", [key.toString()]);

@@ -1,6 +1,7 @@
 // sql: raw SQL in the expand or contract phase, each statement list in one transaction, with
 // optional `down` SQL used by rollback.
 import { z } from "zod";
+import { checkScript } from "../db/sql-fragments.ts";
 import { emptyPlan, type Operation } from "./types.ts";
 
 const inputSchema = z
@@ -20,7 +21,10 @@ export const sqlOperation: Operation<Input, Record<string, never>> = {
   kind: "sql",
   schema: inputSchema as unknown as z.ZodType<Input>,
   describe: (input) => input.label ?? `sql (${input.phase})`,
-  async inspect() {
+  async inspect(_db, input) {
+    const what = input.label ? `sql step "${input.label}"` : "sql step";
+    await checkScript(input.up, what);
+    if (input.down !== undefined) await checkScript(input.down, `${what} (down)`);
     return {};
   },
   plan(input) {

@@ -4,7 +4,7 @@
 import { columnType } from "../db/catalog.ts";
 import type { Database } from "../db/database.ts";
 import { setLocalLockTimeout, withLockRetries, type LockPolicy } from "../db/locks.ts";
-import { quoteIdent, quoteTable } from "../db/quote.ts";
+import { displayTable, quoteIdent, quoteTable } from "../db/quote.ts";
 import { BreakwaterError } from "../errors.ts";
 import type { BatchPolicy } from "../config/config.ts";
 import type { Action, CheckSpec, SnapshotSpec, TransformSpec } from "../operations/types.ts";
@@ -303,6 +303,19 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
   let longestBatchMs = Number(startData?.longestBatchMs ?? 0);
   let retriesTotal = 0;
   const total = scanned + (await windowing.remaining(db, cursor));
+  // Every row is changed at most once, so a transform can never change more rows than the table
+  // holds; if it does, something moves rows ahead of the batches (a trigger changing the key) and
+  // the loop would never end. The estimate is replaced by an exact count when it is exceeded.
+  let rowBound = Math.max(total, Number(startData?.rowBound ?? 0));
+  const checkBound = async () => {
+    if (rows <= rowBound) return;
+    rowBound = Math.max(rowBound, (await db.one<{ n: number }>(`SELECT count(*)::int8 AS n FROM ${table}`)).n);
+    if (rows > rowBound) {
+      throw new BreakwaterError("BW_TRANSFORM_UNBOUNDED", `The transform of ${displayTable(transform.table)} changed ${rows} rows, more than the ${rowBound} rows the table holds: something moves rows ahead of the batches (a trigger changing the key?). Stopped.`, {
+        hint: "Find what changes the rows' keys (triggers on the table), then `breakwater rollback` the run, or fix it and `breakwater resume`. Maintenance mode stays on meanwhile.",
+      });
+    }
+  };
   let size = Math.max(1, Math.min(ctx.batch.size, 1000));
   const started = now();
   const scannedAtStart = scanned;
@@ -322,7 +335,7 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
         const newScanned = scanned + window.rows;
         const newLongest = Math.max(longestBatchMs, now() - batchStart);
         await tx.query(`UPDATE breakwater.steps SET cursor = $3, rows = rows + $4, data = $5 WHERE run_id = $1 AND seq = $2`, [
-          ctx.runId, seq, JSON.stringify(window.upper), changed, JSON.stringify({ scanned: newScanned, batches: batches + 1, longestBatchMs: newLongest }),
+          ctx.runId, seq, JSON.stringify(window.upper), changed, JSON.stringify({ scanned: newScanned, batches: batches + 1, longestBatchMs: newLongest, rowBound }),
         ]);
         // Only after COMMIT do these become the state (a rolled-back batch leaves them as they were).
         cursor = window.upper;
@@ -335,6 +348,7 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
     }, (info) => ctx.emit({ type: "lock-retry", runId: ctx.runId, label: transform.label, info }));
     retriesTotal += retries;
     if (done) break;
+    await checkBound();
     longestBatchMs = Math.max(longestBatchMs, batchMs);
     // Keep each batch well under maxMs: shrink quickly when slow, grow gently when fast.
     if (batchMs > ctx.batch.maxMs / 2) size = Math.max(1, Math.floor((size * ctx.batch.maxMs) / 2 / Math.max(batchMs, 1)));
@@ -355,7 +369,7 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
     });
     if (ctx.batch.pauseMs > 0) await sleep(ctx.batch.pauseMs);
   }
-  const data = { scanned, batches, longestBatchMs };
+  const data = { scanned, batches, longestBatchMs, rowBound };
   await markStepDone(db, ctx.runId, seq, { lockMode: "ROW EXCLUSIVE", lockHoldMs: longestBatchMs, retries: retriesTotal, data });
   return { rows, lockMode: "ROW EXCLUSIVE", lockHoldMs: longestBatchMs, retries: retriesTotal, data };
 }

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { ResolvedConfig } from "../config/config.ts";
 import { Database, describeUrl, sqlErrorInfo } from "../db/database.ts";
 import { quoteTable } from "../db/quote.ts";
+import { checkQuery } from "../db/sql-fragments.ts";
 import { BreakwaterError, isBreakwaterError } from "../errors.ts";
 import { maintenanceStoreFor } from "../config/config.ts";
 import { createBackup } from "../backup/backup.ts";
@@ -196,10 +197,12 @@ class RunExecution {
   private async measure(seq: number): Promise<StepResult> {
     const all = [...this.program.plans.flatMap((p) => p.measures), ...userChecks(this.run.plan).measures];
     const measures: Record<string, number | string | boolean | null> = {};
-    await this.db.transaction(async (tx) => {
-      // One snapshot for every count, so they agree with each other.
-      await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    // One snapshot for every count, so they agree with each other; read-only, so a measure
+    // (a check's query measured "before") can change nothing.
+    await this.db.readOnly(async (tx) => {
       for (const m of all) measures[m.name] = await scalar(tx, m.sql);
+    }, "REPEATABLE READ");
+    await this.db.transaction(async (tx) => {
       await updateRun(tx, this.run.id, { measures });
       await markStepDone(tx, this.run.id, seq, { data: { measures } });
     });
@@ -226,14 +229,14 @@ class RunExecution {
       }
       case "verify": {
         const checks = [...this.program.plans.flatMap((p) => p.checks), ...userChecks(this.run.plan).checks];
-        const results = await evaluateChecks(this.db, checks, this.ctx.measures, "verify");
+        const results = await this.db.readOnly((tx) => evaluateChecks(tx, checks, this.ctx.measures, "verify"));
         await this.recordChecks(results);
         if (results.some((r) => !r.ok)) throw new CheckFailure(results);
         await markStepDone(this.db, this.run.id, step.seq, { data: { checked: results.length } });
         return empty;
       }
       case "final_checks": {
-        const results = await evaluateChecks(this.db, this.program.plans.flatMap((p) => p.finalChecks), this.ctx.measures, "final");
+        const results = await this.db.readOnly((tx) => evaluateChecks(tx, this.program.plans.flatMap((p) => p.finalChecks), this.ctx.measures, "final"));
         // Checks evaluated inside contract transactions are kept with the run, too.
         const steps = await getSteps(this.db, this.run.id);
         const inContract = steps.flatMap((s) => (s.phase === "contract" && Array.isArray(s.data?.checks) ? (s.data.checks as CheckResult[]) : []));
@@ -436,6 +439,7 @@ export async function runPlan(loaded: LoadedPlan, options: RunnerOptions): Promi
       }
     }
     // Preflight reads only: a plan that cannot run changes nothing, not even the journal.
+    for (const check of loaded.plan.checks) await checkQuery(check.sql, `check "${check.name}": \`sql\``);
     const facts: unknown[] = [];
     for (const [i, step] of loaded.plan.steps.entries()) {
       facts.push(await operations[step.op]!.inspect(db, step.input, planContext(runId, i, options.config.shadowThresholdRows)));
