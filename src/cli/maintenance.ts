@@ -5,6 +5,8 @@ import type { Command } from "commander";
 import { loadConfig, maintenanceStoreFor, type ResolvedConfig } from "../config/config.ts";
 import { BreakwaterError } from "../errors.ts";
 import { isActive, type MaintenanceMode } from "../maintenance/state.ts";
+import { listFences, type FenceInfo } from "../maintenance/write-fence.ts";
+import { Database } from "../db/database.ts";
 import { reportError } from "./render.ts";
 
 interface StoreOptions {
@@ -32,6 +34,20 @@ export function parseUntil(value: string, now = Date.now()): string {
   const at = Date.parse(value);
   if (!Number.isFinite(at)) throw new BreakwaterError("BW_CONFIG_INVALID", `--until must be an ISO date-time or a duration like 30m, got ${JSON.stringify(value)}`);
   return new Date(at).toISOString();
+}
+
+/** Fences of unfinished runs, which maintenance off leaves in place; none when there is no database to ask. */
+async function fencesStillUp(databaseUrl: string | undefined): Promise<FenceInfo[]> {
+  if (!databaseUrl) return [];
+  let db: Database | undefined;
+  try {
+    db = await Database.connect(databaseUrl, { applicationName: "breakwater maintenance", connectTimeoutMs: 3000, queryTimeoutMs: 3000 });
+    return await listFences(db);
+  } catch {
+    return [];
+  } finally {
+    await db?.close();
+  }
 }
 
 function done(options: StoreOptions, value: Record<string, unknown>, text: string): void {
@@ -71,9 +87,13 @@ export function registerMaintenance(program: Command): void {
 
   common(maintenance.command("off").description("Turn maintenance mode off").addHelpText("after", "\nExample:\n  npx breakwater maintenance off")).action(async (options: StoreOptions) => {
     try {
-      const { store } = await storeFrom(options);
+      const { config, store } = await storeFrom(options);
       await store.disable();
-      done(options, { enabled: false, store: store.kind, location: store.location }, `Maintenance off — ${store.location}`);
+      const fences = await fencesStillUp(config.databaseUrl);
+      const note = fences
+        .map((f) => `\nThe write fence of run ${f.runId} still refuses writes to ${f.tables.join(", ")} (since ${f.since.toISOString()}): the run is unfinished. \`breakwater resume ${f.runId}\` completes it and \`breakwater rollback ${f.runId}\` undoes it; either lowers the fence.`)
+        .join("");
+      done(options, { enabled: false, store: store.kind, location: store.location, fences }, `Maintenance off — ${store.location}${note}`);
     } catch (error) {
       process.exitCode = reportError(error, options.json ? "json" : "plain");
     }

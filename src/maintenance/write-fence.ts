@@ -76,3 +76,19 @@ export async function lowerFence(db: Database, runId: string, policy: LockPolicy
       await tx.query("DELETE FROM breakwater.fences WHERE run_id = $1", [runId]);
     }), onRetry);
 }
+
+export interface FenceInfo {
+  runId: string;
+  tables: string[];
+  since: Date;
+}
+
+/** The fences still up, by run (a run that was interrupted keeps its fence until resume or rollback). */
+export async function listFences(db: Database): Promise<FenceInfo[]> {
+  const exists = await db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.fences') IS NOT NULL AS ok");
+  if (!exists.ok) return [];
+  const { rows } = await db.query<{ run_id: string; tables: string[]; since: Date }>(
+    "SELECT run_id, array_agg(table_name ORDER BY table_name) AS tables, min(since) AS since FROM breakwater.fences GROUP BY run_id ORDER BY min(since)",
+  );
+  return rows.map((r) => ({ runId: r.run_id, tables: r.tables, since: r.since }));
+}

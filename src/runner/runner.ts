@@ -247,7 +247,7 @@ class RunExecution {
       }
       case "maintenance_off": {
         if (this.run.plan.keepMaintenance === true) {
-          await lowerFence(this.db, this.run.id, this.ctx.lock, (info) => this.emit({ type: "lock-retry", runId: this.run.id, label: "lower the write fence", info }));
+          await this.lowerFence();
           const store = await this.store();
           this.emit({ type: "warning", runId: this.run.id, message: `Maintenance mode stays on (${store.location}), as the plan asks: deploy the contract migration (breakwater deploy), then run \`breakwater maintenance off\`.` });
           await markStepDone(this.db, this.run.id, step.seq, {});
@@ -285,8 +285,12 @@ class RunExecution {
     await raiseFence(this.db, this.run.id, this.fencedTables(), this.ctx.lock, (info) => this.emit({ type: "lock-retry", runId: this.run.id, label: "raise the write fence", info }));
   }
 
-  async maintenanceOff(): Promise<void> {
+  async lowerFence(): Promise<void> {
     await lowerFence(this.db, this.run.id, this.ctx.lock, (info) => this.emit({ type: "lock-retry", runId: this.run.id, label: "lower the write fence", info }));
+  }
+
+  async maintenanceOff(): Promise<void> {
+    await this.lowerFence();
     const store = await this.store();
     if (this.run.maintenance_created && (await store.read()).enabled) {
       await store.disable();
@@ -303,8 +307,21 @@ class RunExecution {
     return log;
   }
 
-  /** Returns data and schema to the state before the run; maintenance stays on until then. */
+  /**
+   * Returns data and schema to the state before the run; maintenance stays on until then. When
+   * it meets rows it cannot put back, the fence comes down (maintenance stays on) so that they
+   * can be fixed, as the error asks.
+   */
   async rollback(reason: string): Promise<void> {
+    try {
+      await this.rollbackSteps(reason);
+    } catch (error) {
+      if (isBreakwaterError(error, "BW_ROLLBACK_CONFLICT")) await this.lowerFence();
+      throw error;
+    }
+  }
+
+  private async rollbackSteps(reason: string): Promise<void> {
     await updateRun(this.db, this.run.id, { state: "rolling_back" });
     this.emit({ type: "rollback-start", runId: this.run.id, reason });
     const store = await this.store();
@@ -361,7 +378,7 @@ class RunExecution {
           const info = sqlErrorInfo(error);
           if (info.sqlstate === "22P02") {
             throw new BreakwaterError("BW_ROLLBACK_CONFLICT", `Cannot undo "${action.label}": ${info.message}. Rows written after the migration use values the old schema does not have.`, {
-              hint: "Change or delete those rows, then run `breakwater rollback` again. Maintenance mode stays on.",
+              hint: `Maintenance mode stays on, and the write fence is lowered so that you can change or delete those rows; then run \`breakwater rollback ${this.run.id}\` again.`,
             });
           }
           throw error;

@@ -71,6 +71,10 @@ describe("the write fence", () => {
     child.kill("SIGKILL");
     await new Promise((resolve) => child.on("exit", resolve));
     assert.equal((await insertFrom(app))?.code, "BW001", "still fenced while the run is interrupted");
+    const off = await runCli(["maintenance", "off"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(off.code, 0, off.stderr);
+    assert.match(off.stdout, /The write fence of run \S+ still refuses writes to "?Item"? .*breakwater resume \S+` completes it/s);
+    assert.equal((await insertFrom(app))?.code, "BW001", "maintenance off does not lower the fence of an unfinished run");
     const resumed = await runCli(["resume"], { cwd: dir, databaseUrl: t.url });
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(await fenceTriggers(t), 0);

@@ -144,4 +144,35 @@ describe("a plan whose check fails", () => {
     assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
     assert.ok(existsSync(path.join(dir, "maintenance", "enabled.lock")), "maintenance stays on");
   });
+
+});
+
+describe("a refused rollback", () => {
+  let t: TestDatabase;
+  before(async () => {
+    t = await createTestDatabase();
+    await createUsers(t.db, 2000);
+  });
+  after(async () => t.drop());
+
+  it("lowers the write fence when it refuses a rollback, so the rows can be fixed as the message asks (maintenance stays on)", async () => {
+    const dir = await tempProject({
+      "breakwater.config.ts": config,
+      "plan.ts": planSource(`{ id: "fix_then_back", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "typeSwap" })] }`),
+    });
+    assert.equal((await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url })).code, 0);
+    await t.db.query(`UPDATE "User" SET role = 'MANAGER' WHERE id IN (SELECT id FROM "User" ORDER BY id LIMIT 3)`);
+    const id = (await t.db.one<{ id: string }>(`SELECT id FROM breakwater.runs WHERE plan_id = 'fix_then_back'`)).id;
+    const refused = await runCli(["rollback", id], { cwd: dir, databaseUrl: t.url });
+    assert.equal(refused.code, 7, refused.stderr);
+    assert.match(refused.stderr, /the write fence is lowered so that you can/);
+    assert.ok(existsSync(path.join(dir, "maintenance", "enabled.lock")), "maintenance stays on");
+    const fixed = await t.db.query(`UPDATE "User" SET role = 'ADMIN' WHERE role = 'MANAGER'`);
+    assert.equal(fixed.rowCount, 3, "another session can fix the rows");
+    const again = await runCli(["rollback", id], { cwd: dir, databaseUrl: t.url });
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "ADMIN"]);
+    assert.equal((await t.db.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'breakwater_write_fence'`)).rowCount, 0);
+    assert.equal(existsSync(path.join(dir, "maintenance", "enabled.lock")), false, "maintenance is off after the rollback");
+  });
 });
