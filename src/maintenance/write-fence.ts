@@ -1,13 +1,17 @@
 // The write fence: while a run transforms a table, writes to it from any session but the
 // runner's are refused by the database itself (SQLSTATE BW001), so cron jobs and workers that
 // never see the HTTP maintenance page cannot write either. A statement-level trigger checks
-// breakwater.fences, which names the run and the backend pid allowed to write.
+// breakwater.fences, which names the run and the backend pid allowed to write. Statement triggers
+// on a partitioned table do not fire for statements on its partitions, so every partition is
+// fenced as well, and an event trigger refuses to change the partitions of a fenced table.
 import type { Database } from "../db/database.ts";
+import { sqlErrorInfo } from "../db/database.ts";
 import { setLocalLockTimeout, withLockRetries, type LockPolicy, type LockRetryInfo } from "../db/locks.ts";
 import { quoteTable, type TableRef } from "../db/quote.ts";
 
 export const FENCE_SQLSTATE = "BW001";
 const TRIGGER = "breakwater_write_fence";
+const PARTITION_GUARD = "breakwater_partition_guard";
 
 const setupSql = `
   CREATE SCHEMA IF NOT EXISTS breakwater;
@@ -18,6 +22,8 @@ const setupSql = `
     pid int NOT NULL,
     since timestamptz NOT NULL DEFAULT clock_timestamp()
   );
+  -- the fenced partitioned table a fenced partition belongs to
+  ALTER TABLE breakwater.fences ADD COLUMN IF NOT EXISTS root oid;
   CREATE OR REPLACE FUNCTION breakwater.write_fence() RETURNS trigger LANGUAGE plpgsql AS $fence$
   DECLARE
     fence record;
@@ -31,25 +37,85 @@ const setupSql = `
       MESSAGE = format('writes to %I.%I are paused while breakwater run %s migrates it', TG_TABLE_SCHEMA, TG_TABLE_NAME, fence.run_id),
       HINT = 'The application is in maintenance mode; retry when the run has finished (breakwater status).';
   END
-  $fence$;`;
+  $fence$;
+  CREATE OR REPLACE FUNCTION breakwater.partition_guard() RETURNS event_trigger LANGUAGE plpgsql AS $guard$
+  DECLARE
+    hit record;
+  BEGIN
+    IF to_regclass('breakwater.fences') IS NULL THEN
+      RETURN;
+    END IF;
+    -- a partition attached to (or created under) a fenced table
+    SELECT f.run_id, f.table_name, t.relid::regclass::text AS part INTO hit
+      FROM breakwater.fences f CROSS JOIN LATERAL pg_partition_tree(f.relid) t
+     WHERE f.pid <> pg_backend_pid() AND NOT EXISTS (SELECT 1 FROM breakwater.fences g WHERE g.relid = t.relid)
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION USING ERRCODE = '${FENCE_SQLSTATE}',
+        MESSAGE = format('%s cannot become a partition of %s while breakwater run %s migrates it', hit.part, hit.table_name, hit.run_id),
+        HINT = 'Attach it when the run has finished (breakwater status).';
+    END IF;
+    -- a fenced partition detached or dropped
+    SELECT f.run_id, f.table_name INTO hit FROM breakwater.fences f
+     WHERE f.root IS NOT NULL AND f.pid <> pg_backend_pid()
+       AND NOT EXISTS (SELECT 1 FROM pg_partition_tree(f.root) t WHERE t.relid = f.relid)
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION USING ERRCODE = '${FENCE_SQLSTATE}',
+        MESSAGE = format('partition %s cannot be detached or dropped while breakwater run %s migrates it', hit.table_name, hit.run_id),
+        HINT = 'Detach it when the run has finished (breakwater status).';
+    END IF;
+  END
+  $guard$;`;
 
-/** Raises the fence on the tables for this session (the runner); idempotent. */
-export async function raiseFence(db: Database, runId: string, tables: TableRef[], policy: LockPolicy, onRetry?: (info: LockRetryInfo) => void): Promise<void> {
-  if (tables.length === 0) return;
+/** The table and, for a partitioned table, every partition below it (statement triggers do not reach them). */
+async function fencedRelations(db: Database, table: TableRef): Promise<{ name: string; root: number | null }[]> {
+  const { rows } = await db.query<{ name: string; root: number | null }>(
+    // pg_partition_tree() returns no row for a table that is not partitioned.
+    `SELECT $1::regclass::text AS name, NULL::int8 AS root
+     UNION ALL
+     SELECT t.relid::regclass::text, $1::regclass::oid::int8 FROM pg_partition_tree($1::regclass) t WHERE t.relid <> $1::regclass`,
+    [quoteTable(table)],
+  );
+  return rows;
+}
+
+/**
+ * Raises the fence on the tables (and their partitions) for this session (the runner);
+ * idempotent. Returns false when the partitions of a fenced partitioned table could not be
+ * guarded (event triggers need a superuser).
+ */
+export async function raiseFence(db: Database, runId: string, tables: TableRef[], policy: LockPolicy, onRetry?: (info: LockRetryInfo) => void): Promise<{ partitionsGuarded: boolean }> {
+  if (tables.length === 0) return { partitionsGuarded: true };
   await db.query(setupSql);
+  const relations = (await Promise.all(tables.map((t) => fencedRelations(db, t)))).flat();
   await withLockRetries(db, policy, "raise the write fence", tables, () =>
     db.transaction(async (tx) => {
       await setLocalLockTimeout(tx, policy.lockTimeoutMs);
-      for (const table of tables) {
+      for (const { name, root } of relations) {
         await tx.query(
-          `INSERT INTO breakwater.fences (relid, table_name, run_id, pid) VALUES ($1::regclass, $1, $2, pg_backend_pid())
-           ON CONFLICT (relid) DO UPDATE SET run_id = EXCLUDED.run_id, pid = EXCLUDED.pid`,
-          [quoteTable(table), runId],
+          `INSERT INTO breakwater.fences (relid, table_name, run_id, pid, root) VALUES ($1::regclass, $1, $2, pg_backend_pid(), $3)
+           ON CONFLICT (relid) DO UPDATE SET run_id = EXCLUDED.run_id, pid = EXCLUDED.pid, root = EXCLUDED.root`,
+          [name, runId, root],
         );
-        await tx.query(`DROP TRIGGER IF EXISTS ${TRIGGER} ON ${quoteTable(table)}`);
-        await tx.query(`CREATE TRIGGER ${TRIGGER} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoteTable(table)} FOR EACH STATEMENT EXECUTE FUNCTION breakwater.write_fence()`);
+        await tx.query(`DROP TRIGGER IF EXISTS ${TRIGGER} ON ${name}`);
+        await tx.query(`CREATE TRIGGER ${TRIGGER} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${name} FOR EACH STATEMENT EXECUTE FUNCTION breakwater.write_fence()`);
       }
     }), onRetry);
+  if (!relations.some((r) => r.root !== null)) return { partitionsGuarded: true };
+  try {
+    await db.query(
+      `DO $do$ BEGIN
+         IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = '${PARTITION_GUARD}') THEN
+           CREATE EVENT TRIGGER ${PARTITION_GUARD} ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'DROP TABLE') EXECUTE FUNCTION breakwater.partition_guard();
+         END IF;
+       END $do$`,
+    );
+    return { partitionsGuarded: true };
+  } catch (error) {
+    if (sqlErrorInfo(error).sqlstate === "42501") return { partitionsGuarded: false };
+    throw error;
+  }
 }
 
 /** After a crash the new runner session takes the fence over (the old pid is gone). */
@@ -75,6 +141,10 @@ export async function lowerFence(db: Database, runId: string, policy: LockPolicy
       for (const { name } of rows) if (name !== null) await tx.query(`DROP TRIGGER IF EXISTS ${TRIGGER} ON ${name}`);
       await tx.query("DELETE FROM breakwater.fences WHERE run_id = $1", [runId]);
     }), onRetry);
+  // The partition guard lives only while some fence does (it is owned by a superuser when it exists).
+  await db
+    .query(`DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM breakwater.fences) THEN DROP EVENT TRIGGER IF EXISTS ${PARTITION_GUARD}; END IF; END $do$`)
+    .catch(() => undefined);
 }
 
 export interface FenceInfo {

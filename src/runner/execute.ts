@@ -191,12 +191,45 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const integerKey = /^(smallint|integer|bigint)$/;
 
-/** How one batch window is found: by key arithmetic (integer keys) or by reading the next keys. */
+/** One batch: the table it updates, the rows it covers (SQL + parameters), and the cursor after it. */
+interface Window {
+  upper: string[];
+  /** table rows the window spans (for progress) */
+  rows: number;
+  /** the quoted table the batch's UPDATE targets (a partition, for block ranges of a partitioned table) */
+  target: string;
+  range: { sql: string; params: unknown[] };
+}
+
+/** How one batch window is found: by key arithmetic (integer keys), by reading the next keys, or by block ranges. */
 interface Windowing {
   /** rows the transform will cover from `cursor` on (for progress and ETA) */
   remaining(db: Database, cursor: string[] | null): Promise<number>;
-  /** the window after `cursor`: its upper key and the table rows it spans; null when done */
-  next(db: Database, cursor: string[] | null, size: number): Promise<{ upper: string[]; rows: number } | null>;
+  /** the window after `cursor`; null when done */
+  next(db: Database, cursor: string[] | null, size: number): Promise<Window | null>;
+}
+
+interface PhysicalPart {
+  /** quoted, as regclass prints it */
+  name: string;
+  blocks: number;
+  perBlock: number;
+}
+
+/** The table itself, or for a partitioned table (which has no blocks of its own) every leaf partition, in name order. */
+async function physicalParts(db: Database, table: string): Promise<{ partitioned: boolean; parts: PhysicalPart[] }> {
+  const { rows } = await db.query<{ name: string; blocks: number; per_block: number; partitioned: boolean }>(
+    `SELECT c.oid::regclass::text AS name, (pg_relation_size(c.oid) / current_setting('block_size')::int)::int8 AS blocks,
+            coalesce(nullif(c.reltuples, -1) / nullif(c.relpages, 0), 50)::float8 AS per_block,
+            (SELECT relkind = 'p' FROM pg_class WHERE oid = $1::regclass) AS partitioned
+       FROM pg_class c
+      -- pg_partition_tree() returns no row for a table that is not partitioned
+      WHERE c.oid IN (SELECT relid FROM pg_partition_tree($1::regclass) WHERE isleaf UNION ALL SELECT $1::regclass WHERE NOT EXISTS (SELECT FROM pg_partition_tree($1::regclass)))
+        AND c.relkind <> 'p'
+      ORDER BY c.relname, c.oid`,
+    [table],
+  );
+  return { partitioned: rows[0]?.partitioned ?? false, parts: rows.map((r) => ({ name: r.name, blocks: Number(r.blocks), perBlock: Math.max(1, r.per_block) })) };
 }
 
 /**
@@ -216,32 +249,46 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
   const keyTuple = tuple(keys.map((k) => quoteIdent(k.name)));
   const windowFilter = transform.windowOverAllRows ? null : transform.where;
   const conditions = (...extra: (string | null | false)[]) => [...extra.filter((e): e is string => typeof e === "string"), "true"].join(" AND ");
+  const keyRange = (cursor: string[] | null, upper: string[]) => ({
+    sql: conditions(cursor !== null && `${keyTuple} > ${tuple(params(1))}`, `${keyTuple} <= ${tuple(params(cursor === null ? 1 : 1 + keys.length))}`),
+    params: [...(cursor ?? []), ...upper],
+  });
 
   let windowing: Windowing;
-  let rangeSql = (hasCursor: boolean) => {
-    const upperParams = params(hasCursor ? 1 + keys.length : 1);
-    return conditions(hasCursor && `${keyTuple} > ${tuple(params(1))}`, `${keyTuple} <= ${tuple(upperParams)}`);
-  };
   if (transform.idempotent && transform.where) {
     // Physical order: block ranges read by a TID Range Scan (PostgreSQL ≥ 14), as fast as a
     // sequential scan. Rows an update moves into a later block are seen again but no longer
     // match the WHERE, so each row is still written once; rows written by the application meanwhile
-    // are kept right by the operation's trigger.
-    const stats = await db.one<{ blocks: number; per_block: number }>(
-      `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS blocks,
-              coalesce(nullif(reltuples, -1) / nullif(relpages, 0), 50)::float8 AS per_block FROM pg_class WHERE oid = $1::regclass`,
-      [table],
-    );
-    const blocks = Number(stats.blocks);
-    const perBlock = Math.max(1, stats.per_block);
-    rangeSql = (hasCursor) => conditions(hasCursor && `ctid >= ('(' || $1 || ',0)')::tid`, `ctid < ('(' || $${hasCursor ? 2 : 1} || ',0)')::tid`);
+    // are kept right by the operation's trigger. A partitioned table has no blocks of its own: its
+    // leaf partitions are walked one after the other, the cursor naming the partition.
+    const { partitioned, parts } = await physicalParts(db, table);
+    const position = (cursor: string[] | null) => {
+      if (!cursor) return { part: 0, block: 0 };
+      if (!partitioned) return { part: 0, block: Number(cursor[0]) };
+      const part = parts.findIndex((p) => p.name === cursor[0]);
+      if (part < 0) throw new BreakwaterError("BW_SQL_FAILED", `Partition ${cursor[0]} of ${displayTable(transform.table)}, where the transform stopped, is gone.`, { hint: "Partitions must not change during a run; roll the run back." });
+      return { part, block: Number(cursor[1]) };
+    };
     windowing = {
-      remaining: async (_db, cursor) => Math.round((blocks - (cursor ? Number(cursor[0]) : 0)) * perBlock),
+      remaining: async (_db, cursor) => {
+        const at = position(cursor);
+        return Math.round(parts.reduce((sum, p, i) => sum + (i < at.part ? 0 : (p.blocks - (i === at.part ? at.block : 0)) * p.perBlock), 0));
+      },
       next: async (_tx, cursor, size) => {
-        const from = cursor ? Number(cursor[0]) : 0;
-        if (from >= blocks) return null;
-        const to = Math.min(blocks, from + Math.max(1, Math.round(size / perBlock)));
-        return { upper: [String(to)], rows: Math.round((to - from) * perBlock) };
+        let { part, block } = position(cursor);
+        while (part < parts.length && block >= parts[part]!.blocks) {
+          part += 1;
+          block = 0;
+        }
+        const current = parts[part];
+        if (!current) return null;
+        const to = Math.min(current.blocks, block + Math.max(1, Math.round(size / current.perBlock)));
+        return {
+          upper: partitioned ? [current.name, String(to)] : [String(to)],
+          rows: Math.round((to - block) * current.perBlock),
+          target: current.name,
+          range: { sql: `ctid >= ('(' || $1 || ',0)')::tid AND ctid < ('(' || $2 || ',0)')::tid`, params: [String(block), String(to)] },
+        };
       },
     };
   } else if (keys.length === 1 && integerKey.test(keys[0]!.type) && !windowFilter) {
@@ -271,8 +318,8 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
           hi = BigInt(latest.hi);
         }
         const width = BigInt(Math.max(1, Math.round(size / Math.max(density, 1e-6))));
-        const upper = from + width < hi ? from + width : hi;
-        return { upper: [upper.toString()], rows: Math.max(1, Math.round(Number(upper - from) * density)) };
+        const upper = [(from + width < hi ? from + width : hi).toString()];
+        return { upper, rows: Math.max(1, Math.round(Number(BigInt(upper[0]!) - from) * density)), target: table, range: keyRange(cursor, upper) };
       },
     };
   } else {
@@ -289,12 +336,13 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
               ORDER BY ${keys.map((k) => `${quoteIdent(k.name)} DESC`).join(", ")} LIMIT 1`;
         const row = (await tx.query<Record<string, string | null> & { window_size: number }>(sql, [size, ...(cursor ?? [])])).rows[0];
         if (!row || Number(row.window_size) === 0) return null;
-        return { upper: keys.map((_, i) => row[`k${i}`]!), rows: Number(row.window_size) };
+        const upper = keys.map((_, i) => row[`k${i}`]!);
+        return { upper, rows: Number(row.window_size), target: table, range: keyRange(cursor, upper) };
       },
     };
   }
 
-  const updateSql = (hasCursor: boolean) => `UPDATE ${table} SET ${transform.set} WHERE ${conditions(rangeSql(hasCursor), transform.where && `(${transform.where})`)}`;
+  const updateSql = (window: Window) => `UPDATE ${window.target} SET ${transform.set} WHERE ${conditions(window.range.sql, transform.where && `(${transform.where})`)}`;
 
   let cursor = startCursor;
   let rows = startRows;
@@ -331,7 +379,7 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
           done = true;
           return;
         }
-        const changed = (await tx.query(updateSql(cursor !== null), [...(cursor ?? []), ...window.upper])).rowCount;
+        const changed = (await tx.query(updateSql(window), window.range.params)).rowCount;
         const newScanned = scanned + window.rows;
         const newLongest = Math.max(longestBatchMs, now() - batchStart);
         await tx.query(`UPDATE breakwater.steps SET cursor = $3, rows = rows + $4, data = $5 WHERE run_id = $1 AND seq = $2`, [

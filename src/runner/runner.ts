@@ -282,7 +282,10 @@ class RunExecution {
 
   async raiseFence(): Promise<void> {
     if (!this.options.config.maintenance.fence) return;
-    await raiseFence(this.db, this.run.id, this.fencedTables(), this.ctx.lock, (info) => this.emit({ type: "lock-retry", runId: this.run.id, label: "raise the write fence", info }));
+    const { partitionsGuarded } = await raiseFence(this.db, this.run.id, this.fencedTables(), this.ctx.lock, (info) => this.emit({ type: "lock-retry", runId: this.run.id, label: "raise the write fence", info }));
+    if (!partitionsGuarded) {
+      this.emit({ type: "warning", runId: this.run.id, message: "Every partition is fenced, but ATTACH / DETACH PARTITION on the fenced tables cannot be refused during this run: that needs an event trigger, which only a superuser may create. Do not change their partitions until the run has finished." });
+    }
   }
 
   async lowerFence(): Promise<void> {
