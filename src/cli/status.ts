@@ -1,6 +1,7 @@
 // `breakwater status`: every run in this database and where it stands.
 import type { Command } from "commander";
 import { loadConfig, requireDatabaseUrl } from "../config/config.ts";
+import { BreakwaterError } from "../errors.ts";
 import { runStatus } from "../runner/runner.ts";
 import type { GlobalOptions } from "./context.ts";
 import { reportError } from "./render.ts";
@@ -17,13 +18,22 @@ export function registerStatus(program: Command): void {
       try {
         const config = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
         let runs = await runStatus(requireDatabaseUrl(config));
-        if (id) runs = runs.filter((r) => r.id === id);
+        if (id) {
+          const never = runs.length === 0;
+          runs = runs.filter((r) => r.id === id);
+          if (runs.length === 0) {
+            // The same words as `rollback` and `resume` for a run they cannot find.
+            throw new BreakwaterError("BW_RUN_NOT_FOUND", `No run ${id} in this database${never ? ": breakwater has never run on it" : ""}.`, {
+              hint: `${never ? "Check DATABASE_URL; " : ""}\`breakwater status\` lists the runs.`,
+            });
+          }
+        }
         if (options.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
           return;
         }
         if (runs.length === 0) {
-          process.stdout.write(id ? `No run ${id}.\n` : "No breakwater runs in this database yet.\n");
+          process.stdout.write("No breakwater runs in this database yet.\n");
           return;
         }
         for (const run of runs) {
