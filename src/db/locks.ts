@@ -84,7 +84,7 @@ export async function withLockRetries<T>(
       const blockers = await findBlockers(db, tables).catch(() => []);
       if (n >= policy.retries) {
         throw new BreakwaterError("BW_LOCK_TIMEOUT", `Could not get the lock for "${what}" after ${n + 1} attempts of ${policy.lockTimeoutMs} ms: ${describeBlockers(blockers)}.`, {
-          hint: "A long transaction holds the table. Let it finish (or end it), then run `breakwater resume`; or raise lockTimeoutMs / lockRetries in breakwater.config.ts.",
+          hint: "A long transaction holds the table. Let it finish (or end it), then run `breakwater resume`; or raise lock.timeoutMs or lock.retries in breakwater.config.ts.",
           details: { blockers },
         });
       }
