@@ -1,6 +1,7 @@
 // Renders runner events: a live progress line on a TTY, plain lines otherwise (CI, pipes),
 // JSON lines with --json. Secrets never reach these outputs: events carry no URLs.
-import { BreakwaterError, errorMessage, isBreakwaterError } from "../errors.ts";
+import type { SourceLocation } from "../config/user-module.ts";
+import { BreakwaterError, errorMessage, isBreakwaterError, redactSecrets } from "../errors.ts";
 import { renderMarkdown, type MigrationLog } from "../report/migration-log.ts";
 import type { RunnerEvent } from "../runner/events.ts";
 import { exitCodeFor } from "./exit-codes.ts";
@@ -93,13 +94,26 @@ export function printReport(log: MigrationLog, mode: OutputMode): void {
   else process.stdout.write(`\n${renderMarkdown(log)}\n`);
 }
 
+/** The source line at an error's location, with a caret under its column (a URL's password hidden). */
+function sourceExcerpt(location: SourceLocation): string {
+  if (location.lineText === null) return "";
+  const gutter = String(location.line);
+  const line = redactSecrets(location.lineText);
+  const prefix = location.column === null ? null : redactSecrets(location.lineText.slice(0, location.column - 1));
+  const caret = prefix !== null && prefix.length <= 200 ? `    ${" ".repeat(gutter.length)} | ${prefix.replace(/[^\t]/g, " ")}^\n` : "";
+  return `    ${gutter} | ${line.length > 200 ? `${line.slice(0, 200)}…` : line}\n${caret}`;
+}
+
 /** Prints an error (message + hint) and returns the exit code. */
 export function reportError(error: unknown, mode: OutputMode): number {
   const bw = isBreakwaterError(error) ? error : new BreakwaterError("BW_INTERNAL", errorMessage(error));
+  const location = bw.details?.location as SourceLocation | undefined;
   if (mode === "json") {
-    process.stdout.write(`${JSON.stringify({ type: "error", error: { code: bw.code, message: errorMessage(bw.message), hint: bw.hint ?? null } })}\n`);
+    const where = location ? { location: { file: location.file, line: location.line, column: location.column } } : {};
+    process.stdout.write(`${JSON.stringify({ type: "error", error: { code: bw.code, message: errorMessage(bw.message), hint: bw.hint ?? null, ...where } })}\n`);
   } else {
     process.stderr.write(`\nbreakwater: ${errorMessage(bw.message)} [${bw.code}]\n`);
+    if (location) process.stderr.write(sourceExcerpt(location));
     if (bw.hint) process.stderr.write(`  hint: ${bw.hint}\n`);
     if (bw.code === "BW_INTERNAL" && error instanceof Error && process.env.BREAKWATER_DEBUG) process.stderr.write(`${error.stack}\n`);
   }

@@ -2,10 +2,10 @@
 // prisma.config.ts, validated; DATABASE_URL is the default connection.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { defaultLockPolicy, type LockPolicy } from "../db/locks.ts";
 import { BreakwaterError } from "../errors.ts";
+import { importUserModule } from "./user-module.ts";
 import type { MaintenanceStore } from "../maintenance/state.ts";
 import type { BackupSettings } from "../backup/backup.ts";
 
@@ -135,12 +135,8 @@ export async function loadConfig(options: { cwd?: string; explicitPath?: string 
   }
   let value: unknown = {};
   if (file) {
-    try {
-      const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-      value = module.default;
-    } catch (error) {
-      throw new BreakwaterError("BW_CONFIG_INVALID", `Cannot load ${path.basename(file)}: ${(error as Error).message.split("\n")[0]}`);
-    }
+    const module = await importUserModule(file, { code: "BW_CONFIG_INVALID", what: path.relative(cwd, file) || file, hint: "Fix the syntax or imports of the config file; see the README section “Configuration”.", cwd });
+    value = module.default;
   }
   return resolveConfig(value, cwd, file);
 }

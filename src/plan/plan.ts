@@ -2,8 +2,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { z } from "zod";
+import { importUserModule } from "../config/user-module.ts";
 import { BreakwaterError } from "../errors.ts";
 import { operations } from "../operations/registry.ts";
 import type { AddEnumValueInput } from "../operations/add-enum-value.ts";
@@ -115,12 +115,7 @@ export async function loadPlan(file: string, cwd = process.cwd()): Promise<Loade
   } catch {
     throw new BreakwaterError("BW_PLAN_NOT_FOUND", `Plan file not found: ${file}`, { hint: "Give the path of a .ts or .js file exporting defineMigration({ … })." });
   }
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
-  } catch (error) {
-    throw new BreakwaterError("BW_PLAN_INVALID", `Cannot load plan ${file}: ${(error as Error).message.split("\n")[0]}`, { hint: "Fix the syntax or imports of the plan file." });
-  }
+  const module = await importUserModule(absolute, { code: "BW_PLAN_INVALID", what: `plan ${file}`, hint: "Fix the syntax or imports of the plan file.", cwd });
   const exported = module.default ?? module.migration;
   if (exported === undefined) throw new BreakwaterError("BW_PLAN_INVALID", `Plan ${file} has no default export.`, { hint: "Write `export default defineMigration({ id, steps })`." });
   return { plan: validatePlan(exported, `plan ${file}`), path: absolute, sha256: createHash("sha256").update(source).digest("hex") };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createUsers } from "../../src/demo/users.ts";
-import { createTestDatabase, planSource, runCli, tableChecksum, tempProject, type TestDatabase } from "../harness.ts";
+import { createTestDatabase, indexUrl, planSource, runCli, tableChecksum, tempProject, type TestDatabase } from "../harness.ts";
 
 describe("a malformed plan or config", () => {
   let t: TestDatabase;
@@ -18,11 +18,22 @@ describe("a malformed plan or config", () => {
     ["an unknown operation", { "plan.ts": planSource(`{ id: "x", steps: [{ op: "dropEverything" }] }`) }, /steps\.0\.op: unknown operation "dropEverything" \(known: renameEnumValue, addEnumValue, backfill, sql\)/],
     ["a misspelled option", { "plan.ts": planSource(`{ id: "x", steps: [{ op: "renameEnumValue", enum: "Role", form: "USER", to: "EMPLOYEE" }] }`) }, /steps\.0\.from: .*expected string/i],
     ["a plan with no steps", { "plan.ts": planSource(`{ id: "x", steps: [] }`) }, /steps: a plan needs at least one step, or at least one check/],
-    ["a syntax error", { "plan.ts": `export default {{ id: ` }, /Cannot load plan plan\.ts/],
+    [
+      "a syntax error, with its position and line",
+      { "plan.ts": `import { defineMigration } from ${JSON.stringify(indexUrl)};\nexport default defineMigration({\n  id: "x",\n  steps: [ { op: "sql" sql: "SELECT 1" } ],\n});\n` },
+      /Cannot load plan plan\.ts: plan\.ts:4:24: syntax error: Expected "}" but found "sql" \[BW_PLAN_INVALID\]\n\s+4 \| {3}steps: \[ \{ op: "sql" sql: "SELECT 1" \} \],\n\s+\| {24}\^\n/,
+    ],
+    ["a syntax error at the end of the file", { "plan.ts": "export default {\n  id: \"x\",\n" }, /Cannot load plan plan\.ts: plan\.ts:3:1: syntax error: Expected identifier but found end of file/],
+    ["a syntax error in a module the plan imports", { "plan.ts": `import { steps } from "./steps.ts";\nexport default { id: "x", steps };\n`, "steps.ts": "export const steps = [\n  { op: 'sql', sql: 'SELECT 1' ]\n];\n" }, /Cannot load plan plan\.ts: steps\.ts:2:32: syntax error: Expected "}" but found "\]"/],
+    ["an error thrown while the plan loads", { "plan.ts": `${planSource(`{ id: "x", steps: [sql("SELECT 1")] }`)}\nthrow new Error("no plan today");\n` }, /Cannot load plan plan\.ts: plan\.ts:4:7: Error: no plan today \[BW_PLAN_INVALID\]\n\s+4 \| throw new Error\("no plan today"\);\n\s+\| {7}\^/],
+    ["an import of a file that does not exist", { "plan.ts": `// the steps live next door\nimport { steps } from "./steps.ts";\nexport default { id: "x", steps };\n` }, /Cannot load plan plan\.ts: plan\.ts:2:23: Error: Cannot find module 'steps\.ts' imported from plan\.ts/],
+    ["an import of a name the module does not export", { "plan.ts": `import { defineMigration, renameEnumValues } from ${JSON.stringify(indexUrl)};\nexport default defineMigration({ id: "x", steps: [renameEnumValues()] });\n` }, /Cannot load plan plan\.ts: plan\.ts:1: SyntaxError: The requested module '.*' does not provide an export named 'renameEnumValues'/],
     ["a missing file", {}, /Plan file not found: plan\.ts/],
     ["an enum that does not exist", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "role", from: "USER", to: "EMPLOYEE" })] }`) }, /Enum type public\.role does not exist/],
     ["a value the enum does not have", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "Role", from: "GUEST", to: "EMPLOYEE" })] }`) }, /Enum public\.Role has no value "GUEST" \(values: USER, ADMIN\)/],
     ["a backfill with invalid SQL", { "plan.ts": planSource(`{ id: "x", steps: [backfill({ table: "User", set: { email: "no_such_column" } })] }`) }, /The backfill of User is not valid SQL/],
+    ["a syntax error in breakwater.config.ts", { "breakwater.config.ts": "export default {\n  lock: { timeoutMs: 100 \n};\n", "plan.ts": planSource(`{ id: "x", steps: [sql("SELECT 1")] }`) }, /Cannot load breakwater\.config\.ts: breakwater\.config\.ts:3:2: syntax error: Expected "}" but found ";" \[BW_CONFIG_INVALID\]\n\s+3 \| \};\n\s+\| {2}\^/],
+    ["an error thrown while breakwater.config.ts loads", { "breakwater.config.ts": "const url: string | undefined = undefined;\nexport default { databaseUrl: url!.trim() };\n", "plan.ts": planSource(`{ id: "x", steps: [sql("SELECT 1")] }`) }, /Cannot load breakwater\.config\.ts: breakwater\.config\.ts:2:\d+: TypeError: Cannot read properties of undefined \(reading 'trim'\)/],
     ["an invalid config", { "breakwater.config.ts": `export default { batch: { size: -1 } };`, "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE" })] }`) }, /Invalid configuration in breakwater\.config\.ts: batch\.size: /],
   ];
 
