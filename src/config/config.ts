@@ -69,6 +69,8 @@ export interface BatchPolicy {
 
 export interface ResolvedConfig {
   databaseUrl: string | undefined;
+  /** where databaseUrl comes from, as messages name it: "DATABASE_URL" or "databaseUrl in breakwater.config.ts" */
+  databaseUrlSource: string;
   maintenanceFile: string;
   maintenance: { store: "file" | "postgres"; mode: "read-only" | "full"; fence: boolean; retryAfter: number | null };
   backup: BackupSettings & { beforeRun: "snapshot" | "full" | "both"; beforeDeploy: "never" | "destructive" | "always" };
@@ -98,6 +100,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
   const c = parsed.data;
   return {
     databaseUrl: c.databaseUrl ?? env.DATABASE_URL,
+    databaseUrlSource: c.databaseUrl === undefined ? "DATABASE_URL" : `databaseUrl in ${configPath ? path.basename(configPath) : "the config"}`,
     maintenanceFile: path.resolve(cwd, c.maintenance.file ?? "maintenance/enabled.lock"),
     maintenance: { store: c.maintenance.store ?? "file", mode: c.maintenance.mode ?? "read-only", fence: c.maintenance.fence ?? true, retryAfter: c.maintenance.retryAfter ?? null },
     lock: {
@@ -147,16 +150,55 @@ export function requireDatabaseUrl(config: ResolvedConfig): string {
       hint: "Set DATABASE_URL, or databaseUrl in breakwater.config.ts. To try breakwater without a database, run `npx breakwater demo`.",
     });
   }
-  if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
-    throw new BreakwaterError("BW_CONFIG_INVALID", "DATABASE_URL must be a postgres:// or postgresql:// URL.");
+  return checkDatabaseUrl(config.databaseUrl, config.databaseUrlSource);
+}
+
+/**
+ * Refuses a URL that pg cannot parse or would read differently than written, without ever
+ * repeating it (its password). `source` names where it comes from, e.g. "DATABASE_URL".
+ */
+export function checkDatabaseUrl(url: string, source: string): string {
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new BreakwaterError("BW_CONFIG_INVALID", `${source} must be a postgres:// or postgresql:// URL.`);
+  const problem = databaseUrlProblem(url);
+  if (problem) {
+    throw new BreakwaterError("BW_CONFIG_INVALID", `${source} is not a valid URL: ${problem}`, {
+      hint: "The form is postgres:// then user:password@host:5432/database, the user name and password percent-encoded as encodeURIComponent does (# → %23, ? → %3F, / → %2F, % → %25).",
+    });
   }
-  return config.databaseUrl;
+  return url;
+}
+
+function databaseUrlProblem(url: string): string | null {
+  const rest = url.slice(url.indexOf("://") + 3);
+  // As pg parses it: "user@/db" (no host: pg's default host) is valid too.
+  const parsed = [url, url.replace("@/", "@___DUMMY___/")].some((candidate) => URL.canParse(candidate));
+  // The host part ends at the first / ? or #. An @ after that one means it was written inside
+  // the user name or password: pg would take what precedes it as the host and port, or fail.
+  // (An @ in a password is read as pg reads it: the last @ ends the password.)
+  const end = rest.search(/[/?#]/);
+  const at = end < 0 ? -1 : rest.indexOf("@", end);
+  if (at >= 0) {
+    const delimiter = rest[end]!;
+    // "?application_name=a@b" is a parameter, "host/db@x" a database name; a fragment means
+    // nothing to pg, and a database name holds no "/".
+    const inParameter = /\?[^#]*=/.test(rest.slice(end, at));
+    if (delimiter === "#" || (!inParameter && (delimiter === "?" || !parsed || rest.includes("/", at)))) {
+      const where = rest.slice(0, end).includes(":") ? "password" : "user name";
+      return `a \`${delimiter}\` in the ${where} must be written ${encodeURIComponent(delimiter)} (percent-encode special characters in the user name and password).`;
+    }
+  }
+  if (parsed) return null;
+  const authority = end < 0 ? rest : rest.slice(0, end);
+  const port = /:([^:\]]*)$/.exec(authority.slice(authority.lastIndexOf("@") + 1))?.[1];
+  if (port !== undefined && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return "the port must be a number from 1 to 65535.";
+  return "expected postgres:// followed by user:password@host:5432/database (percent-encode special characters in the user name and password).";
 }
 
 /** The maintenance store the config names (file by default, or the database itself). */
 export async function maintenanceStoreFor(config: ResolvedConfig, databaseUrl: string | undefined): Promise<MaintenanceStore> {
   if (config.maintenance.store === "postgres") {
     if (!databaseUrl) throw new BreakwaterError("BW_CONFIG_INVALID", "maintenance.store is postgres but there is no DATABASE_URL.");
+    checkDatabaseUrl(databaseUrl, config.databaseUrlSource);
     const { postgresStore } = await import("../maintenance/stores/postgres.ts");
     return postgresStore({ url: databaseUrl });
   }
