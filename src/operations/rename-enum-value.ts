@@ -24,13 +24,26 @@ const inputSchema = z
     enum: identifier,
     from: z.string().min(1),
     to: z.string().min(1),
+    /** values to create besides `to`, each once; listing `to` again is harmless, listing `from` is refused */
     add: z.array(z.string().min(1)).default([]),
     /** the final order of the values; by default `to` takes the place of `from`, followed by `add` */
     values: z.array(z.string().min(1)).optional(),
     contract: z.enum(["auto", "shadow", "typeSwap", "renameValue"]).default("auto"),
   })
   .strict()
-  .refine((i) => i.from !== i.to, { message: "`from` and `to` must differ" });
+  .refine((i) => i.from !== i.to, { message: "`from` and `to` must differ" })
+  // A value listed twice is most likely a typo for another one; `from` in `add` would be removed
+  // and created again in one step.
+  .superRefine((i, context) => {
+    for (const key of ["add", "values"] as const) {
+      const listed = i[key] ?? [];
+      const twice = listed.find((v, index) => listed.indexOf(v) !== index);
+      if (twice !== undefined) context.addIssue({ code: "custom", path: [key], message: `${JSON.stringify(twice)} is listed twice` });
+    }
+    if (i.add.includes(i.from)) {
+      context.addIssue({ code: "custom", path: ["add"], message: `${JSON.stringify(i.from)} is the value renamed by \`from\`; it cannot be added back in the same step` });
+    }
+  });
 
 export type RenameEnumValueInput = z.input<typeof inputSchema>;
 type Input = z.output<typeof inputSchema>;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createUsers } from "../../src/demo/users.ts";
-import { createTestDatabase, indexUrl, planSource, runCli, tableChecksum, tempProject, type TestDatabase } from "../harness.ts";
+import { createTestDatabase, enumLabels, indexUrl, planSource, runCli, tableChecksum, tempProject, type TestDatabase } from "../harness.ts";
 
 describe("a malformed plan or config", () => {
   let t: TestDatabase;
@@ -32,6 +32,9 @@ describe("a malformed plan or config", () => {
     ["an enum that does not exist", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "role", from: "USER", to: "EMPLOYEE" })] }`) }, /Enum type public\.role does not exist/],
     ["a value the enum does not have", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "Role", from: "GUEST", to: "EMPLOYEE" })] }`) }, /Enum public\.Role has no value "GUEST" \(values: USER, ADMIN\)/],
     ["a backfill with invalid SQL", { "plan.ts": planSource(`{ id: "x", steps: [backfill({ table: "User", set: { email: "no_such_column" } })] }`) }, /The backfill of User is not valid SQL/],
+    ["a value added twice", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER", "MANAGER"] })] }`) }, /Invalid plan plan\.ts: steps\.0\.add: "MANAGER" is listed twice/],
+    ["a value listed twice in `values`", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", values: ["EMPLOYEE", "ADMIN", "EMPLOYEE"] })] }`) }, /Invalid plan plan\.ts: steps\.0\.values: "EMPLOYEE" is listed twice/],
+    ["the renamed value added back", { "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["USER", "MANAGER"] })] }`) }, /Invalid plan plan\.ts: steps\.0\.add: "USER" is the value renamed by `from`/],
     ["a syntax error in breakwater.config.ts", { "breakwater.config.ts": "export default {\n  lock: { timeoutMs: 100 \n};\n", "plan.ts": planSource(`{ id: "x", steps: [sql("SELECT 1")] }`) }, /Cannot load breakwater\.config\.ts: breakwater\.config\.ts:3:2: syntax error: Expected "}" but found ";" \[BW_CONFIG_INVALID\]\n\s+3 \| \};\n\s+\| {2}\^/],
     ["an error thrown while breakwater.config.ts loads", { "breakwater.config.ts": "const url: string | undefined = undefined;\nexport default { databaseUrl: url!.trim() };\n", "plan.ts": planSource(`{ id: "x", steps: [sql("SELECT 1")] }`) }, /Cannot load breakwater\.config\.ts: breakwater\.config\.ts:2:\d+: TypeError: Cannot read properties of undefined \(reading 'trim'\)/],
     ["an invalid config", { "breakwater.config.ts": `export default { batch: { size: -1 } };`, "plan.ts": planSource(`{ id: "x", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE" })] }`) }, /Invalid configuration in breakwater\.config\.ts: batch\.size: /],
@@ -55,5 +58,21 @@ describe("a malformed plan or config", () => {
     assert.equal(result.code, 2);
     assert.match(result.stderr, /DATABASE_URL is not set/);
     assert.match(result.stderr, /npx breakwater demo/);
+  });
+});
+
+describe("renameEnumValue's add", () => {
+  let t: TestDatabase;
+  before(async () => {
+    t = await createTestDatabase();
+    await createUsers(t.db, 200);
+  });
+  after(async () => t.drop());
+
+  it("takes `to` listed in `add` as already wanted: the value is created once", async () => {
+    const dir = await tempProject({ "plan.ts": planSource(`{ id: "to_in_add", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["EMPLOYEE", "MANAGER"] })] }`) });
+    const result = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
   });
 });
