@@ -170,8 +170,17 @@ export async function markStepFailed(db: Database, runId: string, seq: number, e
   await db.query("UPDATE breakwater.steps SET state = 'failed', finished_at = clock_timestamp(), error = $3 WHERE run_id = $1 AND seq = $2", [runId, seq, JSON.stringify(error)]);
 }
 
-/** Who holds the runner lock: the backend and, when known, the run it is working on. */
-export async function describeLockHolder(db: Database): Promise<string> {
+export interface LockHolder {
+  /** the holder's backend */
+  pid: number;
+  /** the runner process and its host, read from the application_name breakwater sets (null when not ours or cut short) */
+  runnerPid: number | null;
+  host: string | null;
+  /** when the holder's connection started */
+  connectedAt: Date;
+}
+
+async function holderRow(db: Database): Promise<{ pid: number; application_name: string; backend_start: Date; client_addr: string | null } | undefined> {
   const key = RUNNER_LOCK_KEY;
   const { rows } = await db.query<{ pid: number; application_name: string; backend_start: Date; client_addr: string | null }>(
     `SELECT a.pid, a.application_name, a.backend_start, a.client_addr::text AS client_addr
@@ -179,7 +188,20 @@ export async function describeLockHolder(db: Database): Promise<string> {
       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1`,
     [(key >> 32n).toString(), (key & 0xffffffffn).toString()],
   );
-  const holder = rows[0];
+  return rows[0];
+}
+
+/** The session holding the runner lock, or null when it is free. */
+export async function lockHolder(db: Database): Promise<LockHolder | null> {
+  const row = await holderRow(db);
+  if (!row) return null;
+  const runner = /\(pid (\d+) on ([^)]+)\)$/.exec(row.application_name);
+  return { pid: row.pid, runnerPid: runner ? Number(runner[1]) : null, host: runner ? runner[2]! : null, connectedAt: row.backend_start };
+}
+
+/** Who holds the runner lock: the backend and, when known, the run it is working on. */
+export async function describeLockHolder(db: Database): Promise<string> {
+  const holder = await holderRow(db);
   if (!holder) return "another breakwater runner (it has just finished)";
   return `${holder.application_name || "a session"} (database backend pid ${holder.pid}${holder.client_addr ? ` from ${holder.client_addr}` : ""}, connected since ${holder.backend_start.toISOString()})`;
 }

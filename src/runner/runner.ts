@@ -3,7 +3,7 @@
 // journaled; one runner per database (advisory lock).
 import { randomBytes } from "node:crypto";
 import type { ResolvedConfig } from "../config/config.ts";
-import { Database, describeUrl, sqlErrorInfo } from "../db/database.ts";
+import { Database, isConnectionLoss, sqlErrorInfo } from "../db/database.ts";
 import { quoteTable } from "../db/quote.ts";
 import { checkQuery } from "../db/sql-fragments.ts";
 import { BreakwaterError, isBreakwaterError } from "../errors.ts";
@@ -19,15 +19,30 @@ import { buildMigrationLog, type MigrationLog } from "../report/migration-log.ts
 import type { CheckResult, EventSink, RunnerEvent } from "./events.ts";
 import { CheckFailure, evaluateChecks, executeAction, executeSnapshot, executeTransform, restoreSnapshot, scalar, type ExecutionContext, type StepResult } from "./execute.ts";
 import {
-  RUNNER_LOCK_KEY, describeLockHolder, ensureJournal, journalExists, getRun, getSteps, holderDescription, insertRun, insertSteps, listRuns,
+  ensureJournal, journalExists, getRun, getSteps, holderDescription, insertRun, insertSteps, listRuns,
   markStepDone, markStepFailed, markStepRunning, updateRun, type RunRow,
 } from "./journal.ts";
 import { buildProgram, planContext, type Program, type ProgramStep } from "./program.ts";
+import { RunnerSession, type SessionPolicy } from "./session.ts";
 
 export interface RunnerOptions {
   config: ResolvedConfig;
   databaseUrl: string;
   emit?: EventSink;
+  /** how long a lost connection is retried before the run stops, resumable (default 60 s) */
+  reconnectTimeoutMs?: number;
+}
+
+const defaultReconnectTimeoutMs = 60_000;
+const maxReconnects = 10;
+
+function sessionPolicy(options: RunnerOptions): SessionPolicy {
+  return { reconnectTimeoutMs: options.reconnectTimeoutMs ?? defaultReconnectTimeoutMs };
+}
+
+/** Opens the runner's session; what it has to say before a run exists goes out as a warning. */
+function openSession(options: RunnerOptions, command: string): Promise<RunnerSession> {
+  return RunnerSession.open(options.databaseUrl, command, sessionPolicy(options), (message) => options.emit?.({ type: "warning", runId: "", message }));
 }
 
 export interface RunOutcome {
@@ -50,36 +65,10 @@ function newRunId(): string {
   return `${stamp}-${randomBytes(2).toString("hex")}`;
 }
 
-interface Session {
-  db: Database;
-  close(): Promise<void>;
-}
-
-/** Connects and takes the runner lock; a second runner gets BW_LOCKED naming the holder. */
-async function openSession(url: string, command: string): Promise<Session> {
-  const db = await Database.connect(url, { applicationName: `breakwater ${command} (${holderDescription()})` });
-  try {
-    if (!(await db.tryAdvisoryLock(RUNNER_LOCK_KEY))) {
-      const holder = await describeLockHolder(db);
-      throw new BreakwaterError("BW_LOCKED", `Another breakwater runner is working on ${describeUrl(url)}: ${holder}.`, {
-        hint: "Only one runner may work on a database at a time. Wait for it (see `breakwater status`); if its process died, PostgreSQL releases the lock when its connection closes.",
-      });
-    }
-  } catch (error) {
-    await db.close();
-    throw error;
-  }
-  return { db, close: () => db.close() };
-}
-
-async function setApplicationName(db: Database, name: string): Promise<void> {
-  await db.query("SELECT set_config('application_name', $1, false)", [name.slice(0, 63)]);
-}
-
 function toBreakwaterError(error: unknown, label: string): BreakwaterError {
   if (isBreakwaterError(error)) return error;
   const info = sqlErrorInfo(error);
-  if (info.sqlstate === undefined && /connection|terminat|ECONN|socket/i.test(info.message)) {
+  if (isConnectionLoss(error)) {
     return new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection during "${label}": ${info.message}`, { hint: "Nothing committed is lost: run `breakwater resume` when the database is reachable again." });
   }
   return new BreakwaterError("BW_SQL_FAILED", `Step "${label}" failed: ${info.message}${info.sqlstate ? ` (SQLSTATE ${info.sqlstate})` : ""}`, { details: { sqlstate: info.sqlstate } });
@@ -110,12 +99,14 @@ class RunExecution {
   run: RunRow;
   readonly program: Program;
   readonly options: RunnerOptions;
+  private readonly session: RunnerSession;
 
-  constructor(db: Database, run: RunRow, options: RunnerOptions) {
+  constructor(session: RunnerSession, run: RunRow, options: RunnerOptions) {
     this.run = run;
     this.options = options;
+    this.session = session;
     const batch = { ...options.config.batch, ...definedOnly(run.plan.batch) };
-    this.ctx = { db, runId: run.id, lock: options.config.lock, batch, emit: options.emit ?? (() => undefined), measures: run.measures ?? {} };
+    this.ctx = { db: session.db, runId: run.id, lock: options.config.lock, batch, emit: options.emit ?? (() => undefined), measures: run.measures ?? {} };
     this.program = buildProgram(run.id, run.plan, run.facts, options.config.shadowThresholdRows, run.plan.backup === "full" || run.plan.backup === "both");
   }
 
@@ -129,6 +120,33 @@ class RunExecution {
 
   async refresh(): Promise<void> {
     this.run = await getRun(this.db, this.run.id);
+  }
+
+  /**
+   * Runs `work` (which continues from the journal when called again), reconnecting when the
+   * connection is lost: every step's effect commits with its journal entry, so starting over
+   * after a reconnect redoes nothing. Past the reconnect budget: BW_CONNECTION_FAILED.
+   */
+  async persist<T>(label: string, work: () => Promise<T>): Promise<T> {
+    for (let reconnects = 0; ; reconnects++) {
+      try {
+        return await work();
+      } catch (error) {
+        const failure = toBreakwaterError(error, label);
+        if (failure.code !== "BW_CONNECTION_FAILED" && !this.db.isClosed && !isConnectionLoss(error)) throw error;
+        // A statement that takes the server down every time must not loop for ever.
+        if (reconnects >= maxReconnects) {
+          throw new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection ${reconnects + 1} times during this command; the last time during "${label}": ${failure.message}`, {
+            hint: `Look at the server's log for what ends the connection, then run \`breakwater resume ${this.run.id}\`. Maintenance mode and the write fence stay on meanwhile.`,
+          });
+        }
+        const cause = isBreakwaterError(error) ? error.message : `during "${label}": ${sqlErrorInfo(error).message}`;
+        await this.session.reconnect(this.run.id, cause, sessionPolicy(this.options), (message) => this.emit({ type: "warning", runId: this.run.id, message }));
+        this.ctx.db = this.session.db;
+        await this.refresh();
+        Object.assign(this.ctx.measures, this.run.measures ?? {});
+      }
+    }
   }
 
   async recordChecks(results: CheckResult[]): Promise<void> {
@@ -317,7 +335,7 @@ class RunExecution {
    */
   async rollback(reason: string): Promise<void> {
     try {
-      await this.rollbackSteps(reason);
+      await this.persist("rollback", () => this.rollbackSteps(reason));
     } catch (error) {
       if (isBreakwaterError(error, "BW_ROLLBACK_CONFLICT")) await this.lowerFence();
       throw error;
@@ -407,7 +425,7 @@ class RunExecution {
   /** Runs the remaining steps; on a failed check undoes everything, otherwise leaves the run resumable. */
   async drive(): Promise<RunOutcome> {
     try {
-      await this.execute();
+      await this.persist("run", () => this.execute());
       return { runId: this.run.id, state: "completed", log: (await this.refresh(), this.run.report as MigrationLog) };
     } catch (error) {
       const failure = toBreakwaterError(error, "run");
@@ -439,11 +457,11 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 
 /** `breakwater run <plan>` */
 export async function runPlan(loaded: LoadedPlan, options: RunnerOptions): Promise<RunOutcome> {
-  const session = await openSession(options.databaseUrl, "run");
+  const session = await openSession(options, "run");
   try {
     const { db } = session;
     const runId = newRunId();
-    await setApplicationName(db, `breakwater run ${runId} (${holderDescription()})`);
+    await session.setApplicationName(`breakwater run ${runId} (${holderDescription()})`);
     // A plan is applied once; an unfinished run of it must be resumed or rolled back first.
     if (await journalExists(db)) {
       const previous = (await listRuns(db)).find((r) => r.plan_id === loaded.plan.id && r.state !== "rolled_back");
@@ -469,7 +487,7 @@ export async function runPlan(loaded: LoadedPlan, options: RunnerOptions): Promi
     const plan = { ...loaded.plan, backup: loaded.plan.backup ?? options.config.backup.beforeRun };
     await insertRun(db, { id: runId, plan, planPath: loaded.path, planSha256: loaded.sha256, facts });
     const run = await getRun(db, runId);
-    const execution = new RunExecution(db, run, options);
+    const execution = new RunExecution(session, run, options);
     await insertSteps(db, runId, execution.program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })));
     options.emit?.({ type: "run", runId, planId: loaded.plan.id, resumed: false });
     return await execution.drive();
@@ -487,7 +505,7 @@ async function latestUnfinished(db: Database): Promise<RunRow> {
 
 /** `breakwater resume [id]`: continues a run (or its rollback) from the last committed step. */
 export async function resumeRun(runId: string | undefined, options: RunnerOptions): Promise<RunOutcome> {
-  const session = await openSession(options.databaseUrl, "resume");
+  const session = await openSession(options, "resume");
   try {
     const { db } = session;
     if (!(await journalExists(db))) throw new BreakwaterError("BW_NOTHING_TO_RESUME", "breakwater has never run on this database.", { hint: "Start with `breakwater run <plan>`." });
@@ -495,8 +513,8 @@ export async function resumeRun(runId: string | undefined, options: RunnerOption
     if (run.state === "completed" || run.state === "rolled_back") {
       throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already ${run.state.replace("_", " ")}.`);
     }
-    await setApplicationName(db, `breakwater resume ${run.id} (${holderDescription()})`);
-    const execution = new RunExecution(db, run, options);
+    await session.setApplicationName(`breakwater resume ${run.id} (${holderDescription()})`);
+    const execution = new RunExecution(session, run, options);
     // The crashed runner's session is gone: this one becomes the writer the fence lets through.
     await takeOverFence(db, run.id);
     options.emit?.({ type: "run", runId: run.id, planId: run.plan_id, resumed: true });
@@ -505,7 +523,7 @@ export async function resumeRun(runId: string | undefined, options: RunnerOption
       const log = await execution.finish("rolled_back", run.error ? new BreakwaterError(run.error.code as "BW_CHECK_FAILED", run.error.message) : null);
       return { runId: run.id, state: "rolled_back", log };
     }
-    await updateRun(db, run.id, { state: "running", holder: holderDescription(), error: null });
+    await updateRun(execution.db, run.id, { state: "running", holder: holderDescription(), error: null });
     return await execution.drive();
   } finally {
     await session.close();
@@ -514,19 +532,20 @@ export async function resumeRun(runId: string | undefined, options: RunnerOption
 
 /** `breakwater rollback <id>`: data and schema back to the state before the run. */
 export async function rollbackRunById(runId: string, options: RunnerOptions): Promise<RunOutcome> {
-  const session = await openSession(options.databaseUrl, "rollback");
+  const session = await openSession(options, "rollback");
   try {
     const { db } = session;
+    if (!(await journalExists(db))) throw new BreakwaterError("BW_RUN_NOT_FOUND", `No run ${runId} in this database: breakwater has never run on it.`, { hint: "Check DATABASE_URL; `breakwater status` lists the runs." });
     const run = await getRun(db, runId);
     if (run.state === "rolled_back") throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already rolled back.`);
-    await setApplicationName(db, `breakwater rollback ${run.id} (${holderDescription()})`);
-    const execution = new RunExecution(db, run, options);
+    await session.setApplicationName(`breakwater rollback ${run.id} (${holderDescription()})`);
+    const execution = new RunExecution(session, run, options);
     await takeOverFence(db, run.id);
     try {
       await execution.rollback(`requested by breakwater rollback ${run.id}`);
     } catch (error) {
       const failure = toBreakwaterError(error, "rollback");
-      await updateRun(db, run.id, { error: { code: failure.code, message: failure.message, hint: failure.hint } });
+      if (failure.code !== "BW_CONNECTION_FAILED") await updateRun(execution.db, run.id, { error: { code: failure.code, message: failure.message, hint: failure.hint } });
       throw failure;
     }
     const log = await execution.finish("rolled_back", null);

@@ -1,7 +1,6 @@
 // The postgres store when PostgreSQL hangs rather than goes down: connections are accepted and
 // kept open, but nothing is answered. A TCP relay in front of the test server simulates it.
 import assert from "node:assert/strict";
-import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { isBreakwaterError } from "../../src/errors.ts";
@@ -9,6 +8,7 @@ import { createMaintenanceCheck } from "../../src/maintenance/maintenance.ts";
 import { postgresStore } from "../../src/maintenance/stores/postgres.ts";
 import { createTestDatabase, waitFor, type TestDatabase } from "../harness.ts";
 import { adapterApps, request, type RunningApp } from "./adapter-apps.ts";
+import { startRelay as startProxy, type TcpRelay } from "../fixtures/tcp-relay.ts";
 
 /** What the README promises with the default options: the fail mode applies within 5 s. */
 const bound = 5000;
@@ -20,48 +20,6 @@ const busyWarnings: string[] = [];
 process.on("warning", (warning) => {
   if (/already executing a query/.test(warning.message)) busyWarnings.push(warning.message);
 });
-
-interface SilenceableProxy {
-  /** the database URL, through the relay */
-  url: string;
-  /** from now on, bytes in either direction are dropped; sockets stay open, new ones are accepted */
-  silence(): void;
-  resume(): void;
-  close(): Promise<void>;
-}
-
-async function startProxy(databaseUrl: string): Promise<SilenceableProxy> {
-  const target = new URL(databaseUrl);
-  let silent = false;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on("error", () => undefined);
-      socket.on("close", () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on("data", (chunk: Buffer) => void (silent || upstream.write(chunk)));
-    upstream.on("data", (chunk: Buffer) => void (silent || client.write(chunk)));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = new URL(databaseUrl);
-  url.hostname = "127.0.0.1";
-  url.port = String((server.address() as AddressInfo).port);
-  return {
-    url: url.toString(),
-    silence: () => void (silent = true),
-    resume: () => void (silent = false),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** Rejects instead of hanging when `promise` takes longer than `ms`. */
 async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
@@ -87,7 +45,7 @@ const recoveries = (logs: string[]) => logs.filter((l) => l.includes("readable a
 
 describe("postgres store when the database hangs (connections accepted, nothing answered)", () => {
   let t: TestDatabase;
-  let proxy: SilenceableProxy;
+  let proxy: TcpRelay;
   before(async () => {
     t = await createTestDatabase();
     proxy = await startProxy(t.url);
