@@ -154,7 +154,8 @@ SET DATA TYPE) become:
   prisma/migrations/<ts+1>_<name>_contract/migration.sql  the contract (Prisma's SQL) + breakwater.json
 Safe changes alone become one ordinary migration folder. Rename candidates are never guessed:
 confirm them with --rename, answer the prompt in a terminal, or pass --no-renames.
-Then: breakwater deploy → breakwater run <plan.ts> → breakwater deploy → breakwater maintenance off.
+Then: breakwater deploy → deploy the app built from schema.intermediate.prisma → breakwater run <plan.ts>
+→ breakwater deploy → deploy the app built from the new schema → breakwater maintenance off.
 (deploy stops before the contract folder until the plan's run has completed.)
 Type changes Prisma makes by dropping the column, and table renames, are refused (exit 19) with advice.`,
     )
@@ -211,12 +212,21 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
         } else if (written?.singleFolder) {
           lines.push("", `Only safe changes: wrote ${rel(path.join(written.singleFolder, "migration.sql"))}`, "Apply it with: npx breakwater deploy");
         } else if (written) {
-          lines.push("", "Wrote:", ...written.files.map((f) => `  ${rel(f)}`), "", "Review and commit them, then:");
+          lines.push("", "Wrote:", ...written.files.map((f) => `  ${rel(f)}`), "", "Review and commit them, then, in this order:");
           lines.push(`  1. npx breakwater deploy                 # ${path.basename(written.intermediateFolder!)}: old and new coexist`);
-          if (written.planFile) lines.push(`  2. npx breakwater run ${rel(written.planFile)}   # transform + checks; maintenance stays on`);
-          lines.push(`  ${written.planFile ? 3 : 2}. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
-          if (!written.planFile) lines.push("     (no data to move: ship the contract folder in a later release, once no running code uses what it drops)");
-          if (written.planFile) lines.push("  4. deploy the application built from the new schema, then: npx breakwater maintenance off");
+          if (written.planFile) {
+            // An application built before the new values exist cannot read them (Prisma: P2023
+            // "Value '…' not found in enum"): the one serving during the run is built from the
+            // intermediate schema, which has the old and the new.
+            lines.push(`  2. deploy the application built from ${rel(written.schemaFile!)}`);
+            lines.push("     (prisma generate --schema on it): it reads old and new values alike, so it keeps working while the run writes the new ones");
+            lines.push(`  3. npx breakwater run ${rel(written.planFile)}   # transform + checks; maintenance stays on`);
+            lines.push(`  4. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
+            lines.push("  5. deploy the application built from the new schema, then: npx breakwater maintenance off");
+          } else {
+            lines.push(`  2. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
+            lines.push("     (no data to move: ship the contract folder in a later release, once no running code uses what it drops)");
+          }
         }
         process.stdout.write(`${lines.join("\n")}\n`);
       } catch (error) {

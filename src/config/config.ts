@@ -55,6 +55,8 @@ const configSchema = z
       .default({}),
     /** tables with at least this many rows get the shadow-column contract under contract: "auto" */
     shadowThresholdRows: z.number().int().min(0).optional(),
+    /** how long a run retries a lost connection before it stops, resumable */
+    reconnect: z.object({ timeoutMs: z.number().int().min(0).max(3_600_000).optional() }).strict().default({}),
     reportDir: z.string().min(1).optional(),
   })
   .strict();
@@ -77,6 +79,7 @@ export interface ResolvedConfig {
   lock: LockPolicy;
   batch: BatchPolicy;
   shadowThresholdRows: number;
+  reconnectTimeoutMs: number;
   reportDir: string;
   configPath: string | null;
 }
@@ -121,6 +124,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
     },
     batch: { size: c.batch.size ?? defaultBatchPolicy.size, maxMs: c.batch.maxMs ?? defaultBatchPolicy.maxMs, pauseMs: c.batch.pauseMs ?? defaultBatchPolicy.pauseMs },
     shadowThresholdRows: c.shadowThresholdRows ?? 10_000,
+    reconnectTimeoutMs: c.reconnect.timeoutMs ?? 60_000,
     reportDir: path.resolve(cwd, c.reportDir ?? "breakwater-reports"),
     configPath,
   };

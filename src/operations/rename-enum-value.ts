@@ -29,6 +29,13 @@ const inputSchema = z
     /** the final order of the values; by default `to` takes the place of `from`, followed by `add` */
     values: z.array(z.string().min(1)).optional(),
     contract: z.enum(["auto", "shadow", "typeSwap", "renameValue"]).default("auto"),
+    /**
+     * The application serving during and after the run already reads the new values (it was
+     * built from a schema holding the old and the new). Without it the run keeps full maintenance
+     * until `breakwater maintenance off`: an application built before `to` existed fails on every
+     * row holding it (Prisma: P2023 "Value '…' not found in enum").
+     */
+    appReadsNewValues: z.boolean().default(false),
   })
   .strict()
   .refine((i) => i.from !== i.to, { message: "`from` and `to` must differ" })

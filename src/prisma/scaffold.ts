@@ -386,7 +386,9 @@ export function planFileSource(id: string, description: string, steps: PlanStep[
   const lit = (v: unknown) => (typeof v === "string" && !/[`\\]|\$\{/.test(v) && v.includes('"') ? `\`${v}\`` : JSON.stringify(v));
   const body = [
     `// Scaffolded by \`breakwater plan\`: review it, then commit it with the two migration folders.`,
-    `// Order: breakwater deploy (intermediate) → breakwater run <this file> → breakwater deploy (final) → breakwater maintenance off`,
+    `// Order: breakwater deploy (intermediate) → deploy the app built from schema.intermediate.prisma (it reads old and`,
+    `// new values) → breakwater run <this file> → breakwater deploy (final) → deploy the app built from the new schema →`,
+    `// breakwater maintenance off`,
     `import { ${steps.length > 0 ? "backfill, " : ""}defineMigration } from ${lit(importFrom)};`,
     ``,
     `export default defineMigration({`,

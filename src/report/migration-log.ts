@@ -3,10 +3,15 @@
 import type { OperationPlan } from "../operations/types.ts";
 import type { CheckResult } from "../runner/events.ts";
 import type { RunRow, StepRow } from "../runner/journal.ts";
+import { keepsMaintenance } from "../runner/program.ts";
 
 export interface MigrationLog {
-  /** the plan keeps maintenance on after the run (keepMaintenance): the outage goes on until `maintenance off` */
+  /** maintenance stays on after the run (keepMaintenance, or new enum values the serving application cannot read): the outage goes on until `maintenance off` */
   maintenanceKept: boolean;
+  /** the maintenance mode of the run: read-only (writes refused) or full (every request refused) */
+  maintenanceMode: "read-only" | "full" | null;
+  /** why the run used full maintenance and keeps it, when it was not the configuration's choice */
+  maintenanceReason: string | null;
   name: string;
   description: string | null;
   runId: string;
@@ -39,13 +44,16 @@ export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: Operatio
   const measures = run.measures ?? {};
   const rowsChanged = plans.flatMap((p) => p.changes.map((c) => ({ label: c.label, rows: Number(measures[c.measure] ?? 0) })));
   const transforms = steps.filter((s) => s.phase === "transform");
+  const maintenanceOn = steps.find((s) => s.phase === "maintenance_on" && s.state === "done" && s.data?.store !== undefined);
   const locks = steps
     .filter((s) => s.lock_mode && s.lock_hold_ms !== null && s.state === "done")
     .map((s) => ({ step: s.label, mode: s.lock_mode!, longestHoldMs: Math.round(s.lock_hold_ms! * 10) / 10 }));
   const status = run.state === "completed" ? "successful" : run.state === "rolled_back" ? "rolled back" : run.state === "failed" ? "failed" : "in progress";
   const rolledBack = run.state === "rolled_back";
   return {
-    maintenanceKept: run.state === "completed" && run.plan.keepMaintenance === true && run.maintenance_off_at === null,
+    maintenanceKept: run.state === "completed" && keepsMaintenance(run.plan) && run.maintenance_off_at === null,
+    maintenanceMode: (maintenanceOn?.data?.mode as MigrationLog["maintenanceMode"] | undefined) ?? null,
+    maintenanceReason: (maintenanceOn?.data?.reason as string | null | undefined) ?? null,
     name: run.plan_id,
     description: run.plan.description ?? null,
     runId: run.id,
@@ -77,12 +85,13 @@ export function renderMarkdown(log: MigrationLog): string {
   const date = log.appliedAt.slice(0, 10);
   const applied = `${log.appliedAt.slice(0, 19).replace("T", " ")} UTC`;
   const status = log.status === "successful" ? "✅ Successful" : log.status === "rolled back" ? "↩️ Rolled back — data restored" : log.status === "failed" ? "❌ Failed" : "⏳ In progress";
+  const refused = log.maintenanceMode === "full" ? "of refused requests (full maintenance mode; reads refused too)" : "of refused writes (maintenance mode; reads served)";
   const outage =
     log.writeOutageSeconds === null
       ? "None"
       : log.maintenanceKept
-        ? `${log.writeOutageSeconds} s of refused writes so far (maintenance mode; reads served) — maintenance stays on until \`breakwater maintenance off\`, after the contract migration`
-        : `${log.writeOutageSeconds} s of refused writes (maintenance mode); reads served`;
+        ? `${log.writeOutageSeconds} s ${refused} so far — maintenance stays on until \`breakwater maintenance off\`, after ${log.maintenanceReason ? "the application that reads the new values is deployed" : "the contract migration"}`
+        : `${log.writeOutageSeconds} s ${refused}`;
   const rollback = log.rollback.restored ? `Needed — data and schema restored (${log.rollback.reason})` : log.rollback.needed ? "Started, not finished" : "Not needed";
   const lines = [
     "## Migration Log",
@@ -94,6 +103,7 @@ export function renderMarkdown(log: MigrationLog): string {
     `**Applied**: ${applied}`,
     `**Duration**: ${log.durationSeconds} seconds`,
     `**Downtime**: ${outage}`,
+    ...(log.maintenanceReason ? [`**Why full maintenance**: ${log.maintenanceReason}.`] : []),
     `**Rollback**: ${rollback}`,
     `**Rows changed**: ${number(log.totalRowsChanged)}${log.rowsChanged.length ? ` (${log.rowsChanged.map((r) => `${r.label}: ${number(r.rows)}`).join("; ")})` : ""}`,
     `**Rows rewritten by transforms**: ${number(log.rowsRewritten)}${log.longestBatchMs !== null ? `; longest batch ${log.longestBatchMs} ms` : ""}`,

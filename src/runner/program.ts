@@ -33,6 +33,23 @@ export function planContext(runId: string, opIndex: number, shadowThresholdRows:
   };
 }
 
+/**
+ * Why the run must hold full maintenance (every request refused, reads included) until
+ * `breakwater maintenance off`, or null: it writes enum values an application built before them
+ * cannot read, and the plan does not say the serving application reads them.
+ */
+export function newValuesUnreadable(plan: Plan): string | null {
+  const steps = plan.steps.filter((s) => s.op === "renameEnumValue" && s.input.appReadsNewValues !== true);
+  if (steps.length === 0) return null;
+  const values = steps.map((s) => `${String(s.input.enum)}.${String(s.input.to)}`).join(", ");
+  return `the run writes ${values}, which an application built before ${steps.length > 1 ? "those values" : "that value"} existed cannot read (Prisma fails with P2023 "Value not found in enum"), and the plan does not say \`appReadsNewValues: true\``;
+}
+
+/** Maintenance stays on after a successful run: asked by the plan, or needed by newValuesUnreadable. */
+export function keepsMaintenance(plan: Plan): boolean {
+  return plan.keepMaintenance === true || newValuesUnreadable(plan) !== null;
+}
+
 export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadowThresholdRows: number, fullBackup = false): Program {
   const plans = plan.steps.map((step, i) => operations[step.op]!.plan(step.input, facts[i], planContext(runId, i, shadowThresholdRows)));
   const steps: ProgramStep[] = [];
@@ -49,7 +66,7 @@ export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadow
   push({ phase: "verify", opIndex: null, label: "verify the invariants and the plan's checks", kind: "marker" });
   plans.forEach((p, i) => p.contract.forEach((action) => push({ phase: "contract", opIndex: i, label: action.label, kind: "action", action })));
   push({ phase: "final_checks", opIndex: null, label: "check the final state", kind: "marker" });
-  push({ phase: "maintenance_off", opIndex: null, label: plan.keepMaintenance ? "lower the write fence; maintenance stays on (keepMaintenance)" : "maintenance mode off", kind: "marker" });
+  push({ phase: "maintenance_off", opIndex: null, label: keepsMaintenance(plan) ? `lower the write fence; maintenance stays on (${plan.keepMaintenance ? "keepMaintenance" : "new enum values"})` : "maintenance mode off", kind: "marker" });
   push({ phase: "report", opIndex: null, label: "write the migration log", kind: "marker" });
   return { plans, steps };
 }

@@ -22,22 +22,21 @@ import {
   ensureJournal, journalExists, getRun, getSteps, holderDescription, insertRun, insertSteps, listRuns,
   markStepDone, markStepFailed, markStepRunning, updateRun, type RunRow,
 } from "./journal.ts";
-import { buildProgram, planContext, type Program, type ProgramStep } from "./program.ts";
+import { buildProgram, keepsMaintenance, newValuesUnreadable, planContext, type Program, type ProgramStep } from "./program.ts";
 import { RunnerSession, type SessionPolicy } from "./session.ts";
 
 export interface RunnerOptions {
   config: ResolvedConfig;
   databaseUrl: string;
   emit?: EventSink;
-  /** how long a lost connection is retried before the run stops, resumable (default 60 s) */
+  /** how long a lost connection is retried before the run stops, resumable (default: reconnect.timeoutMs of the config) */
   reconnectTimeoutMs?: number;
 }
 
-const defaultReconnectTimeoutMs = 60_000;
 const maxReconnects = 10;
 
 function sessionPolicy(options: RunnerOptions): SessionPolicy {
-  return { reconnectTimeoutMs: options.reconnectTimeoutMs ?? defaultReconnectTimeoutMs };
+  return { reconnectTimeoutMs: options.reconnectTimeoutMs ?? options.config.reconnectTimeoutMs };
 }
 
 /** Opens the runner's session; what it has to say before a run exists goes out as a warning. */
@@ -236,13 +235,17 @@ class RunExecution {
         const store = await this.store();
         const created = !(await store.read()).enabled || this.run.maintenance_created;
         await updateRun(this.db, this.run.id, { maintenance_created: created, maintenance_on_at: new Date() });
+        const unreadable = newValuesUnreadable(this.run.plan);
+        const mode = unreadable ? "full" : this.options.config.maintenance.mode;
         if (created) {
-          const { mode, retryAfter } = this.options.config.maintenance;
-          await store.enable({ mode, retryAfter, reason: `breakwater run ${this.run.id} (${this.run.plan_id})`, runId: this.run.id });
+          await store.enable({ mode, retryAfter: this.options.config.maintenance.retryAfter, reason: `breakwater run ${this.run.id} (${this.run.plan_id})`, runId: this.run.id });
         }
         this.run.maintenance_created = created;
         this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file: store.location });
-        await markStepDone(this.db, this.run.id, step.seq, { data: { store: store.kind, location: store.location, created } });
+        if (unreadable) {
+          this.emit({ type: "warning", runId: this.run.id, message: `Maintenance is full (reads refused too) and stays on after the run until \`breakwater maintenance off\`: ${unreadable}. Deploy the application that knows the new values, then turn maintenance off.` });
+        }
+        await markStepDone(this.db, this.run.id, step.seq, { data: { store: store.kind, location: store.location, created, mode, reason: unreadable } });
         return empty;
       }
       case "verify": {
@@ -264,10 +267,11 @@ class RunExecution {
         return empty;
       }
       case "maintenance_off": {
-        if (this.run.plan.keepMaintenance === true) {
+        if (keepsMaintenance(this.run.plan)) {
           await this.lowerFence();
           const store = await this.store();
-          this.emit({ type: "warning", runId: this.run.id, message: `Maintenance mode stays on (${store.location}), as the plan asks: deploy the contract migration (breakwater deploy), then run \`breakwater maintenance off\`.` });
+          const why = this.run.plan.keepMaintenance === true ? "as the plan asks: deploy the contract migration (breakwater deploy) and" : "because the application serving now cannot read the new enum values:";
+          this.emit({ type: "warning", runId: this.run.id, message: `Maintenance mode stays on (${store.location}), ${why} deploy the application built from the new schema, then run \`breakwater maintenance off\`.` });
           await markStepDone(this.db, this.run.id, step.seq, {});
           return empty;
         }

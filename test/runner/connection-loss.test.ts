@@ -91,6 +91,32 @@ describe("a run that loses its database connection", () => {
     }
   });
 
+  it("exits 6 from the command line once reconnect.timeoutMs has passed, and says what to resume", async () => {
+    await t.db.query(`UPDATE "Cut" SET hits = 0`);
+    const relay = await startRelay(t.url);
+    try {
+      const dir = await tempProject({
+        "breakwater.config.ts": `export default { batch: { size: 300, pauseMs: 15 }, reconnect: { timeoutMs: 1000 } };\n`,
+        "plan.ts": planSource(`{ id: "cut_cli", steps: [backfill({ table: "Cut", set: { hits: "hits + 1" } })] }`),
+      });
+      const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: relay.url });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => void (stderr += c.toString()));
+      const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
+      const progress = await waitFor(() => transforming(t, "cut_cli"));
+      relay.cut();
+      assert.equal(await exited, 6, stderr);
+      assert.match(stderr, /could not get it back within 1 s/);
+      assert.match(stderr, new RegExp(`hint: Nothing committed is lost: run \`breakwater resume ${progress.run_id}\``));
+      relay.resume();
+      const resumed = await runCli(["resume"], { cwd: dir, databaseUrl: relay.url });
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.deepEqual(await counts(t, "Cut"), { once: 15000, other: 0 });
+    } finally {
+      await relay.close();
+    }
+  });
+
   it("exits 6 from the command line when it cannot connect at all", async () => {
     const dir = await tempProject({ "plan.ts": planSource(`{ id: "nowhere", steps: [backfill({ table: "Cut", set: { hits: "hits" } })] }`) });
     const unreachable = new URL(t.url);

@@ -66,7 +66,7 @@ describe("a plan whose check fails", () => {
       ] }`),
     });
     const result = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
-    assert.equal(result.code, 8, result.stderr);
+    assert.equal(result.code, 3, result.stderr);
     assert.match(result.stderr, /invalid input value for enum "Role": "NOPE" \(SQLSTATE 22P02\)/);
     assert.match(result.stdout, /Rolled back — data restored/);
     assert.equal(await tableChecksum(t.db, `"User"`, "id"), checksum);
