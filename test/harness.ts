@@ -124,6 +124,25 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
 
 export { execFile };
 
+/** Runs one statement; the PostgreSQL error it gets (SQLSTATE and text) instead of a throw, or null. */
+export async function attempt(db: Database, sql: string): Promise<{ code: string | undefined; message: string } | null> {
+  try {
+    await db.query(sql);
+    return null;
+  } catch (error) {
+    const e = error as { code?: string; message: string };
+    return { code: e.code, message: e.message };
+  }
+}
+
+/** The id of the run whose transform is under way (a cursor committed), if any. */
+export async function transformingRun(t: TestDatabase): Promise<string | undefined> {
+  const ok = await t.db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.steps') IS NOT NULL AS ok");
+  if (!ok.ok) return undefined;
+  const { rows } = await t.db.query<{ run_id: string }>(`SELECT run_id FROM breakwater.steps WHERE phase = 'transform' AND state = 'running' AND cursor IS NOT NULL`);
+  return rows[0]?.run_id;
+}
+
 import { resolveConfig, type BreakwaterConfigInput } from "../src/config/config.ts";
 import { validatePlan, type MigrationInput } from "../src/plan/plan.ts";
 import { runPlan, type RunOutcome } from "../src/runner/runner.ts";

@@ -85,13 +85,14 @@ export function renderMarkdown(log: MigrationLog): string {
   const date = log.appliedAt.slice(0, 10);
   const applied = `${log.appliedAt.slice(0, 19).replace("T", " ")} UTC`;
   const status = log.status === "successful" ? "✅ Successful" : log.status === "rolled back" ? "↩️ Rolled back — data restored" : log.status === "failed" ? "❌ Failed" : "⏳ In progress";
-  const refused = log.maintenanceMode === "full" ? "of refused requests (full maintenance mode; reads refused too)" : "of refused writes (maintenance mode; reads served)";
+  const full = log.maintenanceMode === "full";
+  const refused = full ? "of refused requests" : "of refused writes";
   const outage =
     log.writeOutageSeconds === null
       ? "None"
       : log.maintenanceKept
-        ? `${log.writeOutageSeconds} s ${refused} so far — maintenance stays on until \`breakwater maintenance off\`, after ${log.maintenanceReason ? "the application that reads the new values is deployed" : "the contract migration"}`
-        : `${log.writeOutageSeconds} s ${refused}`;
+        ? `${log.writeOutageSeconds} s ${refused} so far (${full ? "full maintenance mode; reads refused too" : "maintenance mode; reads served"}) — maintenance stays on until \`breakwater maintenance off\`, after ${log.maintenanceReason ? "the application that reads the new values is deployed" : "the contract migration"}`
+        : `${log.writeOutageSeconds} s ${refused} (${full ? "full maintenance mode); reads refused too" : "maintenance mode); reads served"}`;
   const rollback = log.rollback.restored ? `Needed — data and schema restored (${log.rollback.reason})` : log.rollback.needed ? "Started, not finished" : "Not needed";
   const lines = [
     "## Migration Log",

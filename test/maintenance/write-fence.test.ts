@@ -1,26 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Database } from "../../src/db/database.ts";
-import { createTestDatabase, planSource, runCli, spawnCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
+import { attempt, createTestDatabase, planSource, runCli, spawnCli, tempProject, transformingRun, waitFor, type TestDatabase } from "../harness.ts";
+
+const insertFrom = (db: Database) => attempt(db, `INSERT INTO "Item" (id) VALUES ((SELECT max(id) + 1 FROM "Item"))`);
 
 const slow = `export default { batch: { size: 300, pauseMs: 20 } };\n`;
-
-async function insertFrom(db: Database): Promise<{ code: string | undefined; message: string } | null> {
-  try {
-    await db.query(`INSERT INTO "Item" (id) VALUES ((SELECT max(id) + 1 FROM "Item"))`);
-    return null;
-  } catch (error) {
-    const e = error as { code?: string; message: string };
-    return { code: e.code, message: e.message };
-  }
-}
-
-async function transforming(t: TestDatabase): Promise<string | undefined> {
-  const ok = await t.db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.steps') IS NOT NULL AS ok");
-  if (!ok.ok) return undefined;
-  const { rows } = await t.db.query<{ run_id: string }>(`SELECT run_id FROM breakwater.steps WHERE phase = 'transform' AND state = 'running' AND cursor IS NOT NULL`);
-  return rows[0]?.run_id;
-}
 
 async function fenceTriggers(t: TestDatabase): Promise<number> {
   return (await t.db.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'breakwater_write_fence'`)).rowCount;
@@ -41,7 +26,7 @@ describe("the write fence", () => {
     const dir = await tempProject({ "breakwater.config.ts": slow, "plan.ts": planSource(`{ id: "fenced_ok", steps: [backfill({ table: "Item", set: { v: "v + 1" } })] }`) });
     const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
-    const runId = await waitFor(() => transforming(t));
+    const runId = await waitFor(() => transformingRun(t));
     const refused = await insertFrom(app);
     assert.equal(refused?.code, "BW001");
     assert.match(refused!.message, new RegExp(`writes to public\\.("Item"|Item) are paused while breakwater run ${runId} migrates it`));
@@ -57,7 +42,7 @@ describe("the write fence", () => {
     });
     const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
-    await waitFor(() => transforming(t));
+    await waitFor(() => transformingRun(t));
     assert.equal((await insertFrom(app))?.code, "BW001");
     assert.equal(await exited, 3);
     assert.equal(await fenceTriggers(t), 0);
@@ -67,7 +52,7 @@ describe("the write fence", () => {
   it("survives kill -9 (still refusing writes) and is gone after resume", async () => {
     const dir = await tempProject({ "breakwater.config.ts": slow, "plan.ts": planSource(`{ id: "fenced_killed", steps: [backfill({ table: "Item", set: { v: "v + 1" } })] }`) });
     const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
-    await waitFor(() => transforming(t));
+    await waitFor(() => transformingRun(t));
     child.kill("SIGKILL");
     await new Promise((resolve) => child.on("exit", resolve));
     assert.equal((await insertFrom(app))?.code, "BW001", "still fenced while the run is interrupted");

@@ -1,26 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Database } from "../../src/db/database.ts";
-import { createTestDatabase, enumLabels, planSource, runCli, spawnCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
+import { attempt, createTestDatabase, enumLabels, planSource, runCli, spawnCli, tempProject, transformingRun, waitFor, type TestDatabase } from "../harness.ts";
 
 const slow = `export default { batch: { size: 300, pauseMs: 20 } };\n`;
-
-async function attempt(db: Database, sql: string): Promise<{ code: string | undefined; message: string } | null> {
-  try {
-    await db.query(sql);
-    return null;
-  } catch (error) {
-    const e = error as { code?: string; message: string };
-    return { code: e.code, message: e.message };
-  }
-}
-
-async function transforming(t: TestDatabase): Promise<string | undefined> {
-  const ok = await t.db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.steps') IS NOT NULL AS ok");
-  if (!ok.ok) return undefined;
-  const { rows } = await t.db.query<{ run_id: string }>(`SELECT run_id FROM breakwater.steps WHERE phase = 'transform' AND state = 'running' AND cursor IS NOT NULL`);
-  return rows[0]?.run_id;
-}
 
 describe("a partitioned table", () => {
   let t: TestDatabase;
@@ -43,7 +26,7 @@ describe("a partitioned table", () => {
     const dir = await tempProject({ "breakwater.config.ts": slow, "plan.ts": planSource(`{ id: "events_hit", steps: [backfill({ table: "Event", set: { hits: "hits + 1" } })] }`) });
     const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
-    const runId = await waitFor(() => transforming(t));
+    const runId = await waitFor(() => transformingRun(t));
     const writes = [
       `INSERT INTO "Event_2025" (id, year) VALUES (100001, 2025)`,
       `UPDATE "Event_2024" SET hits = 99 WHERE id = 2`,
