@@ -1,7 +1,6 @@
 // `breakwater status`: every run in this database and where it stands.
 import type { Command } from "commander";
 import { loadConfig, requireDatabaseUrl } from "../config/config.ts";
-import { BreakwaterError } from "../errors.ts";
 import { runStatus } from "../runner/runner.ts";
 import type { GlobalOptions } from "./context.ts";
 import { reportError } from "./render.ts";
@@ -17,17 +16,7 @@ export function registerStatus(program: Command): void {
     .action(async (id: string | undefined, options: GlobalOptions) => {
       try {
         const config = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
-        let runs = await runStatus(requireDatabaseUrl(config));
-        if (id) {
-          const never = runs.length === 0;
-          runs = runs.filter((r) => r.id === id);
-          if (runs.length === 0) {
-            // The same words as `rollback` and `resume` for a run they cannot find.
-            throw new BreakwaterError("BW_RUN_NOT_FOUND", `No run ${id} in this database${never ? ": breakwater has never run on it" : ""}.`, {
-              hint: `${never ? "Check DATABASE_URL; " : ""}\`breakwater status\` lists the runs.`,
-            });
-          }
-        }
+        const runs = await runStatus(requireDatabaseUrl(config), id);
         if (options.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
           return;

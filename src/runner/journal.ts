@@ -123,8 +123,13 @@ export async function insertSteps(db: Database, runId: string, steps: { seq: num
 }
 
 export async function getRun(db: Database, runId: string): Promise<RunRow> {
-  const { rows } = await db.query<RunRow>("SELECT * FROM breakwater.runs WHERE id = $1", [runId]);
-  if (!rows[0]) throw new BreakwaterError("BW_RUN_NOT_FOUND", `No run ${runId} in this database.`, { hint: "`breakwater status` lists the runs." });
+  const never = !(await journalExists(db));
+  const rows = never ? [] : (await db.query<RunRow>("SELECT * FROM breakwater.runs WHERE id = $1", [runId])).rows;
+  if (!rows[0]) {
+    throw new BreakwaterError("BW_RUN_NOT_FOUND", `No run ${runId} in this database${never ? ": breakwater has never run on it" : ""}.`, {
+      hint: `${never ? "Check DATABASE_URL; " : ""}\`breakwater status\` lists the runs.`,
+    });
+  }
   return rows[0];
 }
 

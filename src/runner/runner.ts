@@ -539,7 +539,6 @@ export async function rollbackRunById(runId: string, options: RunnerOptions): Pr
   const session = await openSession(options, "rollback");
   try {
     const { db } = session;
-    if (!(await journalExists(db))) throw new BreakwaterError("BW_RUN_NOT_FOUND", `No run ${runId} in this database: breakwater has never run on it.`, { hint: "Check DATABASE_URL; `breakwater status` lists the runs." });
     const run = await getRun(db, runId);
     if (run.state === "rolled_back") throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already rolled back.`);
     await session.setApplicationName(`breakwater rollback ${run.id} (${holderDescription()})`);
@@ -570,11 +569,11 @@ export interface RunStatus {
   steps: { seq: number; phase: string; label: string; state: string; rows: number; durationMs: number | null }[];
 }
 
-/** `breakwater status`: every run and where it stands. Reads only; needs no lock. */
-export async function runStatus(databaseUrl: string): Promise<RunStatus[]> {
+/** `breakwater status [id]`: every run (or run `id`, BW_RUN_NOT_FOUND when there is none) and where it stands. Reads only; needs no lock. */
+export async function runStatus(databaseUrl: string, runId?: string): Promise<RunStatus[]> {
   const db = await Database.connect(databaseUrl, { applicationName: "breakwater status" });
   try {
-    const runs = await listRuns(db);
+    const runs = runId === undefined ? await listRuns(db) : [await getRun(db, runId)];
     const result: RunStatus[] = [];
     for (const run of runs) {
       const steps = await getSteps(db, run.id);
