@@ -1,7 +1,8 @@
 // The write fence: while a run transforms a table, writes to it from any session but the
 // runner's are refused by the database itself (SQLSTATE BW001), so cron jobs and workers that
 // never see the HTTP maintenance page cannot write either. A statement-level trigger checks
-// breakwater.fences, which names the run and the backend pid allowed to write. Statement triggers
+// breakwater.fences, which names the run and the backend allowed to write (its pid and start time:
+// a pid alone is reused by the next session once the runner dies). Statement triggers
 // on a partitioned table do not fire for statements on its partitions, so every partition is
 // fenced as well, and an event trigger refuses to change the partitions of a fenced table.
 import type { Database } from "../db/database.ts";
@@ -24,12 +25,17 @@ const setupSql = `
   );
   -- the fenced partitioned table a fenced partition belongs to
   ALTER TABLE breakwater.fences ADD COLUMN IF NOT EXISTS root oid;
+  -- with pid, names the runner's session: another session may get the same pid after it ends
+  ALTER TABLE breakwater.fences ADD COLUMN IF NOT EXISTS backend_start timestamptz;
+  CREATE OR REPLACE FUNCTION breakwater.is_fence_holder(holder_pid int, holder_start timestamptz) RETURNS boolean LANGUAGE sql STABLE AS $holder$
+    SELECT holder_pid = pg_backend_pid() AND holder_start IS NOT DISTINCT FROM (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a)
+  $holder$;
   CREATE OR REPLACE FUNCTION breakwater.write_fence() RETURNS trigger LANGUAGE plpgsql AS $fence$
   DECLARE
     fence record;
   BEGIN
-    SELECT run_id, pid INTO fence FROM breakwater.fences WHERE relid = TG_RELID;
-    IF NOT FOUND OR fence.pid = pg_backend_pid() THEN
+    SELECT run_id, pid, backend_start INTO fence FROM breakwater.fences WHERE relid = TG_RELID;
+    IF NOT FOUND OR breakwater.is_fence_holder(fence.pid, fence.backend_start) THEN
       RETURN NULL;
     END IF;
     RAISE EXCEPTION USING
@@ -48,7 +54,7 @@ const setupSql = `
     -- a partition attached to (or created under) a fenced table
     SELECT f.run_id, f.table_name, t.relid::regclass::text AS part INTO hit
       FROM breakwater.fences f CROSS JOIN LATERAL pg_partition_tree(f.relid) t
-     WHERE f.pid <> pg_backend_pid() AND NOT EXISTS (SELECT 1 FROM breakwater.fences g WHERE g.relid = t.relid)
+     WHERE NOT breakwater.is_fence_holder(f.pid, f.backend_start) AND NOT EXISTS (SELECT 1 FROM breakwater.fences g WHERE g.relid = t.relid)
      LIMIT 1;
     IF FOUND THEN
       RAISE EXCEPTION USING ERRCODE = '${FENCE_SQLSTATE}',
@@ -57,7 +63,7 @@ const setupSql = `
     END IF;
     -- a fenced partition detached or dropped
     SELECT f.run_id, f.table_name INTO hit FROM breakwater.fences f
-     WHERE f.root IS NOT NULL AND f.pid <> pg_backend_pid()
+     WHERE f.root IS NOT NULL AND NOT breakwater.is_fence_holder(f.pid, f.backend_start)
        AND NOT EXISTS (SELECT 1 FROM pg_partition_tree(f.root) t WHERE t.relid = f.relid)
      LIMIT 1;
     IF FOUND THEN
@@ -94,8 +100,9 @@ export async function raiseFence(db: Database, runId: string, tables: TableRef[]
       await setLocalLockTimeout(tx, policy.lockTimeoutMs);
       for (const { name, root } of relations) {
         await tx.query(
-          `INSERT INTO breakwater.fences (relid, table_name, run_id, pid, root) VALUES ($1::regclass, $1, $2, pg_backend_pid(), $3)
-           ON CONFLICT (relid) DO UPDATE SET run_id = EXCLUDED.run_id, pid = EXCLUDED.pid, root = EXCLUDED.root`,
+          `INSERT INTO breakwater.fences (relid, table_name, run_id, pid, backend_start, root)
+           VALUES ($1::regclass, $1, $2, pg_backend_pid(), (SELECT backend_start FROM pg_stat_get_activity(pg_backend_pid())), $3)
+           ON CONFLICT (relid) DO UPDATE SET run_id = EXCLUDED.run_id, pid = EXCLUDED.pid, backend_start = EXCLUDED.backend_start, root = EXCLUDED.root`,
           [name, runId, root],
         );
         await tx.query(`DROP TRIGGER IF EXISTS ${TRIGGER} ON ${name}`);
@@ -118,11 +125,11 @@ export async function raiseFence(db: Database, runId: string, tables: TableRef[]
   }
 }
 
-/** After a crash the new runner session takes the fence over (the old pid is gone). */
+/** After a crash (or a lost connection) the new runner session takes the fence over. */
 export async function takeOverFence(db: Database, runId: string): Promise<number> {
   const exists = await db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.fences') IS NOT NULL AS ok");
   if (!exists.ok) return 0;
-  return (await db.query("UPDATE breakwater.fences SET pid = pg_backend_pid() WHERE run_id = $1", [runId])).rowCount;
+  return (await db.query("UPDATE breakwater.fences SET pid = pg_backend_pid(), backend_start = (SELECT backend_start FROM pg_stat_get_activity(pg_backend_pid())) WHERE run_id = $1", [runId])).rowCount;
 }
 
 /** Lowers every fence of the run; idempotent. */

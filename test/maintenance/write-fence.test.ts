@@ -60,6 +60,9 @@ describe("the write fence", () => {
     assert.equal(off.code, 0, off.stderr);
     assert.match(off.stdout, /The write fence of run \S+ still refuses writes to "?Item"? .*breakwater resume \S+` completes it/s);
     assert.equal((await insertFrom(app))?.code, "BW001", "maintenance off does not lower the fence of an unfinished run");
+    // The dead runner's backend pid may be given to the next session: a pid alone must not let it through.
+    await t.db.query("UPDATE breakwater.fences SET pid = $1", [app.backendPid]);
+    assert.equal((await insertFrom(app))?.code, "BW001", "a session with the dead runner's pid is still refused");
     const resumed = await runCli(["resume"], { cwd: dir, databaseUrl: t.url });
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(await fenceTriggers(t), 0);
