@@ -1,6 +1,7 @@
 // Renders runner events: a live progress line on a TTY, plain lines otherwise (CI, pipes),
 // JSON lines with --json. Secrets never reach these outputs: events carry no URLs.
 import type { SourceLocation } from "../config/user-module.ts";
+import { isConnectionLoss } from "../db/database.ts";
 import { BreakwaterError, errorMessage, isBreakwaterError, redactSecrets } from "../errors.ts";
 import { renderMarkdown, type MigrationLog } from "../report/migration-log.ts";
 import type { RunnerEvent } from "../runner/events.ts";
@@ -106,7 +107,11 @@ function sourceExcerpt(location: SourceLocation): string {
 
 /** Prints an error (message + hint) and returns the exit code. */
 export function reportError(error: unknown, mode: OutputMode): number {
-  const bw = isBreakwaterError(error) ? error : new BreakwaterError("BW_INTERNAL", errorMessage(error));
+  const bw = isBreakwaterError(error)
+    ? error
+    : isConnectionLoss(error)
+      ? new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection: ${errorMessage(error)}`, { hint: "Nothing committed is lost. Run the command again when the database is reachable (`breakwater status` shows where a run stands; `breakwater resume` continues it)." })
+      : new BreakwaterError("BW_INTERNAL", errorMessage(error));
   const location = bw.details?.location as SourceLocation | undefined;
   if (mode === "json") {
     const where = location ? { location: { file: location.file, line: location.line, column: location.column } } : {};

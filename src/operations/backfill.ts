@@ -2,7 +2,7 @@
 // of exactly the rows and columns it changes, so a rollback restores them in place.
 import { z } from "zod";
 import { columnNames, hasUserDefinedType, primaryKey, tableExists } from "../db/catalog.ts";
-import { sqlErrorInfo } from "../db/database.ts";
+import { isConnectionLoss, sqlErrorInfo } from "../db/database.ts";
 import { displayTable, quoteIdent, quoteTable, type TableRef } from "../db/quote.ts";
 import { checkExpression, embedExpression } from "../db/sql-fragments.ts";
 import { identifier, preflightError, tableInput, toTableRef } from "./common.ts";
@@ -55,6 +55,8 @@ export const backfillOperation: Operation<Input, Facts> = {
     try {
       await db.readOnly((tx) => tx.query(`EXPLAIN ${updateStatement(table, input)}`));
     } catch (error) {
+      // A lost connection says nothing about the plan: the runner reconnects and runs preflight again.
+      if (isConnectionLoss(error)) throw error;
       // A value an earlier step of the plan creates (an enum value) is not known yet (22P02): fine.
       if (sqlErrorInfo(error).sqlstate?.startsWith("22")) return { key, asText };
       throw preflightError(`The ${what} is not valid SQL: ${(error as Error).message}`, "Check `set` and `where` in the plan.");

@@ -382,9 +382,11 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
         const changed = (await tx.query(updateSql(window), window.range.params)).rowCount;
         const newScanned = scanned + window.rows;
         const newLongest = Math.max(longestBatchMs, now() - batchStart);
-        await tx.query(`UPDATE breakwater.steps SET cursor = $3, rows = rows + $4, data = $5 WHERE run_id = $1 AND seq = $2`, [
+        const journaled = await tx.query(`UPDATE breakwater.steps SET cursor = $3, rows = rows + $4, data = $5 WHERE run_id = $1 AND seq = $2`, [
           ctx.runId, seq, JSON.stringify(window.upper), changed, JSON.stringify({ scanned: newScanned, batches: batches + 1, longestBatchMs: newLongest, rowBound }),
         ]);
+        // A batch whose cursor is not recorded would be done again after a crash: never commit one.
+        if (journaled.rowCount !== 1) throw new BreakwaterError("BW_INTERNAL", `The journal has no step ${seq} of run ${ctx.runId} to record the transform's progress in; the batch was not applied.`);
         // Only after COMMIT do these become the state (a rolled-back batch leaves them as they were).
         cursor = window.upper;
         rows += changed;

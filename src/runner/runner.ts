@@ -429,8 +429,11 @@ class RunExecution {
   /** Runs the remaining steps; on a failed check undoes everything, otherwise leaves the run resumable. */
   async drive(): Promise<RunOutcome> {
     try {
-      await this.persist("run", () => this.execute());
-      return { runId: this.run.id, state: "completed", log: (await this.refresh(), this.run.report as MigrationLog) };
+      await this.persist("run", async () => {
+        await this.execute();
+        await this.refresh();
+      });
+      return { runId: this.run.id, state: "completed", log: this.run.report as MigrationLog };
     } catch (error) {
       const failure = toBreakwaterError(error, "run");
       if (failure.code === "BW_CONNECTION_FAILED" || this.db.isClosed) throw failure;
@@ -463,41 +466,68 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 export async function runPlan(loaded: LoadedPlan, options: RunnerOptions): Promise<RunOutcome> {
   const session = await openSession(options, "run");
   try {
-    const { db } = session;
     const runId = newRunId();
     await session.setApplicationName(`breakwater run ${runId} (${holderDescription()})`);
-    // A plan is applied once; an unfinished run of it must be resumed or rolled back first.
-    if (await journalExists(db)) {
-      const previous = (await listRuns(db)).find((r) => r.plan_id === loaded.plan.id && r.state !== "rolled_back");
-      if (previous?.state === "completed") {
-        throw new BreakwaterError("BW_PLAN_INVALID", `Plan ${loaded.plan.id} was already applied by run ${previous.id} on ${previous.started_at.toISOString()}.`, {
-          hint: `To apply it again, roll that run back first (\`breakwater rollback ${previous.id}\`) or give the plan a new id.`,
-        });
-      }
-      if (previous) {
-        throw new BreakwaterError("BW_PLAN_INVALID", `Run ${previous.id} of plan ${loaded.plan.id} is unfinished (${previous.state.replace("_", " ")}).`, {
-          hint: `Continue it with \`breakwater resume ${previous.id}\` or undo it with \`breakwater rollback ${previous.id}\`.`,
-        });
-      }
-    }
-    // Preflight reads only: a plan that cannot run changes nothing, not even the journal.
-    for (const check of loaded.plan.checks) await checkQuery(check.sql, `check "${check.name}": \`sql\``);
-    const facts: unknown[] = [];
-    for (const [i, step] of loaded.plan.steps.entries()) {
-      facts.push(await operations[step.op]!.inspect(db, step.input, planContext(runId, i, options.config.shadowThresholdRows)));
-    }
-    await ensureJournal(db);
-    // The backup choice is fixed with the run, so a resume builds the same steps.
-    const plan = { ...loaded.plan, backup: loaded.plan.backup ?? options.config.backup.beforeRun };
-    await insertRun(db, { id: runId, plan, planPath: loaded.path, planSha256: loaded.sha256, facts });
-    const run = await getRun(db, runId);
+    const run = await recordRun(session, loaded, options, runId);
     const execution = new RunExecution(session, run, options);
-    await insertSteps(db, runId, execution.program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })));
     options.emit?.({ type: "run", runId, planId: loaded.plan.id, resumed: false });
     return await execution.drive();
   } finally {
     await session.close();
   }
+}
+
+/**
+ * Preflight, then the run and all its steps recorded in one transaction (a run is never in the
+ * journal without its steps, which resume relies on). Preflight reads only, so a connection lost
+ * before that transaction commits is taken back and preflight starts again.
+ */
+async function recordRun(session: RunnerSession, loaded: LoadedPlan, options: RunnerOptions, runId: string): Promise<RunRow> {
+  for (let reconnects = 0; ; reconnects++) {
+    try {
+      const db = session.db;
+      // After a lost connection: did the transaction recording the run commit before it went?
+      if (reconnects > 0 && (await journalExists(db)) && (await db.query("SELECT 1 FROM breakwater.runs WHERE id = $1", [runId])).rowCount > 0) return await getRun(db, runId);
+      const facts = await preflight(db, loaded, options, runId);
+      await ensureJournal(db);
+      // The backup choice is fixed with the run, so a resume builds the same steps.
+      const plan = { ...loaded.plan, backup: loaded.plan.backup ?? options.config.backup.beforeRun };
+      const program = buildProgram(runId, plan, facts, options.config.shadowThresholdRows, plan.backup === "full" || plan.backup === "both");
+      await db.transaction(async (tx) => {
+        await insertRun(tx, { id: runId, plan, planPath: loaded.path, planSha256: loaded.sha256, facts });
+        await insertSteps(tx, runId, program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })));
+      });
+      return await getRun(db, runId);
+    } catch (error) {
+      if (!isConnectionLoss(error) && !isBreakwaterError(error, "BW_CONNECTION_FAILED")) throw error;
+      if (reconnects >= maxReconnects) throw toBreakwaterError(error, "preflight");
+      await session.reconnect(runId, `during "preflight": ${sqlErrorInfo(error).message}`, sessionPolicy(options), (message) => options.emit?.({ type: "warning", runId, message }));
+    }
+  }
+}
+
+/** Reads only: a plan that cannot run changes nothing, not even the journal. Returns each step's facts. */
+async function preflight(db: Database, loaded: LoadedPlan, options: RunnerOptions, runId: string): Promise<unknown[]> {
+  // A plan is applied once; an unfinished run of it must be resumed or rolled back first.
+  if (await journalExists(db)) {
+    const previous = (await listRuns(db)).find((r) => r.plan_id === loaded.plan.id && r.state !== "rolled_back");
+    if (previous?.state === "completed") {
+      throw new BreakwaterError("BW_PLAN_INVALID", `Plan ${loaded.plan.id} was already applied by run ${previous.id} on ${previous.started_at.toISOString()}.`, {
+        hint: `To apply it again, roll that run back first (\`breakwater rollback ${previous.id}\`) or give the plan a new id.`,
+      });
+    }
+    if (previous) {
+      throw new BreakwaterError("BW_PLAN_INVALID", `Run ${previous.id} of plan ${loaded.plan.id} is unfinished (${previous.state.replace("_", " ")}).`, {
+        hint: `Continue it with \`breakwater resume ${previous.id}\` or undo it with \`breakwater rollback ${previous.id}\`.`,
+      });
+    }
+  }
+  for (const check of loaded.plan.checks) await checkQuery(check.sql, `check "${check.name}": \`sql\``);
+  const facts: unknown[] = [];
+  for (const [i, step] of loaded.plan.steps.entries()) {
+    facts.push(await operations[step.op]!.inspect(db, step.input, planContext(runId, i, options.config.shadowThresholdRows)));
+  }
+  return facts;
 }
 
 async function latestUnfinished(db: Database): Promise<RunRow> {
@@ -519,6 +549,8 @@ export async function resumeRun(runId: string | undefined, options: RunnerOption
     }
     await session.setApplicationName(`breakwater resume ${run.id} (${holderDescription()})`);
     const execution = new RunExecution(session, run, options);
+    // Steps a runner of an earlier version did not journal before it died (each row's cursor must exist).
+    await insertSteps(db, run.id, execution.program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })));
     // The crashed runner's session is gone: this one becomes the writer the fence lets through.
     await takeOverFence(db, run.id);
     options.emit?.({ type: "run", runId: run.id, planId: run.plan_id, resumed: true });

@@ -117,6 +117,46 @@ describe("a run that loses its database connection", () => {
     }
   });
 
+  it("reconnects when the connection is lost during preflight, and runs the plan once", async () => {
+    await t.db.query(`CREATE TABLE "Early" (id int PRIMARY KEY, hits int NOT NULL DEFAULT 0); INSERT INTO "Early" (id) SELECT generate_series(1, 3000)`);
+    const blocker = await t.connect();
+    // Preflight's EXPLAIN of the backfill waits behind this lock: the runner is surely in preflight.
+    await blocker.query("BEGIN");
+    await blocker.query(`LOCK TABLE "Early" IN ACCESS EXCLUSIVE MODE`);
+    const dir = await tempProject({ "plan.ts": planSource(`{ id: "early", steps: [backfill({ table: "Early", set: { hits: "hits + 1" } })] }`) });
+    const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => void (stderr += c.toString()));
+    const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
+    const pid = await waitFor(async () => (await t.db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'breakwater run %' AND wait_event_type = 'Lock'`)).rows[0]?.pid);
+    await t.db.query("SELECT pg_terminate_backend($1)", [pid]);
+    await blocker.query("ROLLBACK");
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /Lost the database connection during "preflight"/);
+    assert.deepEqual(await counts(t, "Early"), { once: 3000, other: 0 });
+    const runs = await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM breakwater.runs WHERE plan_id = 'early'`);
+    assert.equal(runs.n, 1, "one run recorded");
+  });
+
+  it("resumes a run whose steps were never journaled (a runner that died between the two) without changing any row twice", async () => {
+    await t.db.query(`CREATE TABLE "Hole" (id int PRIMARY KEY, hits int NOT NULL DEFAULT 0); INSERT INTO "Hole" (id) SELECT generate_series(1, 15000)`);
+    const dir = await tempProject({ "breakwater.config.ts": slow, "plan.ts": planSource(`{ id: "hole", steps: [backfill({ table: "Hole", set: { hits: "hits + 1" } })] }`) });
+    assert.equal((await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url })).code, 0);
+    // The state a runner leaves when it dies after recording its run but before its steps.
+    await t.db.query(`UPDATE "Hole" SET hits = 0`);
+    await t.db.query(
+      `INSERT INTO breakwater.runs (id, plan_id, plan_path, plan_sha256, plan, facts, state, phase, holder)
+       SELECT '20990101000000-h0le', 'hole_again', plan_path, plan_sha256, plan, facts, 'running', 'preflight', holder FROM breakwater.runs WHERE plan_id = 'hole'`,
+    );
+    const child = spawnCli(["resume", "20990101000000-h0le"], { cwd: dir, databaseUrl: t.url });
+    await waitFor(() => transforming(t, "hole_again"));
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.on("exit", resolve));
+    const resumed = await runCli(["resume", "20990101000000-h0le"], { cwd: dir, databaseUrl: t.url });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(await counts(t, "Hole"), { once: 15000, other: 0 });
+  });
+
   it("exits 6 from the command line when it cannot connect at all", async () => {
     const dir = await tempProject({ "plan.ts": planSource(`{ id: "nowhere", steps: [backfill({ table: "Cut", set: { hits: "hits" } })] }`) });
     const unreachable = new URL(t.url);
