@@ -32,6 +32,12 @@ function validateOptions(options: MaintenanceOptions): void {
       hint: "Set the environment variable it is read from (e.g. BREAKWATER_MAINTENANCE_SECRET), or leave out the bypass option.",
     });
   }
+  const failMode: unknown = options.failMode;
+  if (failMode !== undefined && failMode !== "open" && failMode !== "closed") {
+    throw new BreakwaterError("BW_CONFIG_INVALID", `The maintenance option failMode is ${JSON.stringify(failMode)}; it must be "open" or "closed".`, {
+      hint: '"open" serves requests when the maintenance state cannot be read; "closed" answers them with 503.',
+    });
+  }
 }
 
 export function createMaintenanceCheck(options: MaintenanceOptions): MaintenanceCheck {

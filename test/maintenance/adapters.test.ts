@@ -85,6 +85,20 @@ describe("the bypass option", () => {
         assert.match(started.message, /bypass\.secret/);
       }
     });
+
+    it(`${name} adapter refuses to start with a failMode other than "open" or "closed"`, async () => {
+      const store = fileStore({ path: path.join(await tempProject(), "maintenance", "enabled.lock") });
+      const started = await app({ store, failMode: "close" as "closed", log: () => undefined }).then(
+        (running) => running,
+        (error: unknown) => error as Error,
+      );
+      if (!(started instanceof Error)) {
+        await started.close();
+        assert.fail(`the ${name} adapter started with failMode "close"`);
+      }
+      assert.ok(isBreakwaterError(started, "BW_CONFIG_INVALID"), `expected BW_CONFIG_INVALID, got ${started}`);
+      assert.match(started.message, /failMode is "close"; it must be "open" or "closed"/);
+    });
   }
 });
 
