@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "test-output/**", "breakwater-reports/**", "examples/**/node_modules/**", "examples/**/.next/**", "examples/**/generated/**"] },
+  { ignores: ["node_modules/**", "dist/**", "packages/*/dist/**", "test-output/**", "breakwater-reports/**", "examples/**/node_modules/**", "examples/**/.next/**", "examples/**/generated/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -11,8 +11,8 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
-      "no-restricted-imports": ["error", { paths: [{ name: "pg", message: "Only src/db/database.ts talks to pg." }] }],
+      "no-restricted-imports": ["error", { paths: [{ name: "pg", message: "Only packages/runtime/src/database.ts talks to pg." }] }],
     },
   },
-  { files: ["src/db/database.ts", "examples/**"], rules: { "no-restricted-imports": "off" } },
+  { files: ["packages/runtime/src/database.ts", "examples/**"], rules: { "no-restricted-imports": "off" } },
 );

@@ -12,13 +12,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { Database, withDatabase } from "../src/db/database.ts";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../src/db/embedded.ts";
-import { quoteIdent } from "../src/db/quote.ts";
+import { Database, fileStore, postgresStore, withDatabase } from "@breakwater/runtime/internal";
+import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
+import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
 import { existsSync } from "node:fs";
-import { maintenanceExpress } from "../src/maintenance/adapters/express.ts";
-import { fileStore } from "../src/maintenance/stores/file.ts";
-import { postgresStore } from "../src/maintenance/stores/postgres.ts";
+import { maintenanceExpress } from "@breakwater/runtime/express";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "1" }, rounds: { type: "string", default: "30" }, flips: { type: "string", default: "25" } } });
 const seconds = Number(values.seconds);

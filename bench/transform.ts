@@ -11,13 +11,13 @@
 // Uses BENCH_DATABASE_URL when set, otherwise a throwaway embedded PostgreSQL 15.
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { resolveConfig } from "../src/config/config.ts";
-import { Database, withDatabase } from "../src/db/database.ts";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../src/db/embedded.ts";
-import { quoteIdent } from "../src/db/quote.ts";
-import { renameEnumValue } from "../src/operations/rename-enum-value.ts";
-import { validatePlan } from "../src/plan/plan.ts";
-import { runPlan } from "../src/runner/runner.ts";
+import { resolveConfig } from "../packages/breakwater/src/config/config.ts";
+import { Database, withDatabase } from "@breakwater/runtime/internal";
+import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
+import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
+import { renameEnumValue } from "@breakwater/runtime";
+import { validatePlan } from "../packages/breakwater/src/plan/plan.ts";
+import { runPlan } from "../packages/breakwater/src/runner/runner.ts";
 import { tempProject } from "../test/harness.ts";
 
 const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, sample: { type: "string", default: "20000" }, rounds: { type: "string", default: "3" } } });

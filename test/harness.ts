@@ -6,12 +6,13 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Database, withDatabase } from "../src/db/database.ts";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../src/db/embedded.ts";
-import { quoteIdent } from "../src/db/quote.ts";
+import { Database, withDatabase } from "@breakwater/runtime/internal";
+import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
+import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const indexUrl = pathToFileURL(path.join(root, "src", "index.ts")).href;
+/** What plan files in tests import: the built @breakwater/runtime, as an installed app would. */
+export const indexUrl = pathToFileURL(path.join(root, "packages", "runtime", "dist", "index.js")).href;
 
 let serverUrl: Promise<string> | undefined;
 let ownCluster: EmbeddedCluster | undefined;
@@ -84,7 +85,7 @@ export interface CliResult {
   stderr: string;
 }
 
-const bin = path.join(root, "bin", "breakwater.js");
+const bin = path.join(root, "packages", "breakwater", "bin", "breakwater.js");
 
 export function runCli(args: string[], options: { cwd: string; databaseUrl?: string; env?: Record<string, string> }): Promise<CliResult> {
   return new Promise((resolve) => {
@@ -143,10 +144,10 @@ export async function transformingRun(t: TestDatabase): Promise<string | undefin
   return rows[0]?.run_id;
 }
 
-import { resolveConfig, type BreakwaterConfigInput } from "../src/config/config.ts";
-import { validatePlan, type MigrationInput } from "../src/plan/plan.ts";
-import { runPlan, type RunOutcome } from "../src/runner/runner.ts";
-import type { RunnerEvent } from "../src/runner/events.ts";
+import { resolveConfig, type BreakwaterConfigInput } from "../packages/breakwater/src/config/config.ts";
+import { validatePlan, type MigrationInput } from "../packages/breakwater/src/plan/plan.ts";
+import { runPlan, type RunOutcome } from "../packages/breakwater/src/runner/runner.ts";
+import type { RunnerEvent } from "../packages/breakwater/src/runner/events.ts";
 
 /** Runs a plan through the library with a private maintenance file; returns outcome and events. */
 export async function runInProcess(url: string, plan: MigrationInput, config: BreakwaterConfigInput = {}): Promise<{ outcome: RunOutcome; events: RunnerEvent[]; dir: string }> {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { chmod, open, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Database, withDatabase } from "../../src/db/database.ts";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../../src/db/embedded.ts";
+import { Database, withDatabase } from "@breakwater/runtime/internal";
+import { startEmbeddedCluster, type EmbeddedCluster } from "../../packages/breakwater/src/db/embedded.ts";
 import { createTestDatabase, runCli, spawnCli, tableChecksum, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 
 async function seed(db: Database): Promise<void> {

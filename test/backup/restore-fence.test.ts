@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
-import { findTool, runTool } from "../../src/backup/tools.ts";
-import { Database, sqlErrorInfo, withDatabase } from "../../src/db/database.ts";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../../src/db/embedded.ts";
-import { quoteIdent } from "../../src/db/quote.ts";
+import { findTool, runTool } from "../../packages/breakwater/src/backup/tools.ts";
+import { Database, sqlErrorInfo, withDatabase } from "@breakwater/runtime/internal";
+import { startEmbeddedCluster, type EmbeddedCluster } from "../../packages/breakwater/src/db/embedded.ts";
+import { quoteIdent } from "../../packages/breakwater/src/db/quote.ts";
 import { createTestDatabase, runCli, spawnCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 
 async function seed(db: Database): Promise<void> {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
-import { createUsers } from "../../src/demo/users.ts";
+import { createUsers } from "../../packages/breakwater/src/demo/users.ts";
 import { createTestDatabase, enumLabels, planSource, runCli, tableChecksum, tempProject, type TestDatabase } from "../harness.ts";
 
 describe("a plan with backup: \"full\"", () => {

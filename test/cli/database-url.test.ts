@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { quoteIdent, quoteLiteral } from "../../src/db/quote.ts";
+import { quoteIdent, quoteLiteral } from "../../packages/breakwater/src/db/quote.ts";
 import { createTestDatabase, planSource, runCli, tempProject, type TestDatabase } from "../harness.ts";
 
 describe("a database URL breakwater cannot use", () => {

@@ -44,7 +44,7 @@ describe("command line usage", () => {
     assert.match(helpCommand.stdout, /^Usage: breakwater run/);
     const version = await runCli(["--version"], { cwd });
     assert.equal(version.code, 0, version.stderr);
-    const { version: expected } = JSON.parse(await readFile(path.join(root, "package.json"), "utf8")) as { version: string };
+    const { version: expected } = JSON.parse(await readFile(path.join(root, "packages", "breakwater", "package.json"), "utf8")) as { version: string };
     assert.equal(version.stdout.trim(), expected);
   });
 

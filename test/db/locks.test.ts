@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { renameEnumValue } from "../../src/index.ts";
+import { renameEnumValue } from "../../packages/breakwater/src/index.ts";
 import path from "node:path";
-import { resolveConfig } from "../../src/config/config.ts";
-import { RunFailure, rollbackRunById } from "../../src/runner/runner.ts";
+import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
+import { RunFailure, rollbackRunById } from "../../packages/breakwater/src/runner/runner.ts";
 import { createTestDatabase, enumLabels, runInProcess, tempProject, type TestDatabase } from "../harness.ts";
 
 describe("lock_timeout with retries", () => {

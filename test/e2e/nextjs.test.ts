@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { execFile } from "node:child_process";
 import { chromium, type Browser } from "playwright-core";
-import { freePort } from "../../src/db/embedded.ts";
+import { freePort } from "../../packages/breakwater/src/db/embedded.ts";
 import { createTestDatabase, root, runCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 
 const run = promisify(execFile);

@@ -4,11 +4,11 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import Fastify from "fastify";
-import { maintenanceExpress } from "../../src/maintenance/adapters/express.ts";
-import { maintenanceFastify } from "../../src/maintenance/adapters/fastify.ts";
-import { maintenanceFetch } from "../../src/maintenance/adapters/fetch.ts";
-import { maintenanceProxy } from "../../src/maintenance/adapters/next.ts";
-import type { MaintenanceOptions } from "../../src/maintenance/maintenance.ts";
+import { maintenanceExpress } from "@breakwater/runtime/express";
+import { maintenanceFastify } from "@breakwater/runtime/fastify";
+import { maintenanceFetch } from "@breakwater/runtime/fetch";
+import { maintenanceProxy } from "@breakwater/runtime/next";
+import type { MaintenanceOptions } from "@breakwater/runtime/internal";
 
 export interface RunningApp {
   url: string;

@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { isBreakwaterError } from "../../src/errors.ts";
-import { maintenanceProxy } from "../../src/maintenance/adapters/next.ts";
-import type { MaintenanceMode, MaintenanceStore } from "../../src/maintenance/state.ts";
-import { fileStore } from "../../src/maintenance/stores/file.ts";
-import { postgresStore } from "../../src/maintenance/stores/postgres.ts";
+import { fileStore, isBreakwaterError, type MaintenanceMode, type MaintenanceStore, postgresStore } from "@breakwater/runtime/internal";
+import { maintenanceProxy } from "@breakwater/runtime/next";
 import { createTestDatabase, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 import { adapterApps, request, type AdapterApp } from "./adapter-apps.ts";
 

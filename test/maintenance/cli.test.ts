@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { postgresStore } from "../../src/maintenance/stores/postgres.ts";
+import { postgresStore } from "@breakwater/runtime/internal";
 import { createTestDatabase, planSource, runCli, spawnCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 
 describe("breakwater maintenance", () => {

@@ -3,9 +3,7 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
-import { isBreakwaterError } from "../../src/errors.ts";
-import { createMaintenanceCheck } from "../../src/maintenance/maintenance.ts";
-import { postgresStore } from "../../src/maintenance/stores/postgres.ts";
+import { createMaintenanceCheck, isBreakwaterError, postgresStore } from "@breakwater/runtime/internal";
 import { createTestDatabase, waitFor, type TestDatabase } from "../harness.ts";
 import { adapterApps, request, type RunningApp } from "./adapter-apps.ts";
 import { startRelay as startProxy, type TcpRelay } from "../fixtures/tcp-relay.ts";

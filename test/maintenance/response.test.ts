@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bypassCookieValue, decide, verifyBypassCookie, type RequestFacts } from "../../src/maintenance/response.ts";
-import { maintenanceOff, type MaintenanceState, type Observed } from "../../src/maintenance/state.ts";
+import { bypassCookieValue, decide, maintenanceOff, type MaintenanceState, type Observed, type RequestFacts, verifyBypassCookie } from "@breakwater/runtime/internal";
 
 const on = (extra: Partial<MaintenanceState> = {}): Observed => ({ state: { ...maintenanceOff, enabled: true, ...extra }, error: null });
 const get = (path = "/", extra: Partial<RequestFacts> = {}): RequestFacts => ({ method: "GET", path, cookie: null, accept: "text/html", ...extra });

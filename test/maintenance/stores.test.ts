@@ -3,11 +3,8 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { withDatabase } from "../../src/db/database.ts";
-import { startEmbeddedCluster } from "../../src/db/embedded.ts";
-import { createMaintenanceCheck } from "../../src/maintenance/maintenance.ts";
-import { fileStore } from "../../src/maintenance/stores/file.ts";
-import { postgresStore } from "../../src/maintenance/stores/postgres.ts";
+import { createMaintenanceCheck, fileStore, postgresStore, withDatabase } from "@breakwater/runtime/internal";
+import { startEmbeddedCluster } from "../../packages/breakwater/src/db/embedded.ts";
 import { createTestDatabase, root, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 
 const run = promisify(execFile);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { addEnumValue, backfill } from "../../src/index.ts";
+import { addEnumValue, backfill } from "../../packages/breakwater/src/index.ts";
 import { createTestDatabase, enumLabels, runInProcess, type TestDatabase } from "../harness.ts";
 
 describe("addEnumValue", () => {

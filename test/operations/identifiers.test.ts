@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { addEnumValue, backfill, renameEnumValue } from "../../src/index.ts";
+import { addEnumValue, backfill, renameEnumValue } from "../../packages/breakwater/src/index.ts";
 import { createTestDatabase, enumLabels, runInProcess, type TestDatabase } from "../harness.ts";
 
 // Names with quotes, spaces, capitals and dots; values with quotes and spaces.

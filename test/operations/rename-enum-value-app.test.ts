@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createUsers } from "../../src/demo/users.ts";
+import { createUsers } from "../../packages/breakwater/src/demo/users.ts";
 import { createTestDatabase, enumLabels, planSource, runCli, tempProject, type TestDatabase } from "../harness.ts";
 
 // An application built before EMPLOYEE existed fails on every row holding it (Prisma: P2023).

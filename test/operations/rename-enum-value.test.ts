@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { renameEnumValue } from "../../src/index.ts";
-import { rewriteIndexDefinition } from "../../src/operations/rename-enum-value.ts";
+import { renameEnumValue } from "../../packages/breakwater/src/index.ts";
+import { rewriteIndexDefinition } from "../../packages/breakwater/src/operations/rename-enum-value.ts";
 import { createTestDatabase, enumLabels, runInProcess, type TestDatabase } from "../harness.ts";
 
 async function createAccounts(t: TestDatabase): Promise<void> {
@@ -120,8 +120,8 @@ describe("renameEnumValue with contract: renameValue", () => {
       assert.equal(outcome.log.rowsRewritten, 0);
       const def = await t.db.one<{ def: string }>(`SELECT pg_get_expr(adbin, adrelid) AS def FROM pg_attrdef WHERE adrelid = '"Account"'::regclass AND adnum = 2`);
       assert.equal(def.def, `'EMPLOYEE'::"Role"`, "the default follows the renamed value");
-      const { rollbackRunById } = await import("../../src/runner/runner.ts");
-      const { resolveConfig } = await import("../../src/config/config.ts");
+      const { rollbackRunById } = await import("../../packages/breakwater/src/runner/runner.ts");
+      const { resolveConfig } = await import("../../packages/breakwater/src/config/config.ts");
       const dir = await (await import("../harness.ts")).tempProject();
       await rollbackRunById(outcome.runId, { config: resolveConfig({ maintenance: { file: `${dir}/m.lock` } }, dir, null, {}), databaseUrl: t.url });
       assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "MANAGER", "ADMIN"], "USER is back; MANAGER stays (PostgreSQL cannot remove it)");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createUsers } from "../../src/demo/users.ts";
+import { createUsers } from "../../packages/breakwater/src/demo/users.ts";
 import { createTestDatabase, enumLabels, indexUrl, planSource, runCli, tableChecksum, tempProject, type TestDatabase } from "../harness.ts";
 
 describe("a malformed plan or config", () => {

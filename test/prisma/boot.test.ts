@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { freePort } from "../../src/db/embedded.ts";
+import { freePort } from "../../packages/breakwater/src/db/embedded.ts";
 import { createTestDatabase, runCli, tempProject, type TestDatabase } from "../harness.ts";
 
 // Seed 004's constraints, written to be re-runnable.

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { findInvalidUtf8 } from "../../src/db/sql-statements.ts";
+import { findInvalidUtf8 } from "../../packages/breakwater/src/db/sql-statements.ts";
 import { createTestDatabase, runCli, tempProject, type TestDatabase } from "../harness.ts";
 import { writeMigrations, type MigrationFiles } from "./deploy-project.ts";
 

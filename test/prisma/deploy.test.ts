@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { resolveConfig } from "../../src/config/config.ts";
-import { checksumOf, deploy } from "../../src/prisma/migrate.ts";
+import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
+import { checksumOf, deploy } from "../../packages/breakwater/src/prisma/migrate.ts";
 import { createTestDatabase, runCli, tempProject, type TestDatabase } from "../harness.ts";
 import { writeMigrations } from "./deploy-project.ts";
 

@@ -6,8 +6,8 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Database } from "../../src/db/database.ts";
-import { diffSchemas } from "../../src/prisma/engine.ts";
+import type { Database } from "@breakwater/runtime/internal";
+import { diffSchemas } from "../../packages/breakwater/src/prisma/engine.ts";
 import { createTestDatabase, enumLabels, execFile, indexUrl, root, runCli, tempProject, type TestDatabase } from "../harness.ts";
 
 const datasource = `datasource db {\n  provider = "postgresql"\n}\n`;
@@ -578,7 +578,7 @@ model User {
     const old = `${datasource}\nenum Role {\n  USER\n  ADMIN\n}\n\nmodel Member {\n  id   Int    @id\n  name String\n  role Role   @default(USER)\n}\n`;
     await writeFile(path.join(dir, "old-tty.prisma"), old);
     await setNew(old.replace("  USER\n  ADMIN", "  EMPLOYEE\n  MANAGER\n  ADMIN").replace("@default(USER)", "@default(EMPLOYEE)").replace("  name String\n", "  title String\n"));
-    const command = [process.execPath, path.join(root, "bin", "breakwater.js"), "plan", "--from", "old-tty.prisma", "--name", "tty", "--import-from", indexUrl].map((a) => `'${a}'`).join(" ");
+    const command = [process.execPath, path.join(root, "packages", "breakwater", "bin", "breakwater.js"), "plan", "--from", "old-tty.prisma", "--name", "tty", "--import-from", indexUrl].map((a) => `'${a}'`).join(" ");
     // `script` gives the command a pseudo-terminal; the answers are typed ahead: MANAGER, then "yes, renamed"
     const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
       const child = execFile("script", ["-qfec", command, "/dev/null"], { cwd: dir, env: { ...process.env, CI: "true" } }, (e, stdout) => resolve({ code: e ? 1 : 0, stdout }));

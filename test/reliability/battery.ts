@@ -12,12 +12,12 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import type { Database } from "../../src/db/database.ts";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../../src/db/embedded.ts";
-import { createUsers } from "../../src/demo/users.ts";
-import type { Phase } from "../../src/runner/events.ts";
-import { phaseOrder } from "../../src/runner/program.ts";
-import type { RunStatus } from "../../src/runner/runner.ts";
+import type { Database } from "@breakwater/runtime/internal";
+import { startEmbeddedCluster, type EmbeddedCluster } from "../../packages/breakwater/src/db/embedded.ts";
+import { createUsers } from "../../packages/breakwater/src/demo/users.ts";
+import type { Phase } from "../../packages/breakwater/src/runner/events.ts";
+import { phaseOrder } from "../../packages/breakwater/src/runner/program.ts";
+import type { RunStatus } from "../../packages/breakwater/src/runner/runner.ts";
 import { createTestDatabase, enumLabels, planSource, runCli, spawnCli, tableChecksum, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 
 export const DEFAULT_SEED = 32;

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { resolveConfig } from "../../src/config/config.ts";
-import { isBreakwaterError } from "../../src/errors.ts";
-import { validatePlan } from "../../src/plan/plan.ts";
-import { resumeRun, runPlan } from "../../src/runner/runner.ts";
-import type { RunnerEvent } from "../../src/runner/events.ts";
-import { backfill } from "../../src/operations/backfill.ts";
+import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
+import { isBreakwaterError } from "@breakwater/runtime/internal";
+import { validatePlan } from "../../packages/breakwater/src/plan/plan.ts";
+import { resumeRun, runPlan } from "../../packages/breakwater/src/runner/runner.ts";
+import type { RunnerEvent } from "../../packages/breakwater/src/runner/events.ts";
+import { backfill } from "@breakwater/runtime";
 import { startRelay } from "../fixtures/tcp-relay.ts";
 import { createTestDatabase, planSource, runCli, spawnCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 

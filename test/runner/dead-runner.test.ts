@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { after, before, describe, it } from "node:test";
-import { RUNNER_LOCK_KEY } from "../../src/runner/journal.ts";
+import { RUNNER_LOCK_KEY } from "../../packages/breakwater/src/runner/journal.ts";
 import { createTestDatabase, planSource, runCli, spawnCli, tableChecksum, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 
 // A runner killed while PostgreSQL runs one of its long statements leaves a backend that keeps the

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Database } from "../../src/db/database.ts";
+import type { Database } from "@breakwater/runtime/internal";
 import { attempt, createTestDatabase, enumLabels, planSource, runCli, spawnCli, tempProject, transformingRun, waitFor, type TestDatabase } from "../harness.ts";
 
 const slow = `export default { batch: { size: 300, pauseMs: 20 } };\n`;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createUsers } from "../../src/demo/users.ts";
+import { createUsers } from "../../packages/breakwater/src/demo/users.ts";
 import { createTestDatabase, enumLabels, planSource, runCli, spawnCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 
 // Small, slow batches so the transform is surely running when the runner is killed.

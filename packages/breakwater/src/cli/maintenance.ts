@@ -1,0 +1,132 @@
+// `breakwater maintenance on|off|status|secret`: the seeds' `touch`/`rm enabled.lock`, for the
+// file store or the PostgreSQL store shared by every replica.
+import { randomBytes } from "node:crypto";
+import type { Command } from "commander";
+import { loadConfig, maintenanceStoreFor, type ResolvedConfig } from "../config/config.ts";
+import { BreakwaterError, Database, isActive, type MaintenanceMode } from "@breakwater/runtime/internal";
+import { listFences, type FenceInfo } from "../maintenance/write-fence.ts";
+import { reportError } from "./render.ts";
+
+interface StoreOptions {
+  config?: string;
+  store?: "file" | "postgres";
+  json?: boolean;
+}
+
+async function storeFrom(options: StoreOptions) {
+  const config: ResolvedConfig = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
+  if (options.store) {
+    if (options.store !== "file" && options.store !== "postgres") throw new BreakwaterError("BW_CONFIG_INVALID", `--store must be file or postgres, got ${String(options.store)}`);
+    config.maintenance.store = options.store;
+  }
+  return { config, store: await maintenanceStoreFor(config, config.databaseUrl) };
+}
+
+/** "2026-01-01T10:00:00Z", or a duration from now: "90s", "30m", "2h", "1d". */
+export function parseUntil(value: string, now = Date.now()): string {
+  const duration = /^(\d+)\s*(s|m|h|d)$/.exec(value.trim());
+  if (duration) {
+    const unit = { s: 1, m: 60, h: 3600, d: 86400 }[duration[2] as "s" | "m" | "h" | "d"];
+    return new Date(now + Number(duration[1]) * unit * 1000).toISOString();
+  }
+  const at = Date.parse(value);
+  if (!Number.isFinite(at)) throw new BreakwaterError("BW_CONFIG_INVALID", `--until must be an ISO date-time or a duration like 30m, got ${JSON.stringify(value)}`);
+  return new Date(at).toISOString();
+}
+
+/** Fences of unfinished runs, which maintenance off leaves in place; none when there is no database to ask. */
+async function fencesStillUp(databaseUrl: string | undefined): Promise<FenceInfo[]> {
+  if (!databaseUrl) return [];
+  let db: Database | undefined;
+  try {
+    db = await Database.connect(databaseUrl, { applicationName: "breakwater maintenance", connectTimeoutMs: 3000, queryTimeoutMs: 3000 });
+    return await listFences(db);
+  } catch {
+    return [];
+  } finally {
+    await db?.close();
+  }
+}
+
+function done(options: StoreOptions, value: Record<string, unknown>, text: string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+}
+
+export function registerMaintenance(program: Command): void {
+  const maintenance = program
+    .command("maintenance")
+    .description("Turn maintenance mode on or off, show it, or print the staff bypass link (file store: maintenance/enabled.lock; postgres store: shared by every replica)");
+
+  const common = (command: Command) =>
+    command.option("--store <kind>", "file or postgres (default: maintenance.store in the config, else file)").option("--config <file>", "config file").option("--json", "print the result as JSON");
+
+  common(
+    maintenance
+      .command("on")
+      .description("Turn maintenance mode on (or update it)")
+      .option("--read-only", "refuse only POST/PUT/PATCH/DELETE; reads go on")
+      .option("--reason <text>", "shown on the maintenance page")
+      .option("--retry-after <seconds>", "Retry-After sent to clients (default 60)")
+      .option("--until <time>", "end automatically at an ISO time or after a duration (90s, 30m, 2h)")
+      .addHelpText("after", '\nExamples:\n  npx breakwater maintenance on --reason "Database upgrade" --retry-after 120\n  npx breakwater maintenance on --read-only --until 30m --store postgres'),
+  ).action(async (options: StoreOptions & { readOnly?: boolean; reason?: string; retryAfter?: string; until?: string }) => {
+    try {
+      const retryAfter = options.retryAfter === undefined ? null : Number(options.retryAfter);
+      if (retryAfter !== null && (!Number.isInteger(retryAfter) || retryAfter < 0)) throw new BreakwaterError("BW_CONFIG_INVALID", `--retry-after must be a whole number of seconds, got ${options.retryAfter}`);
+      const until = options.until === undefined ? null : parseUntil(options.until);
+      const { store } = await storeFrom(options);
+      const mode: MaintenanceMode = options.readOnly ? "read-only" : "full";
+      const wasOff = await store.enable({ mode, reason: options.reason ?? null, retryAfter, until });
+      done(options, { enabled: true, mode, store: store.kind, location: store.location, wasOff, until }, `Maintenance ${wasOff ? "on" : "updated"} (${mode}${until ? `, until ${until}` : ""}) — ${store.location}`);
+    } catch (error) {
+      process.exitCode = reportError(error, options.json ? "json" : "plain");
+    }
+  });
+
+  common(maintenance.command("off").description("Turn maintenance mode off").addHelpText("after", "\nExample:\n  npx breakwater maintenance off")).action(async (options: StoreOptions) => {
+    try {
+      const { config, store } = await storeFrom(options);
+      await store.disable();
+      const fences = await fencesStillUp(config.databaseUrl);
+      const note = fences
+        .map((f) => `\nThe write fence of run ${f.runId} still refuses writes to ${f.tables.join(", ")} (since ${f.since.toISOString()}): the run is unfinished. \`breakwater resume ${f.runId}\` completes it and \`breakwater rollback ${f.runId}\` undoes it; either lowers the fence.`)
+        .join("");
+      done(options, { enabled: false, store: store.kind, location: store.location, fences }, `Maintenance off — ${store.location}${note}`);
+    } catch (error) {
+      process.exitCode = reportError(error, options.json ? "json" : "plain");
+    }
+  });
+
+  common(maintenance.command("status").description("Show whether maintenance mode is on, its mode, reason and expiry").addHelpText("after", "\nExample:\n  npx breakwater maintenance status --json")).action(
+    async (options: StoreOptions) => {
+      try {
+        const { store } = await storeFrom(options);
+        const state = await store.read();
+        const active = isActive(state);
+        const expired = state.enabled && !active;
+        done(
+          options,
+          { active, ...state, expired, store: store.kind, location: store.location },
+          active
+            ? `Maintenance ON (${state.mode})${state.reason ? ` — ${state.reason}` : ""}${state.since ? `, since ${state.since}` : ""}${state.until ? `, until ${state.until}` : ""} — ${store.location}`
+            : `Maintenance off${expired ? ` (expired at ${state.until})` : ""} — ${store.location}`,
+        );
+      } catch (error) {
+        process.exitCode = reportError(error, options.json ? "json" : "plain");
+      }
+    },
+  );
+
+  maintenance
+    .command("secret")
+    .description("Print the staff bypass link: opening it sets a signed cookie that lets staff through maintenance")
+    .option("--base-url <url>", "the application's address", "http://localhost:3000")
+    .option("--path <path>", "bypass path configured in the adapter", "/__maintenance/bypass")
+    .addHelpText("after", "\nThe secret comes from BREAKWATER_MAINTENANCE_SECRET (give the same value to the adapter's bypass.secret);\nwithout it a new secret is generated and printed.\n\nExample:\n  BREAKWATER_MAINTENANCE_SECRET=… npx breakwater maintenance secret --base-url https://app.example.com")
+    .action((options: { baseUrl: string; path: string }) => {
+      const configured = process.env.BREAKWATER_MAINTENANCE_SECRET;
+      const secret = configured || randomBytes(24).toString("base64url");
+      if (!configured) process.stderr.write(`No BREAKWATER_MAINTENANCE_SECRET set; generated one. Set BREAKWATER_MAINTENANCE_SECRET=${secret} in the application's environment.\n`);
+      process.stdout.write(`${options.baseUrl.replace(/\/$/, "")}${options.path}/${secret}\n`);
+    });
+}

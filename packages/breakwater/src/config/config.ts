@@ -1,0 +1,208 @@
+// breakwater.config.ts: found in the working directory (or given with --config), loaded like
+// prisma.config.ts, validated; DATABASE_URL is the default connection.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { BreakwaterConfig } from "@breakwater/runtime";
+import { z } from "zod";
+import type { Proof, Same } from "../operations/types.ts";
+import { defaultLockPolicy, type LockPolicy } from "../db/locks.ts";
+import { BreakwaterError, fileStore, postgresStore, type MaintenanceStore } from "@breakwater/runtime/internal";
+import { importUserModule } from "./user-module.ts";
+import type { BackupSettings } from "../backup/backup.ts";
+
+const configSchema = z
+  .object({
+    databaseUrl: z.string().optional(),
+    maintenance: z
+      .object({
+        store: z.enum(["file", "postgres"]).optional(),
+        file: z.string().min(1).optional(),
+        /** during a run: read-only (default, only writes refused) or full */
+        mode: z.enum(["read-only", "full"]).optional(),
+        /** refuse writes to the transformed tables in the database itself during a run (default true) */
+        fence: z.boolean().optional(),
+        retryAfter: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .default({}),
+    lock: z
+      .object({
+        timeoutMs: z.number().int().min(1).max(600_000).optional(),
+        retries: z.number().int().min(0).max(1000).optional(),
+        backoffMs: z.number().int().min(0).optional(),
+        maxBackoffMs: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .default({}),
+    batch: z
+      .object({ size: z.number().int().min(1).max(1_000_000).optional(), maxMs: z.number().int().min(10).max(60_000).optional(), pauseMs: z.number().int().min(0).optional() })
+      .strict()
+      .default({}),
+    backup: z
+      .object({
+        dir: z.string().min(1).optional(),
+        format: z.enum(["custom", "directory"]).optional(),
+        jobs: z.number().int().min(1).max(64).optional(),
+        pgDump: z.string().min(1).optional(),
+        pgRestore: z.string().min(1).optional(),
+        /** run pg_dump / pg_restore through this, e.g. ["docker", "exec", "-i", "postgres-production"] */
+        commandPrefix: z.array(z.string().min(1)).optional(),
+        /** what a run takes before its transform when the plan does not say: snapshot (default), full or both */
+        beforeRun: z.enum(["snapshot", "full", "both"]).optional(),
+        /** a full backup before `breakwater deploy` applies a file: never (default), destructive (drops or rewrites data), always */
+        beforeDeploy: z.enum(["never", "destructive", "always"]).optional(),
+      })
+      .strict()
+      .default({}),
+    /** tables with at least this many rows get the shadow-column contract under contract: "auto" */
+    shadowThresholdRows: z.number().int().min(0).optional(),
+    /** how long a run retries a lost connection before it stops, resumable */
+    reconnect: z.object({ timeoutMs: z.number().int().min(0).max(3_600_000).optional() }).strict().default({}),
+    reportDir: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** The config file's type is @breakwater/runtime's BreakwaterConfig; the schema accepts exactly it. */
+export type BreakwaterConfigInput = BreakwaterConfig;
+type _Accepts = Proof<Same<z.input<typeof configSchema>, BreakwaterConfig>>;
+
+export interface BatchPolicy {
+  size: number;
+  maxMs: number;
+  pauseMs: number;
+}
+
+export interface ResolvedConfig {
+  databaseUrl: string | undefined;
+  /** where databaseUrl comes from, as messages name it: "DATABASE_URL" or "databaseUrl in breakwater.config.ts" */
+  databaseUrlSource: string;
+  maintenanceFile: string;
+  maintenance: { store: "file" | "postgres"; mode: "read-only" | "full"; fence: boolean; retryAfter: number | null };
+  backup: BackupSettings & { beforeRun: "snapshot" | "full" | "both"; beforeDeploy: "never" | "destructive" | "always" };
+  lock: LockPolicy;
+  batch: BatchPolicy;
+  shadowThresholdRows: number;
+  reconnectTimeoutMs: number;
+  reportDir: string;
+  configPath: string | null;
+}
+
+export const defaultBatchPolicy: BatchPolicy = { size: 50_000, maxMs: 200, pauseMs: 0 };
+
+const configNames = ["breakwater.config.ts", "breakwater.config.mts", "breakwater.config.js", "breakwater.config.mjs"];
+
+export function resolveConfig(value: unknown, cwd: string, configPath: string | null, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const parsed = configSchema.safeParse(value ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(config)"}: ${i.message}`).join("; ");
+    throw new BreakwaterError("BW_CONFIG_INVALID", `Invalid configuration${configPath ? ` in ${path.basename(configPath)}` : ""}: ${issues}`, {
+      hint: "See the README section “Configuration”.",
+    });
+  }
+  const c = parsed.data;
+  return {
+    databaseUrl: c.databaseUrl ?? env.DATABASE_URL,
+    databaseUrlSource: c.databaseUrl === undefined ? "DATABASE_URL" : `databaseUrl in ${configPath ? path.basename(configPath) : "the config"}`,
+    maintenanceFile: path.resolve(cwd, c.maintenance.file ?? "maintenance/enabled.lock"),
+    maintenance: { store: c.maintenance.store ?? "file", mode: c.maintenance.mode ?? "read-only", fence: c.maintenance.fence ?? true, retryAfter: c.maintenance.retryAfter ?? null },
+    lock: {
+      lockTimeoutMs: c.lock.timeoutMs ?? defaultLockPolicy.lockTimeoutMs,
+      retries: c.lock.retries ?? defaultLockPolicy.retries,
+      backoffMs: c.lock.backoffMs ?? defaultLockPolicy.backoffMs,
+      maxBackoffMs: c.lock.maxBackoffMs ?? defaultLockPolicy.maxBackoffMs,
+    },
+    backup: {
+      dir: path.resolve(cwd, c.backup.dir ?? "backups"),
+      format: c.backup.format ?? "custom",
+      jobs: c.backup.jobs ?? 2,
+      pgDump: c.backup.pgDump,
+      pgRestore: c.backup.pgRestore,
+      commandPrefix: c.backup.commandPrefix,
+      beforeRun: c.backup.beforeRun ?? "snapshot",
+      beforeDeploy: c.backup.beforeDeploy ?? "never",
+    },
+    batch: { size: c.batch.size ?? defaultBatchPolicy.size, maxMs: c.batch.maxMs ?? defaultBatchPolicy.maxMs, pauseMs: c.batch.pauseMs ?? defaultBatchPolicy.pauseMs },
+    shadowThresholdRows: c.shadowThresholdRows ?? 10_000,
+    reconnectTimeoutMs: c.reconnect.timeoutMs ?? 60_000,
+    reportDir: path.resolve(cwd, c.reportDir ?? "breakwater-reports"),
+    configPath,
+  };
+}
+
+/** Loads breakwater.config.* from `cwd` (or `explicitPath`); no file means defaults + DATABASE_URL. */
+export async function loadConfig(options: { cwd?: string; explicitPath?: string } = {}): Promise<ResolvedConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  let file: string | null = null;
+  if (options.explicitPath) {
+    file = path.resolve(cwd, options.explicitPath);
+    if (!existsSync(file)) throw new BreakwaterError("BW_CONFIG_INVALID", `Config file not found: ${options.explicitPath}`);
+  } else {
+    file = configNames.map((n) => path.join(cwd, n)).find((f) => existsSync(f)) ?? null;
+  }
+  let value: unknown = {};
+  if (file) {
+    const module = await importUserModule(file, { code: "BW_CONFIG_INVALID", what: path.relative(cwd, file) || file, hint: "Fix the syntax or imports of the config file; see the README section “Configuration”.", cwd });
+    value = module.default;
+  }
+  return resolveConfig(value, cwd, file);
+}
+
+export function requireDatabaseUrl(config: ResolvedConfig): string {
+  if (!config.databaseUrl) {
+    throw new BreakwaterError("BW_CONFIG_INVALID", "No database to connect to: DATABASE_URL is not set.", {
+      hint: "Set DATABASE_URL, or databaseUrl in breakwater.config.ts. To try breakwater without a database, run `npx breakwater demo`.",
+    });
+  }
+  return checkDatabaseUrl(config.databaseUrl, config.databaseUrlSource);
+}
+
+/**
+ * Refuses a URL that pg cannot parse or would read differently than written, without ever
+ * repeating it (its password). `source` names where it comes from, e.g. "DATABASE_URL".
+ */
+export function checkDatabaseUrl(url: string, source: string): string {
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new BreakwaterError("BW_CONFIG_INVALID", `${source} must be a postgres:// or postgresql:// URL.`);
+  const problem = databaseUrlProblem(url);
+  if (problem) {
+    throw new BreakwaterError("BW_CONFIG_INVALID", `${source} is not a valid URL: ${problem}`, {
+      hint: "The form is postgres:// then user:password@host:5432/database, the user name and password percent-encoded as encodeURIComponent does (# → %23, ? → %3F, / → %2F, % → %25).",
+    });
+  }
+  return url;
+}
+
+function databaseUrlProblem(url: string): string | null {
+  const rest = url.slice(url.indexOf("://") + 3);
+  // As pg parses it: "user@/db" (no host: pg's default host) is valid too.
+  const parsed = [url, url.replace("@/", "@___DUMMY___/")].some((candidate) => URL.canParse(candidate));
+  // The host part ends at the first / ? or #. An @ after that one means it was written inside
+  // the user name or password: pg would take what precedes it as the host and port, or fail.
+  // (An @ in a password is read as pg reads it: the last @ ends the password.)
+  const end = rest.search(/[/?#]/);
+  const at = end < 0 ? -1 : rest.indexOf("@", end);
+  if (at >= 0) {
+    const delimiter = rest[end]!;
+    // "?application_name=a@b" is a parameter, "host/db@x" a database name; a fragment means
+    // nothing to pg, and a database name holds no "/".
+    const inParameter = /\?[^#]*=/.test(rest.slice(end, at));
+    if (delimiter === "#" || (!inParameter && (delimiter === "?" || !parsed || rest.includes("/", at)))) {
+      const where = rest.slice(0, end).includes(":") ? "password" : "user name";
+      return `a \`${delimiter}\` in the ${where} must be written ${encodeURIComponent(delimiter)} (percent-encode special characters in the user name and password).`;
+    }
+  }
+  if (parsed) return null;
+  const authority = end < 0 ? rest : rest.slice(0, end);
+  const port = /:([^:\]]*)$/.exec(authority.slice(authority.lastIndexOf("@") + 1))?.[1];
+  if (port !== undefined && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return "the port must be a number from 1 to 65535.";
+  return "expected postgres:// followed by user:password@host:5432/database (percent-encode special characters in the user name and password).";
+}
+
+/** The maintenance store the config names (file by default, or the database itself). */
+export async function maintenanceStoreFor(config: ResolvedConfig, databaseUrl: string | undefined): Promise<MaintenanceStore> {
+  if (config.maintenance.store === "postgres") {
+    if (!databaseUrl) throw new BreakwaterError("BW_CONFIG_INVALID", "maintenance.store is postgres but there is no DATABASE_URL.");
+    checkDatabaseUrl(databaseUrl, config.databaseUrlSource);
+    return postgresStore({ url: databaseUrl });
+  }
+  return fileStore({ path: config.maintenanceFile });
+}

@@ -1,0 +1,522 @@
+// renameEnumValue: the seeds' USER → EMPLOYEE (plus new values such as MANAGER) on every column
+// of every table using the enum, ending with the old value removed from the type.
+//
+// PostgreSQL cannot remove an enum value, so the target type is built as a new type. Two contracts:
+// - "shadow" (default for large tables): a shadow column of the new type, kept in sync by a
+//   trigger and filled in batches, NOT NULL proven by a validated CHECK, indexes built
+//   CONCURRENTLY; then one short transaction swaps columns and types by rename (metadata only).
+// - "typeSwap": Prisma's `ALTER COLUMN … TYPE "Role_new" USING …`, which rewrites the table under
+//   ACCESS EXCLUSIVE; fine for small tables.
+// - "renameValue" (opt-in): `ALTER TYPE … RENAME VALUE`, catalog only, when `to` is a new value.
+// The original column and type are untouched until the swap, so a failed check leaves them as
+// they were.
+import { z } from "zod";
+import { enumColumns, enumTypeDependents, findEnum, type EnumColumn, type KeyColumn, typeExists } from "../db/catalog.ts";
+import type { Database } from "@breakwater/runtime/internal";
+import { displayTable, quoteIdent, quoteLiteral, quoteQualified, quoteTable, type TableRef } from "../db/quote.ts";
+import { fitsName, identifier, preflightError } from "./common.ts";
+import type { Action, CheckSpec, Measure, Operation, OperationPlan, PlanContext, SnapshotSpec, TransformSpec, Proof, SchemaAccepts } from "./types.ts";
+
+const inputSchema = z
+  .object({
+    op: z.literal("renameEnumValue"),
+    schema: identifier.default("public"),
+    enum: identifier,
+    from: z.string().min(1),
+    to: z.string().min(1),
+    /** values to create besides `to`, each once; listing `to` again is harmless, listing `from` is refused */
+    add: z.array(z.string().min(1)).default([]),
+    /** the final order of the values; by default `to` takes the place of `from`, followed by `add` */
+    values: z.array(z.string().min(1)).optional(),
+    contract: z.enum(["auto", "shadow", "typeSwap", "renameValue"]).default("auto"),
+    /**
+     * The application serving during and after the run already reads the new values (it was
+     * built from a schema holding the old and the new). Without it the run keeps full maintenance
+     * until `breakwater maintenance off`: an application built before `to` existed fails on every
+     * row holding it (Prisma: P2023 "Value '…' not found in enum").
+     */
+    appReadsNewValues: z.boolean().default(false),
+  })
+  .strict()
+  .refine((i) => i.from !== i.to, { message: "`from` and `to` must differ" })
+  // A value listed twice is most likely a typo for another one; `from` in `add` would be removed
+  // and created again in one step.
+  .superRefine((i, context) => {
+    for (const key of ["add", "values"] as const) {
+      const listed = i[key] ?? [];
+      const twice = listed.find((v, index) => listed.indexOf(v) !== index);
+      if (twice !== undefined) context.addIssue({ code: "custom", path: [key], message: `${JSON.stringify(twice)} is listed twice` });
+    }
+    if (i.add.includes(i.from)) {
+      context.addIssue({ code: "custom", path: ["add"], message: `${JSON.stringify(i.from)} is the value renamed by \`from\`; it cannot be added back in the same step` });
+    }
+  });
+
+type _Accepts = Proof<SchemaAccepts<"renameEnumValue", typeof inputSchema>>;
+type Input = z.output<typeof inputSchema>;
+
+interface ColumnFacts {
+  column: EnumColumn;
+  shadow: string;
+  rows: number;
+  /** label of the literal default, mapped later; null when there is no default */
+  defaultLabel: string | null;
+  /** the most common value after mapping: existing rows get it without a write (fast default) */
+  commonLabel: string | null;
+}
+
+interface Facts {
+  oldValues: string[];
+  finalValues: string[];
+  newType: string;
+  oldTypeDuringRollback: string;
+  strategy: "shadow" | "typeSwap" | "renameValue";
+  columns: ColumnFacts[];
+}
+
+function finalValuesOf(input: Input, oldValues: string[]): string[] {
+  const wanted = new Set(oldValues.filter((v) => v !== input.from));
+  wanted.add(input.to);
+  for (const v of input.add) wanted.add(v);
+  if (input.values) {
+    const given = new Set(input.values);
+    const missing = [...wanted].filter((v) => !given.has(v));
+    const extra = input.values.filter((v) => !wanted.has(v));
+    if (missing.length > 0 || extra.length > 0 || given.size !== input.values.length) {
+      throw preflightError(
+        `\`values\` must list exactly ${[...wanted].join(", ")} (missing: ${missing.join(", ") || "none"}, unexpected: ${extra.join(", ") || "none"}).`,
+      );
+    }
+    return input.values;
+  }
+  const result: string[] = [];
+  for (const v of oldValues) {
+    if (v === input.from) {
+      if (!oldValues.includes(input.to)) result.push(input.to);
+      for (const a of input.add) if (!oldValues.includes(a) && a !== input.to) result.push(a);
+    } else {
+      result.push(v);
+    }
+  }
+  return result;
+}
+
+function parseDefaultLabel(expression: string | null, where: string): string | null {
+  if (expression === null) return null;
+  const match = /^'((?:[^']|'')*)'::/.exec(expression);
+  if (!match) {
+    throw preflightError(`${where} has the default ${expression}, which is not a plain enum literal.`, "Drop or simplify the default before running this plan.");
+  }
+  return match[1]!.replaceAll("''", "'");
+}
+
+async function exactOrEstimatedRows(db: Database, column: EnumColumn): Promise<number> {
+  if (column.estimatedRows >= 0) return Math.round(column.estimatedRows);
+  // Never analyzed: count once (the table is then small or new).
+  const row = await db.one<{ n: number }>(`SELECT count(*)::int8 AS n FROM ${quoteTable(column.table)}`);
+  return row.n;
+}
+
+/** From the planner statistics when the table was analyzed, otherwise by counting once. */
+async function mostCommonValue(db: Database, column: EnumColumn): Promise<string | null> {
+  const stats = await db.query<{ value: string | null }>(
+    "SELECT (most_common_vals::text::text[])[1] AS value FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = $3",
+    [column.table.schema, column.table.name, column.column],
+  );
+  if (stats.rows.length > 0) return stats.rows[0]!.value;
+  const { rows } = await db.query<{ value: string | null }>(
+    `SELECT ${quoteIdent(column.column)}::text AS value FROM ${quoteTable(column.table)} WHERE ${quoteIdent(column.column)} IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1`,
+  );
+  return rows[0]?.value ?? null;
+}
+
+async function inspect(db: Database, input: Input, context: PlanContext): Promise<Facts> {
+  const type = await findEnum(db, input.schema, input.enum);
+  const typeName = `${input.schema}.${input.enum}`;
+  if (!type) throw preflightError(`Enum type ${typeName} does not exist.`, "Check `schema` and `enum` in the plan (names are case-sensitive).");
+  if (!type.values.includes(input.from)) {
+    throw preflightError(`Enum ${typeName} has no value ${JSON.stringify(input.from)} (values: ${type.values.join(", ")}).`);
+  }
+  const finalValues = finalValuesOf(input, type.values);
+  const renamesInPlace = input.contract === "renameValue";
+  const typeDependents = renamesInPlace ? [] : await enumTypeDependents(db, type.oid);
+  if (typeDependents.length > 0) {
+    throw preflightError(`Enum ${typeName} is used by ${typeDependents.join("; ")}; the type cannot be replaced while they depend on it.`, "Drop those objects in an expand `sql` step and recreate them after this step.");
+  }
+  const newType = fitsName(`${input.enum}__bw_new`) ? `${input.enum}__bw_new` : context.objectName("type");
+  const oldTypeDuringRollback = fitsName(`${input.enum}__bw_old`) ? `${input.enum}__bw_old` : context.objectName("oldtype");
+  if (await typeExists(db, input.schema, newType)) {
+    throw preflightError(`A type named ${input.schema}.${newType} already exists.`, "It is left from another run: roll that run back (`breakwater rollback <id>`) or drop the type.");
+  }
+  const columns: ColumnFacts[] = [];
+  const found = await enumColumns(db, type.oid);
+  for (const [j, column] of found.entries()) {
+    const where = `${displayTable(column.table)}.${column.column}`;
+    if (column.isArray && !renamesInPlace) throw preflightError(`${where} is an array of ${typeName}; arrays of enums are not supported by renameEnumValue yet.`);
+    if (column.key.length === 0) {
+      throw preflightError(`${displayTable(column.table)} has no primary key; breakwater needs one to batch, snapshot and resume.`, "Add a primary key first.");
+    }
+    if (column.dependents.length > 0 && !renamesInPlace) {
+      throw preflightError(`${where} is used by ${column.dependents.join("; ")}; its type cannot change while they depend on it.`, "Drop them in an expand `sql` step and recreate them in a later step.");
+    }
+    const shadow = fitsName(`${column.column}__bw`) ? `${column.column}__bw` : context.objectName(`c${j}`);
+    const common = await mostCommonValue(db, column);
+    columns.push({
+      column,
+      shadow,
+      rows: await exactOrEstimatedRows(db, column),
+      defaultLabel: parseDefaultLabel(column.defaultExpression, where),
+      commonLabel: common === null ? null : common === input.from ? input.to : common,
+    });
+  }
+  const anyLarge = columns.some((c) => c.rows >= context.shadowThresholdRows);
+  const strategy = input.contract === "auto" ? (anyLarge ? "shadow" : "typeSwap") : input.contract;
+  if (strategy === "renameValue") {
+    // ALTER TYPE … RENAME VALUE keeps every row's OID: valid only when `to` is new and the final
+    // order is the old one with `to` in place of `from` (added values right after it).
+    const expected = finalValuesOf({ ...input, values: undefined }, type.values);
+    if (type.values.includes(input.to) || finalValues.join("\u0000") !== expected.join("\u0000")) {
+      throw preflightError(
+        `contract "renameValue" needs ${JSON.stringify(input.to)} to be a new value${input.values ? " and the default order of values" : ""}.`,
+        'Use contract: "shadow" (or "typeSwap") to merge into an existing value or reorder.',
+      );
+    }
+  }
+  if (strategy === "shadow") {
+    for (const c of columns) {
+      const where = `${displayTable(c.column.table)}.${c.column.column}`;
+      const blocking = c.column.indexes.filter((i) => !i.simple || i.constraint !== null);
+      if (blocking.length > 0) {
+        throw preflightError(
+          `${where} is part of ${blocking.map((i) => i.name).join(", ")} (an expression, partial or constraint index), which the shadow-column contract cannot rebuild.`,
+          'Use contract: "typeSwap" for this step (it rewrites the table under an exclusive lock), or drop the index first.',
+        );
+      }
+      if (c.column.partitioned && c.column.indexes.length > 0) {
+        throw preflightError(`${where} is on a partitioned table with indexes; indexes cannot be built CONCURRENTLY there.`, 'Use contract: "typeSwap".');
+      }
+    }
+  }
+  return { oldValues: type.values, finalValues, newType, oldTypeDuringRollback, strategy, columns };
+}
+
+/** SQL mapping an old-type value (or NULL) to the new type. */
+function mapExpression(input: Input, valueSql: string, typeSql: string): string {
+  return `(CASE ${valueSql}::text WHEN ${quoteLiteral(input.from)} THEN ${quoteLiteral(input.to)} ELSE ${valueSql}::text END)::${typeSql}`;
+}
+
+function keyMatch(key: KeyColumn[], left: string, right: string): string {
+  return key.map((k) => `${left}.${quoteIdent(k.name)} = ${right}.${quoteIdent(k.name)}`).join(" AND ");
+}
+
+function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
+  const oldType = quoteQualified(input.schema, input.enum);
+  const newType = quoteQualified(input.schema, facts.newType);
+  const restoreType = quoteQualified(input.schema, facts.oldTypeDuringRollback);
+  const tables = uniqueTables(facts.columns.map((c) => c.column.table));
+  const valuesList = (values: string[]) => values.map(quoteLiteral).join(", ");
+  const toExisted = facts.oldValues.includes(input.to);
+
+  const snapshots: SnapshotSpec[] = [];
+  const measures: Measure[] = [];
+  const finalChecks: CheckSpec[] = [];
+  const afterSwapChecks: CheckSpec[] = [];
+  const shadowChecks: CheckSpec[] = [];
+  const names = facts.columns.map((c, j) => ({
+    trigger: context.objectName(`sync${j}`),
+    fn: quoteQualified("breakwater", context.objectName(`sync${j}`)),
+    notNull: context.objectName(`nn${j}`),
+    snapshot: context.snapshotTable(j),
+    c,
+  }));
+
+  const changes: { label: string; measure: string }[] = [];
+  for (const { c, snapshot } of names) {
+    const t = quoteTable(c.column.table);
+    const col = quoteIdent(c.column.column);
+    const label = `${displayTable(c.column.table)}.${c.column.column}`;
+    snapshots.push({ into: snapshot, table: c.column.table, key: c.column.key, columns: [c.column.column], where: `${col}::text = ${quoteLiteral(input.from)}`, restoreOnRollback: false, asText: true });
+    const fromMeasure = `${label}:${input.from}`;
+    const toMeasure = `${label}:${input.to}`;
+    measures.push({ name: fromMeasure, label: `${input.from} in ${label} before`, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.from)}` });
+    measures.push({ name: toMeasure, label: `${input.to} in ${label} before`, sql: toExisted ? `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}` : "SELECT 0" });
+    changes.push({ label: `${label}: ${input.from} → ${input.to}`, measure: fromMeasure });
+    measures.push({ name: `${label}:rows`, label: `rows in ${displayTable(c.column.table)} before`, sql: `SELECT count(*) FROM ${t}` });
+    const carried: CheckSpec = {
+      name: `${input.from} before = ${input.to} after (${label})`,
+      sql: `SELECT count(*) FROM ${t} WHERE ${quoteIdent(c.shadow)}::text = ${quoteLiteral(input.to)}`,
+      expect: { equalsMeasures: toExisted ? [fromMeasure, toMeasure] : [fromMeasure] },
+    };
+    shadowChecks.push(carried, {
+      name: `every row carried to the new type (${label})`,
+      sql: `SELECT count(*) FROM ${t} WHERE ${quoteIdent(c.shadow)} IS DISTINCT FROM ${mapExpression(input, col, newType)}`,
+      expect: { equals: 0 },
+    });
+    afterSwapChecks.push(
+      { ...carried, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}` },
+      { name: `rows unchanged (${displayTable(c.column.table)})`, sql: `SELECT count(*) FROM ${t}`, expect: { equalsMeasures: [`${label}:rows`] } },
+    );
+    finalChecks.push(
+      { name: `${input.from} left (${label})`, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.from)}`, expect: { equals: 0 } },
+      { name: `${input.to} after (${label})`, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}`, expect: { equalsMeasures: toExisted ? [fromMeasure, toMeasure] : [fromMeasure] } },
+    );
+  }
+  finalChecks.push({
+    name: `values of ${input.enum}`,
+    sql: `SELECT array_to_string(array_agg(enumlabel ORDER BY enumsortorder), ', ') FROM pg_enum WHERE enumtypid = ${quoteLiteral(oldType)}::regtype`,
+    expect: { equals: facts.finalValues.join(", ") },
+  });
+
+  const createType: Action = { label: `create type ${facts.newType} (${facts.finalValues.join(", ")})`, statements: [`CREATE TYPE ${newType} AS ENUM (${valuesList(facts.finalValues)})`] };
+  const swapTypes = [`DROP TYPE ${oldType}`, `ALTER TYPE ${newType} RENAME TO ${quoteIdent(input.enum)}`];
+  const mappedDefault = (c: ColumnFacts, typeSql: string) =>
+    c.defaultLabel === null ? null : `${quoteLiteral(c.defaultLabel === input.from ? input.to : c.defaultLabel)}::${typeSql}`;
+
+  // After the contract: back to the old type, USER restored from the snapshot. Rewrites the table.
+  const rollbackAfterContract: Action[] = [
+    {
+      label: `restore type ${input.enum} (${facts.oldValues.join(", ")}) and the ${input.from} rows from the snapshot`,
+      lock: { tables, mode: "ACCESS EXCLUSIVE" },
+      statements: [
+        `CREATE TYPE ${restoreType} AS ENUM (${valuesList(facts.oldValues)})`,
+        ...names.flatMap(({ c, snapshot }) => {
+          const t = quoteTable(c.column.table);
+          const col = quoteIdent(c.column.column);
+          return [
+            `ALTER TABLE ${t} ALTER COLUMN ${col} DROP DEFAULT`,
+            `ALTER TABLE ${t} ALTER COLUMN ${col} TYPE text USING ${col}::text`,
+            `UPDATE ${t} AS t SET ${col} = ${quoteLiteral(input.from)} FROM ${quoteTable(snapshot)} AS s WHERE ${keyMatch(c.column.key, "t", "s")}`,
+            `ALTER TABLE ${t} ALTER COLUMN ${col} TYPE ${restoreType} USING ${col}::${restoreType}`,
+            ...(c.defaultLabel === null ? [] : [`ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT ${quoteLiteral(c.defaultLabel)}::${restoreType}`]),
+          ];
+        }),
+        `DROP TYPE ${oldType}`,
+        `ALTER TYPE ${restoreType} RENAME TO ${quoteIdent(input.enum)}`,
+      ],
+    },
+  ];
+
+  const summary = [
+    `${input.schema === "public" ? "" : `${input.schema}.`}${input.enum}: ${input.from} → ${input.to}${input.add.length ? `, adds ${input.add.join(", ")}` : ""}; values after: ${facts.finalValues.join(", ")}`,
+    `columns: ${facts.columns.map((c) => `${displayTable(c.column.table)}.${c.column.column} (~${c.rows} rows)`).join(", ") || "none"}`,
+    `contract: ${facts.strategy === "shadow" ? "shadow column + rename swap (short locks)" : facts.strategy === "typeSwap" ? "type swap (rewrites the table under ACCESS EXCLUSIVE)" : "rename value"}`,
+  ];
+
+  if (facts.strategy === "renameValue") {
+    // Catalog only: every row holding `from` reads `to` at commit; no row is written.
+    let previous = input.to;
+    const additions = input.add.filter((a) => !facts.oldValues.includes(a) && a !== input.to).map((a) => {
+      const sql = `ALTER TYPE ${oldType} ADD VALUE ${quoteLiteral(a)} AFTER ${quoteLiteral(previous)}`;
+      previous = a;
+      return sql;
+    });
+    return {
+      summary: [...summary.slice(0, 2), "contract: ALTER TYPE … RENAME VALUE (catalog only, no row written)"],
+      expand: [],
+      snapshots,
+      measures,
+      transforms: [],
+      checks: [],
+      contract: [
+        {
+          label: `rename ${input.from} to ${input.to} in ${input.enum}${additions.length ? ` and add ${input.add.join(", ")}` : ""}`,
+          // The type's dependents lock nothing but the type; ACCESS EXCLUSIVE on the tables is not needed.
+          statements: [`ALTER TYPE ${oldType} RENAME VALUE ${quoteLiteral(input.from)} TO ${quoteLiteral(input.to)}`, ...additions],
+          commitPoint: true,
+          checks: afterSwapChecks,
+        },
+      ],
+      finalChecks,
+      rollback: [],
+      rollbackAfterContract: [
+        {
+          label: `rename ${input.to} back to ${input.from}`,
+          statements: [`ALTER TYPE ${oldType} RENAME VALUE ${quoteLiteral(input.to)} TO ${quoteLiteral(input.from)}`],
+        },
+      ],
+      changes,
+      notes: input.add.length ? [`values added to ${input.enum} stay after a rollback (PostgreSQL cannot remove an enum value); no row uses them then`] : [],
+    };
+  }
+
+  if (facts.strategy === "typeSwap") {
+    const swap: Action = {
+      label: `swap ${facts.columns.length} column(s) to the new type (table rewrite)`,
+      lock: { tables, mode: "ACCESS EXCLUSIVE" },
+      commitPoint: true,
+      checks: afterSwapChecks,
+      statements: [
+        ...facts.columns.flatMap((c) => {
+          const t = quoteTable(c.column.table);
+          const col = quoteIdent(c.column.column);
+          const def = mappedDefault(c, newType);
+          return [
+            ...(c.defaultLabel === null ? [] : [`ALTER TABLE ${t} ALTER COLUMN ${col} DROP DEFAULT`]),
+            `ALTER TABLE ${t} ALTER COLUMN ${col} TYPE ${newType} USING ${mapExpression(input, col, newType)}`,
+            ...(def === null ? [] : [`ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT ${def}`]),
+          ];
+        }),
+        ...swapTypes,
+      ],
+    };
+    return {
+      summary,
+      expand: [createType],
+      snapshots,
+      measures,
+      transforms: [],
+      checks: [],
+      contract: [swap],
+      finalChecks,
+      rollback: [{ label: `drop type ${facts.newType}`, statements: [`DROP TYPE IF EXISTS ${newType}`] }],
+      rollbackAfterContract,
+      changes,
+      notes: [],
+    };
+  }
+
+  // Shadow strategy.
+  const expand: Action[] = [createType];
+  for (const { c, trigger, fn } of names) {
+    const t = quoteTable(c.column.table);
+    const col = quoteIdent(c.column.column);
+    const shadow = quoteIdent(c.shadow);
+    expand.push({
+      label: `add shadow column ${displayTable(c.column.table)}.${c.shadow} and its sync trigger`,
+      lock: { tables: [c.column.table], mode: "ACCESS EXCLUSIVE" },
+      statements: [
+        // With a constant default, ADD COLUMN is metadata only and every existing row reads the
+        // most common new value without being written (PostgreSQL ≥ 11 "missing value"); the
+        // transform then writes only the rows whose value differs. The default itself is dropped
+        // at once: new rows get their value from the trigger.
+        ...(c.commonLabel === null
+          ? [`ALTER TABLE ${t} ADD COLUMN ${shadow} ${newType}`]
+          : [`ALTER TABLE ${t} ADD COLUMN ${shadow} ${newType} DEFAULT ${quoteLiteral(c.commonLabel)}::${newType}`, `ALTER TABLE ${t} ALTER COLUMN ${shadow} DROP DEFAULT`]),
+        // Writes by the application between now and the swap keep the shadow column in step.
+        `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $bw$ BEGIN NEW.${shadow} := ${mapExpression(input, `NEW.${col}`, newType)}; RETURN NEW; END $bw$`,
+        `CREATE TRIGGER ${quoteIdent(trigger)} BEFORE INSERT OR UPDATE OF ${col} ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+      ],
+    });
+  }
+  const transforms: TransformSpec[] = [];
+  for (const table of tables) {
+    const cols = facts.columns.filter((c) => sameTable(c.column.table, table));
+    transforms.push({
+      label: `fill ${cols.map((c) => c.shadow).join(", ")} of ${displayTable(table)}`,
+      table,
+      key: cols[0]!.column.key,
+      set: cols.map((c) => `${quoteIdent(c.shadow)} = ${mapExpression(input, quoteIdent(c.column.column), newType)}`).join(", "),
+      // Only rows whose shadow value is not already right; this also makes a re-run a no-op.
+      where: cols.map((c) => `${quoteIdent(c.shadow)} IS DISTINCT FROM ${mapExpression(input, quoteIdent(c.column.column), newType)}`).join(" OR "),
+      windowOverAllRows: true,
+      idempotent: true,
+    });
+  }
+  const contract: Action[] = [];
+  for (const { c, notNull } of names) {
+    if (!c.column.notNull) continue;
+    const t = quoteTable(c.column.table);
+    // SET NOT NULL skips its table scan when a valid CHECK (col IS NOT NULL) exists (PostgreSQL ≥ 12);
+    // VALIDATE CONSTRAINT scans under SHARE UPDATE EXCLUSIVE, which lets reads and writes go on.
+    contract.push({
+      label: `prove ${displayTable(c.column.table)}.${c.shadow} is never NULL (CHECK NOT VALID)`,
+      lock: { tables: [c.column.table], mode: "ACCESS EXCLUSIVE" },
+      statements: [`ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(notNull)} CHECK (${quoteIdent(c.shadow)} IS NOT NULL) NOT VALID`],
+    });
+    contract.push({
+      label: `validate that check without blocking writes`,
+      lock: { tables: [c.column.table], mode: "SHARE UPDATE EXCLUSIVE" },
+      statements: [`ALTER TABLE ${t} VALIDATE CONSTRAINT ${quoteIdent(notNull)}`],
+    });
+  }
+  const indexRenames: string[] = [];
+  const indexDrops: string[] = [];
+  for (const [j, { c }] of names.entries()) {
+    for (const [k, index] of c.column.indexes.entries()) {
+      const copy = context.objectName(`ix${j}_${k}`);
+      const copySql = quoteQualified(c.column.table.schema, copy);
+      contract.push({
+        label: `build index ${index.name} on ${c.shadow} CONCURRENTLY`,
+        statements: [rewriteIndexDefinition(index.definition, c.column.columnInIndexDefinition, c.shadow, quoteIdent(copy))],
+        outsideTransaction: {
+          skipIf: `SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(${quoteLiteral(copySql)}) AND indisvalid)`,
+          cleanupBeforeRetry: [`DROP INDEX CONCURRENTLY IF EXISTS ${copySql}`],
+        },
+      });
+      indexRenames.push(`ALTER INDEX ${copySql} RENAME TO ${quoteIdent(index.name)}`);
+      indexDrops.push(`DROP INDEX IF EXISTS ${copySql}`);
+    }
+  }
+  contract.push({
+    label: `swap ${facts.columns.length} column(s) and the type by rename`,
+    lock: { tables, mode: "ACCESS EXCLUSIVE" },
+    commitPoint: true,
+    statements: [
+      ...names.flatMap(({ c, trigger, fn, notNull }) => {
+        const t = quoteTable(c.column.table);
+        const col = quoteIdent(c.column.column);
+        const def = mappedDefault(c, newType);
+        return [
+          `DROP TRIGGER ${quoteIdent(trigger)} ON ${t}`,
+          `DROP FUNCTION ${fn}()`,
+          `ALTER TABLE ${t} DROP COLUMN ${col}`,
+          `ALTER TABLE ${t} RENAME COLUMN ${quoteIdent(c.shadow)} TO ${col}`,
+          ...(def === null ? [] : [`ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT ${def}`]),
+          ...(c.column.notNull ? [`ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`, `ALTER TABLE ${t} DROP CONSTRAINT ${quoteIdent(notNull)}`] : []),
+        ];
+      }),
+      ...indexRenames,
+      ...swapTypes,
+    ],
+  });
+  contract.push({ label: "refresh planner statistics (ANALYZE)", statements: tables.map((t) => `ANALYZE ${quoteTable(t)}`) });
+
+  const rollback: Action[] = [
+    {
+      label: "drop the shadow columns, triggers and the new type",
+      lock: { tables, mode: "ACCESS EXCLUSIVE" },
+      statements: [
+        ...names.flatMap(({ c, trigger, fn, notNull }) => {
+          const t = quoteTable(c.column.table);
+          return [
+            `DROP TRIGGER IF EXISTS ${quoteIdent(trigger)} ON ${t}`,
+            `DROP FUNCTION IF EXISTS ${fn}()`,
+            `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${quoteIdent(notNull)}`,
+            `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${quoteIdent(c.shadow)}`,
+          ];
+        }),
+        ...indexDrops,
+        `DROP TYPE IF EXISTS ${newType}`,
+      ],
+    },
+  ];
+  return { summary, expand, snapshots, measures, transforms, checks: shadowChecks, contract, finalChecks, rollback, rollbackAfterContract, changes, notes: ["columns swapped by rename move to the end of the table's column order"] };
+}
+
+/** `CREATE INDEX name ON t USING btree (role)` → `CREATE INDEX CONCURRENTLY copy ON t USING btree (role__bw)`; copyName is quoted. */
+export function rewriteIndexDefinition(definition: string, columnAsPrinted: string, shadow: string, copyName: string): string {
+  const match = /^CREATE (UNIQUE )?INDEX (?:"(?:[^"]|"")+"|\S+) ON (.*? USING \w+ )(\(.*)$/s.exec(definition);
+  if (!match) throw preflightError(`Cannot rebuild the index: ${definition}`);
+  const escaped = columnAsPrinted.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const columns = match[3]!.replace(new RegExp(`(?<=[(,\\s])${escaped}(?=[\\s,)])`, "g"), quoteIdent(shadow));
+  return `CREATE ${match[1] ?? ""}INDEX CONCURRENTLY ${copyName} ON ${match[2]}${columns}`;
+}
+
+function sameTable(a: TableRef, b: TableRef): boolean {
+  return a.schema === b.schema && a.name === b.name;
+}
+
+function uniqueTables(tables: TableRef[]): TableRef[] {
+  const result: TableRef[] = [];
+  for (const t of tables) if (!result.some((r) => sameTable(r, t))) result.push(t);
+  return result;
+}
+
+export const renameEnumValueOperation: Operation<Input, Facts, "renameEnumValue"> = {
+  kind: "renameEnumValue",
+  schema: inputSchema as unknown as z.ZodType<Input>,
+  describe: (input) => `rename ${input.enum}.${input.from} → ${input.to}${input.add.length ? ` (+ ${input.add.join(", ")})` : ""}`,
+  inspect,
+  plan,
+};
+

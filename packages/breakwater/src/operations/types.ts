@@ -1,0 +1,130 @@
+// The shared interface of every operation (one module per operation, registered in registry.ts).
+// An operation inspects the catalog once, then plans purely: input + facts → SQL actions
+// labelled by phase. Only the runner executes them.
+import type { StepInputs } from "@breakwater/runtime";
+import type { z } from "zod";
+import type { Database } from "@breakwater/runtime/internal";
+import type { KeyColumn } from "../db/catalog.ts";
+import type { TableRef } from "../db/quote.ts";
+
+export type LockMode = "ACCESS SHARE" | "ROW EXCLUSIVE" | "SHARE UPDATE EXCLUSIVE" | "SHARE ROW EXCLUSIVE" | "ACCESS EXCLUSIVE";
+
+export interface Action {
+  label: string;
+  statements: string[];
+  /** Taken explicitly (LOCK TABLE … IN mode MODE) before the statements, so its hold time is measured. */
+  lock?: { tables: TableRef[]; mode: LockMode };
+  /** Run outside a transaction (CREATE INDEX CONCURRENTLY). Must be idempotent: skipped when `skipIf` returns true. */
+  outsideTransaction?: { skipIf: string; cleanupBeforeRetry: string[] };
+  /** Checks evaluated inside the transaction, before COMMIT: a failure leaves nothing behind. */
+  checks?: CheckSpec[];
+  /** Committing this action passes the point where `rollback` no longer applies (use `rollbackAfterContract`). */
+  commitPoint?: boolean;
+}
+
+export type Expectation =
+  | { equals: number | boolean | string }
+  /** equal to the sum of values measured before the transform */
+  | { equalsMeasures: string[] };
+
+export interface CheckSpec {
+  name: string;
+  /** one row, one column: the actual value */
+  sql: string;
+  expect: Expectation;
+}
+
+export interface Measure {
+  name: string;
+  label: string;
+  sql: string;
+}
+
+export interface SnapshotSpec {
+  /** where the rows are copied: a table in the breakwater schema */
+  into: TableRef;
+  table: TableRef;
+  key: KeyColumn[];
+  columns: string[];
+  where: string | null;
+  /** restore these columns from the snapshot when rolling back before the contract */
+  restoreOnRollback: boolean;
+  /** keep the values as text, so the snapshot does not depend on a type the run replaces */
+  asText?: boolean;
+}
+
+export interface TransformSpec {
+  label: string;
+  table: TableRef;
+  key: KeyColumn[];
+  /** SQL assignments: `"a" = expr, "b" = expr` */
+  set: string;
+  where: string | null;
+  /**
+   * Batches are windows of `size` table rows (WHERE applied inside the window) instead of
+   * `size` matching rows: best when most rows match or progress should count table rows.
+   */
+  windowOverAllRows?: boolean;
+  /**
+   * Re-running the SET on a row that no longer matches the WHERE is impossible by construction
+   * (the WHERE is "not yet transformed"), so batches may follow the physical order (ctid ranges).
+   */
+  idempotent?: boolean;
+}
+
+export interface OperationPlan {
+  /** human lines for status and the report */
+  summary: string[];
+  expand: Action[];
+  snapshots: SnapshotSpec[];
+  measures: Measure[];
+  transforms: TransformSpec[];
+  checks: CheckSpec[];
+  contract: Action[];
+  /** checks of the final state, after the contract; reported with their numbers */
+  finalChecks: CheckSpec[];
+  /** undoes expand (and contract actions before the commit point); idempotent */
+  rollback: Action[];
+  /** undoes a committed contract; undefined when the operation cannot be undone */
+  rollbackAfterContract: Action[] | undefined;
+  /** what the report counts as "rows changed": the sum of these measures, per label */
+  changes: { label: string; measure: string }[];
+  /** limits worth telling the user (e.g. an enum value PostgreSQL cannot remove) */
+  notes: string[];
+}
+
+export interface PlanContext {
+  runId: string;
+  opIndex: number;
+  /** a table in the breakwater schema reserved for this operation's n-th snapshot */
+  snapshotTable(n: number): TableRef;
+  /** short unique name for objects this operation creates (functions, triggers) */
+  objectName(suffix: string): string;
+  shadowThresholdRows: number;
+}
+
+/**
+ * True when a schema accepts exactly the plan input type `@breakwater/runtime` declares for
+ * `kind`: plan files type-check against the runtime's types, and the command line validates
+ * with the schema, so the two must not drift.
+ */
+export type SchemaAccepts<Kind extends keyof StepInputs, Schema extends z.ZodType> = Same<z.input<Schema>, StepInputs[Kind]>;
+
+/** True when each type is assignable to the other. */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/** Fails to compile unless given `true`: `type _Accepts = Proof<SchemaAccepts<"sql", typeof inputSchema>>`. */
+export type Proof<T extends true> = T;
+
+export interface Operation<Input = unknown, Facts = unknown, Kind extends keyof StepInputs = keyof StepInputs> {
+  kind: Kind;
+  schema: z.ZodType<Input>;
+  describe(input: Input): string;
+  /** reads the catalog; throws BW_PREFLIGHT_FAILED with a clear message when the step cannot run */
+  inspect(db: Database, input: Input, context: PlanContext): Promise<Facts>;
+  plan(input: Input, facts: Facts, context: PlanContext): OperationPlan;
+}
+
+export function emptyPlan(): OperationPlan {
+  return { summary: [], expand: [], snapshots: [], measures: [], transforms: [], checks: [], contract: [], finalChecks: [], rollback: [], rollbackAfterContract: [], changes: [], notes: [] };
+}
