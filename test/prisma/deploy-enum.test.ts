@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
-import { deploy, type MigrateEvent } from "../../packages/breakwater/src/prisma/migrate.ts";
+import { deploy, type MigrateEvent } from "../../packages/breakwater/src/prisma/deploy/deploy.ts";
 import { createTestDatabase, enumLabels, runCli, tempProject, type TestDatabase } from "../harness.ts";
 import { writeMigrations } from "./deploy-project.ts";
 

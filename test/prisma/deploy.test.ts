@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
-import { checksumOf, deploy } from "../../packages/breakwater/src/prisma/migrate.ts";
+import { checksumOf, deploy } from "../../packages/breakwater/src/prisma/deploy/deploy.ts";
 import { createTestDatabase, runCli, tempProject, type TestDatabase } from "../harness.ts";
 import { writeMigrations } from "./deploy-project.ts";
 

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { diffSchemas } from "../../packages/breakwater/src/prisma/engine.ts";
+import { diffSchemas } from "../../packages/breakwater/src/prisma/scaffold/engine.ts";
 import { indexUrl, root, runCli, tempProject } from "../harness.ts";
 
 interface PlanJson {

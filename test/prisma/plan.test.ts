@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Database } from "@breakwater/runtime/internal";
-import { diffSchemas } from "../../packages/breakwater/src/prisma/engine.ts";
+import { diffSchemas } from "../../packages/breakwater/src/prisma/scaffold/engine.ts";
 import { createTestDatabase, enumLabels, execFile, indexUrl, root, runCli, tempProject, type TestDatabase } from "../harness.ts";
 
 const datasource = `datasource db {\n  provider = "postgresql"\n}\n`;

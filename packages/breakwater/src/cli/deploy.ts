@@ -4,8 +4,8 @@ import type { Command } from "commander";
 import path from "node:path";
 import { loadConfig, requireDatabaseUrl } from "../config/config.ts";
 import { BreakwaterError } from "@breakwater/runtime/internal";
-import { boot } from "../prisma/boot.ts";
-import { deploy, migrationStatus, resolveMigration, type MigrateEvent } from "../prisma/migrate.ts";
+import { boot } from "../prisma/deploy/boot.ts";
+import { deploy, migrationStatus, resolveMigration, type MigrateEvent } from "../prisma/deploy/deploy.ts";
 import { reportError } from "./render.ts";
 
 interface Common {

@@ -8,9 +8,9 @@ import { createInterface, type Interface } from "node:readline";
 import { promisify } from "node:util";
 import type { Command } from "commander";
 import { BreakwaterError } from "@breakwater/runtime/internal";
-import { selectEngines, type EngineReport } from "../prisma/project-engines.ts";
-import { scaffold, slug, writeScaffold, type SchemaSet } from "../prisma/scaffold.ts";
-import type { Question } from "../prisma/schema-changes.ts";
+import { selectEngines, type EngineReport } from "../prisma/scaffold/project-engines.ts";
+import { scaffold, slug, writeScaffold, type SchemaSet } from "../prisma/scaffold/scaffold.ts";
+import type { Question } from "../prisma/scaffold/schema-changes.ts";
 import { reportError } from "./render.ts";
 
 const run = promisify(execFile);

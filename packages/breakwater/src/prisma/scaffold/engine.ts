@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import { BreakwaterError } from "@breakwater/runtime/internal";
 import { offlineAdapterFactory } from "./offline-adapter.ts";
-import type { SchemaParser } from "./schema-wasm.ts";
+import type { SchemaParser } from "./schema-parser.ts";
 
 const require = createRequire(import.meta.url);
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { BreakwaterError } from "@breakwater/runtime/internal";
 import { diffWithWasm, engineImports, OWN_PRISMA, ownEngineText, ownSchemaEngineWasm, ownSchemaParser, type Datamodel, type DiffSide, type SchemaFile } from "./engine.ts";
-import { instantiateSchemaParser, type SchemaParser } from "./schema-wasm.ts";
+import { instantiateSchemaParser, type SchemaParser } from "./schema-parser.ts";
 
 const run = promisify(execFile);
 

@@ -7,10 +7,10 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { BreakwaterError, Database, describeUrl, sqlErrorInfo } from "@breakwater/runtime/internal";
-import { isLockTimeout, type LockPolicy } from "../db/locks.ts";
-import { quoteIdent, quoteLiteral } from "../db/quote.ts";
-import { createBackup, type BackupSettings } from "../backup/backup.ts";
-import { addedEnumValue, decodeSql, destroysData, findInvalidUtf8, isEnumValueAddition, splitStatements, type Statement } from "../db/sql-statements.ts";
+import { isLockTimeout, type LockPolicy } from "../../db/locks.ts";
+import { quoteIdent, quoteLiteral } from "../../db/quote.ts";
+import { createBackup, type BackupSettings } from "../../backup/backup.ts";
+import { addedEnumValue, decodeSql, destroysData, findInvalidUtf8, isEnumValueAddition, splitStatements, type Statement } from "../../db/sql-statements.ts";
 
 /** Prisma's advisory lock key: breakwater and Prisma exclude each other. */
 export const PRISMA_LOCK_KEY = 72707369;

@@ -3,8 +3,8 @@
 // output says which ones changed something.
 import { readFile } from "node:fs/promises";
 import { BreakwaterError, type Database } from "@breakwater/runtime/internal";
-import { quoteIdent, quoteQualified } from "../db/quote.ts";
-import { decodeSql, splitStatements, type Statement } from "../db/sql-statements.ts";
+import { quoteIdent, quoteQualified } from "../../db/quote.ts";
+import { decodeSql, splitStatements, type Statement } from "../../db/sql-statements.ts";
 
 export interface ConstraintResult {
   statement: string;

@@ -1,6 +1,6 @@
 // What changed between two Prisma datamodels, each change classified safe or breaking, with
 // rename candidates that the user must confirm (a flag or a prompt) — never guessed.
-import { quoteLiteral } from "../db/quote.ts";
+import { quoteLiteral } from "../../db/quote.ts";
 import { BreakwaterError } from "@breakwater/runtime/internal";
 import type { Datamodel, DmmfEnum, DmmfField, DmmfModel } from "./engine.ts";
 

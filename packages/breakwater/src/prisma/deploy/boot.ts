@@ -2,9 +2,9 @@
 // deploy pending migrations, re-apply prisma/constraints.sql. Running it twice changes nothing.
 import { existsSync } from "node:fs";
 import { BreakwaterError, Database, describeUrl, errorMessage } from "@breakwater/runtime/internal";
-import type { LockPolicy } from "../db/locks.ts";
+import type { LockPolicy } from "../../db/locks.ts";
 import { applyConstraints, type ConstraintResult } from "./constraints.ts";
-import { connectForPrisma, deploy, type DeployOptions, type DeployResult, type MigrateEvent } from "./migrate.ts";
+import { connectForPrisma, deploy, type DeployOptions, type DeployResult, type MigrateEvent } from "./deploy.ts";
 
 export async function waitForDatabase(url: string, waitSeconds: number, onRetry: (message: string) => void = () => undefined): Promise<void> {
   const deadline = Date.now() + waitSeconds * 1000;

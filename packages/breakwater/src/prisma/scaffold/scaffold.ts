@@ -7,10 +7,10 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { quoteIdent, quoteLiteral, quoteTable } from "../db/quote.ts";
+import { quoteIdent, quoteLiteral, quoteTable } from "../../db/quote.ts";
 import { BreakwaterError } from "@breakwater/runtime/internal";
-import { GATE_FILE } from "./migrate.ts";
-import { splitStatements, type Statement } from "../db/sql-statements.ts";
+import { GATE_FILE } from "../deploy/deploy.ts";
+import { splitStatements, type Statement } from "../../db/sql-statements.ts";
 import type { Datamodel, DmmfField, DmmfModel, SchemaFile } from "./engine.ts";
 import type { EngineReport, Engines } from "./project-engines.ts";
 import { analyze, type Analysis, type Decisions, type Question, type SchemaChange } from "./schema-changes.ts";
