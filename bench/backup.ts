@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { createBackup, restoreBackup, verifyBackup, type BackupSettings } from "../packages/breakwater/src/backup/backup.ts";
 import { findTool, libpqEnvironment } from "../packages/breakwater/src/backup/tools.ts";
 import { resolveConfig } from "../packages/breakwater/src/config/config.ts";
-import { Database, withDatabase } from "@breakwater/runtime/internal";
+import { Database, fileStore, withDatabase } from "@breakwater/runtime/internal";
 import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
 import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
 import { backfill } from "@breakwater/runtime";
@@ -105,7 +105,7 @@ try {
   const config = resolveConfig({ maintenance: { file: path.join(work, "maintenance", "enabled.lock") } }, work, null, {});
   const failing = async (plan: MigrationInput) => {
     try {
-      await runPlan({ plan: validatePlan(plan), path: "bench", sha256: "" }, { config, databaseUrl: url });
+      await runPlan({ plan: validatePlan(plan), path: "bench", sha256: "" }, { config, databaseUrl: url, store: fileStore({ path: config.maintenanceFile }) });
       throw new Error("the plan was meant to fail");
     } catch (error) {
       if (!(error instanceof RunFailure) || error.outcome.state !== "rolled_back") throw error;

@@ -12,7 +12,7 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { resolveConfig } from "../packages/breakwater/src/config/config.ts";
-import { Database, withDatabase } from "@breakwater/runtime/internal";
+import { Database, fileStore, withDatabase } from "@breakwater/runtime/internal";
 import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
 import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
 import { renameEnumValue } from "@breakwater/runtime";
@@ -107,7 +107,7 @@ try {
     const watcher = watchAccessExclusive(watcherDb, `${schema}."User"`);
     const outcome = await runPlan(
       { plan: validatePlan({ id: `bench_${schema}`, steps: [renameEnumValue({ schema, enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"] })] }), path: "bench", sha256: "" },
-      { config, databaseUrl: url },
+      { config, databaseUrl: url, store: fileStore({ path: config.maintenanceFile }) },
     );
     sampledHoldsB.push(await watcher.stop());
     if (outcome.state !== "completed") throw new Error(`run ended ${outcome.state}`);

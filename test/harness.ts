@@ -6,7 +6,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Database, withDatabase } from "@breakwater/runtime/internal";
+import { Database, fileStore, withDatabase } from "@breakwater/runtime/internal";
 import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
 import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
 
@@ -154,6 +154,6 @@ export async function runInProcess(url: string, plan: MigrationInput, config: Br
   const dir = await tempProject();
   const events: RunnerEvent[] = [];
   const resolved = resolveConfig({ maintenance: { file: path.join(dir, "maintenance", "enabled.lock") }, ...config }, dir, null, {});
-  const outcome = await runPlan({ plan: validatePlan(plan), path: path.join(dir, "plan.ts"), sha256: "" }, { config: resolved, databaseUrl: url, emit: (e) => events.push(e) });
+  const outcome = await runPlan({ plan: validatePlan(plan), path: path.join(dir, "plan.ts"), sha256: "" }, { config: resolved, databaseUrl: url, store: fileStore({ path: resolved.maintenanceFile }), emit: (e) => events.push(e) });
   return { outcome, events, dir };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { renameEnumValue } from "../../packages/breakwater/src/index.ts";
+import { fileStore, renameEnumValue } from "../../packages/breakwater/src/index.ts";
 import path from "node:path";
 import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
 import { RunFailure, rollbackRunById } from "../../packages/breakwater/src/runner/runner.ts";
@@ -62,7 +62,8 @@ describe("lock_timeout with retries", () => {
     assert.deepEqual(columns.rows.map((r) => r.attname), ["id", "role"]);
     const run = await t.db.one<{ id: string; state: string }>(`SELECT id, state FROM breakwater.runs WHERE plan_id = 'gives_up'`);
     assert.equal(run.state, "failed");
-    await rollbackRunById(run.id, { config: resolveConfig({ maintenance: { file: path.join(await tempProject(), "m.lock") } }, "/", null, {}), databaseUrl: t.url });
+    const config = resolveConfig({ maintenance: { file: path.join(await tempProject(), "m.lock") } }, "/", null, {});
+    await rollbackRunById(run.id, { config, databaseUrl: t.url, store: fileStore({ path: config.maintenanceFile }) });
     const types = await t.db.query(`SELECT typname FROM pg_type WHERE typname LIKE 'Role%' AND typtype = 'e'`);
     assert.deepEqual(types.rows, [{ typname: "Role" }]);
   });

@@ -123,7 +123,8 @@ describe("renameEnumValue with contract: renameValue", () => {
       const { rollbackRunById } = await import("../../packages/breakwater/src/runner/runner.ts");
       const { resolveConfig } = await import("../../packages/breakwater/src/config/config.ts");
       const dir = await (await import("../harness.ts")).tempProject();
-      await rollbackRunById(outcome.runId, { config: resolveConfig({ maintenance: { file: `${dir}/m.lock` } }, dir, null, {}), databaseUrl: t.url });
+      const { fileStore } = await import("@breakwater/runtime/internal");
+      await rollbackRunById(outcome.runId, { config: resolveConfig({ maintenance: { file: `${dir}/m.lock` } }, dir, null, {}), databaseUrl: t.url, store: fileStore({ path: `${dir}/m.lock` }) });
       assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "MANAGER", "ADMIN"], "USER is back; MANAGER stays (PostgreSQL cannot remove it)");
       assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "Account" WHERE role = 'USER'`)).n, counts.n);
     } finally {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
-import { isBreakwaterError } from "@breakwater/runtime/internal";
+import { fileStore, isBreakwaterError } from "@breakwater/runtime/internal";
 import { validatePlan } from "../../packages/breakwater/src/plan/plan.ts";
 import { resumeRun, runPlan } from "../../packages/breakwater/src/runner/runner.ts";
 import type { RunnerEvent } from "../../packages/breakwater/src/runner/events.ts";
@@ -66,7 +66,7 @@ describe("a run that loses its database connection", () => {
       const config = resolveConfig({ maintenance: { file: path.join(dir, "maintenance", "enabled.lock") }, batch: { size: 300, pauseMs: 15 } }, dir, null, {});
       const events: RunnerEvent[] = [];
       const plan = validatePlan({ id: "cut", steps: [backfill({ table: "Cut", set: { hits: "hits + 1" } })] });
-      const running = runPlan({ plan, path: path.join(dir, "plan.ts"), sha256: "" }, { config, databaseUrl: relay.url, emit: (e) => events.push(e), reconnectTimeoutMs: 1500 });
+      const running = runPlan({ plan, path: path.join(dir, "plan.ts"), sha256: "" }, { config, databaseUrl: relay.url, store: fileStore({ path: config.maintenanceFile }), emit: (e) => events.push(e), reconnectTimeoutMs: 1500 });
       const settled = running.then(() => null, (error: unknown) => error);
       const progress = await waitFor(() => transforming(t, "cut"));
       const cutAt = Date.now();
@@ -83,7 +83,7 @@ describe("a run that loses its database connection", () => {
       assert.equal((await t.db.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'breakwater_write_fence'`)).rowCount, 1, "the fence stays up meanwhile");
 
       relay.resume();
-      const outcome = await resumeRun(undefined, { config, databaseUrl: relay.url });
+      const outcome = await resumeRun(undefined, { config, databaseUrl: relay.url, store: fileStore({ path: config.maintenanceFile }) });
       assert.equal(outcome.state, "completed");
       assert.deepEqual(await counts(t, "Cut"), { once: 15000, other: 0 });
     } finally {

@@ -1,11 +1,12 @@
 // `breakwater backup`, `backup verify`, `backup prune`, `backups`, `restore`.
 import { createInterface } from "node:readline/promises";
 import type { Command, OptionValues } from "commander";
-import { loadConfig, maintenanceStoreFor, requireDatabaseUrl, type ResolvedConfig } from "../config/config.ts";
+import { loadConfig, requireDatabaseUrl, type ResolvedConfig } from "../config/config.ts";
 import { createBackup, listBackups, pruneBackups, resolveBackup, restoreBackup, verifyBackup, type BackupEvent, type BackupFormat } from "../backup/backup.ts";
 import { liftHint, liftRestoreFence, writableUrl } from "../backup/restore-fence.ts";
 import { databaseOf } from "../backup/tools.ts";
 import { BreakwaterError } from "@breakwater/runtime/internal";
+import { maintenanceStoreFor } from "./context.ts";
 import { reportError } from "./render.ts";
 
 interface Common {
@@ -182,7 +183,7 @@ export function registerBackup(program: Command): void {
           if (answer.trim() !== "restore") throw new BreakwaterError("BW_CONFIRMATION_NEEDED", "Not confirmed; nothing was done.");
         }
         // Writable under a fence a killed restore left, so a store in the database can still be switched.
-        const store = await maintenanceStoreFor(config, writableUrl(url));
+        const store = maintenanceStoreFor(config, writableUrl(url));
         const turnedOn = await store.enable({ mode: "full", reason: "breakwater restore" });
         const result = await restoreBackup(url, backup, config.backup, progress(options));
         if (result.problems.length > 0) {

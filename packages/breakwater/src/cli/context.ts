@@ -2,7 +2,8 @@
 // and writing the migration log next to the project.
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { loadConfig, requireDatabaseUrl, type ResolvedConfig } from "../config/config.ts";
+import { BreakwaterError, fileStore, postgresStore, type MaintenanceStore } from "@breakwater/runtime/internal";
+import { checkDatabaseUrl, loadConfig, requireDatabaseUrl, type ResolvedConfig } from "../config/config.ts";
 import { renderMarkdown, type MigrationLog } from "../report/migration-log.ts";
 import { EventRenderer, outputMode, type OutputMode } from "./render.ts";
 
@@ -16,12 +17,25 @@ export interface CommandContext {
   databaseUrl: string;
   mode: OutputMode;
   renderer: EventRenderer;
+  /** the maintenance store the config names, handed to the runner */
+  store: MaintenanceStore;
 }
 
 export async function commandContext(options: GlobalOptions): Promise<CommandContext> {
   const config = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
   const mode = outputMode(options.json);
-  return { config, databaseUrl: requireDatabaseUrl(config), mode, renderer: new EventRenderer(mode) };
+  const databaseUrl = requireDatabaseUrl(config);
+  return { config, databaseUrl, mode, renderer: new EventRenderer(mode), store: maintenanceStoreFor(config, databaseUrl) };
+}
+
+/** The maintenance store the config names (file by default, or the database itself). */
+export function maintenanceStoreFor(config: ResolvedConfig, databaseUrl: string | undefined): MaintenanceStore {
+  if (config.maintenance.store === "postgres") {
+    if (!databaseUrl) throw new BreakwaterError("BW_CONFIG_INVALID", "maintenance.store is postgres but there is no DATABASE_URL.");
+    checkDatabaseUrl(databaseUrl, config.databaseUrlSource);
+    return postgresStore({ url: databaseUrl });
+  }
+  return fileStore({ path: config.maintenanceFile });
 }
 
 /** Writes `<reportDir>/<runId>.md` and `.json`; returns the Markdown path. */

@@ -6,6 +6,7 @@ import { BreakwaterError, Database, withDatabase } from "@breakwater/runtime/int
 import { startEmbeddedCluster, type EmbeddedCluster } from "../db/embedded.ts";
 import { createUsers, demoPlan } from "../demo/users.ts";
 import { RunFailure, runPlan } from "../runner/runner.ts";
+import { maintenanceStoreFor } from "./context.ts";
 import { EventRenderer, outputMode, printReport, reportError } from "./render.ts";
 
 interface DemoOptions {
@@ -42,7 +43,7 @@ export function registerDemo(program: Command): void {
         const config = resolveConfig({ maintenance: { file: path.join(cluster.directory, "maintenance", "enabled.lock") }, reportDir: path.join(cluster.directory, "reports") }, cluster.directory, null, {});
         const renderer = new EventRenderer(mode);
         try {
-          const outcome = await runPlan({ plan: demoPlan({ failCheck: options.failCheck ?? false, rows }), path: "demo", sha256: "" }, { config, databaseUrl: url, emit: renderer.handle });
+          const outcome = await runPlan({ plan: demoPlan({ failCheck: options.failCheck ?? false, rows }), path: "demo", sha256: "" }, { config, databaseUrl: url, store: maintenanceStoreFor(config, url), emit: renderer.handle });
           printReport(outcome.log, mode);
         } catch (error) {
           if (!(error instanceof RunFailure)) throw error;

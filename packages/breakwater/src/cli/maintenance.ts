@@ -2,7 +2,8 @@
 // file store or the PostgreSQL store shared by every replica.
 import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
-import { loadConfig, maintenanceStoreFor, type ResolvedConfig } from "../config/config.ts";
+import { loadConfig, type ResolvedConfig } from "../config/config.ts";
+import { maintenanceStoreFor } from "./context.ts";
 import { BreakwaterError, Database, isActive, type MaintenanceMode } from "@breakwater/runtime/internal";
 import { listFences, type FenceInfo } from "../maintenance/write-fence.ts";
 import { reportError } from "./render.ts";
@@ -19,7 +20,7 @@ async function storeFrom(options: StoreOptions) {
     if (options.store !== "file" && options.store !== "postgres") throw new BreakwaterError("BW_CONFIG_INVALID", `--store must be file or postgres, got ${String(options.store)}`);
     config.maintenance.store = options.store;
   }
-  return { config, store: await maintenanceStoreFor(config, config.databaseUrl) };
+  return { config, store: maintenanceStoreFor(config, config.databaseUrl) };
 }
 
 /** "2026-01-01T10:00:00Z", or a duration from now: "90s", "30m", "2h", "1d". */

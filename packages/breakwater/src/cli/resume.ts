@@ -17,7 +17,7 @@ export function registerResume(program: Command): void {
       let ctx: CommandContext | undefined;
       try {
         ctx = await commandContext(options);
-        const outcome = await resumeRun(id, { config: ctx.config, databaseUrl: ctx.databaseUrl, emit: ctx.renderer.handle });
+        const outcome = await resumeRun(id, { config: ctx.config, databaseUrl: ctx.databaseUrl, store: ctx.store, emit: ctx.renderer.handle });
         await finishOutcome(ctx, outcome);
       } catch (error) {
         process.exitCode = ctx ? await failOutcome(ctx, error) : reportError(error, options.json ? "json" : "plain");

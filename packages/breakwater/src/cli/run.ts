@@ -35,7 +35,7 @@ export function registerRun(program: Command): void {
       try {
         ctx = await commandContext(options);
         const loaded = await loadPlan(planFile);
-        const outcome = await runPlan(loaded, { config: ctx.config, databaseUrl: ctx.databaseUrl, emit: ctx.renderer.handle });
+        const outcome = await runPlan(loaded, { config: ctx.config, databaseUrl: ctx.databaseUrl, store: ctx.store, emit: ctx.renderer.handle });
         await finishOutcome(ctx, outcome);
       } catch (error) {
         process.exitCode = ctx ? await failOutcome(ctx, error) : reportError(error, options.json ? "json" : "plain");

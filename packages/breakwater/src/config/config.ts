@@ -6,7 +6,7 @@ import type { BreakwaterConfig } from "@breakwater/runtime";
 import { z } from "zod";
 import type { Proof, Same } from "../operations/types.ts";
 import { defaultLockPolicy, type LockPolicy } from "../db/locks.ts";
-import { BreakwaterError, fileStore, postgresStore, type MaintenanceStore } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal";
 import { importUserModule } from "./user-module.ts";
 import type { BackupSettings } from "../backup/backup.ts";
 
@@ -195,14 +195,4 @@ function databaseUrlProblem(url: string): string | null {
   const port = /:([^:\]]*)$/.exec(authority.slice(authority.lastIndexOf("@") + 1))?.[1];
   if (port !== undefined && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return "the port must be a number from 1 to 65535.";
   return "expected postgres:// followed by user:password@host:5432/database (percent-encode special characters in the user name and password).";
-}
-
-/** The maintenance store the config names (file by default, or the database itself). */
-export async function maintenanceStoreFor(config: ResolvedConfig, databaseUrl: string | undefined): Promise<MaintenanceStore> {
-  if (config.maintenance.store === "postgres") {
-    if (!databaseUrl) throw new BreakwaterError("BW_CONFIG_INVALID", "maintenance.store is postgres but there is no DATABASE_URL.");
-    checkDatabaseUrl(databaseUrl, config.databaseUrlSource);
-    return postgresStore({ url: databaseUrl });
-  }
-  return fileStore({ path: config.maintenanceFile });
 }

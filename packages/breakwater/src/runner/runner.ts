@@ -6,7 +6,6 @@ import type { ResolvedConfig } from "../config/config.ts";
 import { BreakwaterError, Database, isBreakwaterError, isConnectionLoss, type MaintenanceStore, sqlErrorInfo } from "@breakwater/runtime/internal";
 import { quoteTable } from "../db/quote.ts";
 import { checkQuery } from "../db/sql-fragments.ts";
-import { maintenanceStoreFor } from "../config/config.ts";
 import { createBackup } from "../backup/backup.ts";
 import { lowerFence, raiseFence, takeOverFence } from "../maintenance/write-fence.ts";
 import type { TableRef } from "../db/quote.ts";
@@ -26,6 +25,8 @@ import { RunnerSession, type SessionPolicy } from "./session.ts";
 export interface RunnerOptions {
   config: ResolvedConfig;
   databaseUrl: string;
+  /** the maintenance store the run turns on and off (the CLI builds it from the config) */
+  store: MaintenanceStore;
   emit?: EventSink;
   /** how long a lost connection is retried before the run stops, resumable (default: reconnect.timeoutMs of the config) */
   reconnectTimeoutMs?: number;
@@ -230,7 +231,7 @@ class RunExecution {
     switch (step.phase) {
       case "maintenance_on": {
         // Record the intent first: a crash between the two leaves a state resume understands.
-        const store = await this.store();
+        const store = this.options.store;
         const created = !(await store.read()).enabled || this.run.maintenance_created;
         await updateRun(this.db, this.run.id, { maintenance_created: created, maintenance_on_at: new Date() });
         const unreadable = newValuesUnreadable(this.run.plan);
@@ -267,7 +268,7 @@ class RunExecution {
       case "maintenance_off": {
         if (keepsMaintenance(this.run.plan)) {
           await this.lowerFence();
-          const store = await this.store();
+          const store = this.options.store;
           const why = this.run.plan.keepMaintenance === true ? "as the plan asks: deploy the contract migration (breakwater deploy) and" : "because the application serving now cannot read the new enum values:";
           this.emit({ type: "warning", runId: this.run.id, message: `Maintenance mode stays on (${store.location}), ${why} deploy the application built from the new schema, then run \`breakwater maintenance off\`.` });
           await markStepDone(this.db, this.run.id, step.seq, {});
@@ -285,13 +286,6 @@ class RunExecution {
       default:
         throw new BreakwaterError("BW_INTERNAL", `no executor for phase ${step.phase}`);
     }
-  }
-
-  private storeInstance: MaintenanceStore | undefined;
-
-  async store(): Promise<MaintenanceStore> {
-    this.storeInstance ??= await maintenanceStoreFor(this.options.config, this.options.databaseUrl);
-    return this.storeInstance;
   }
 
   /** The tables whose data the run changes. */
@@ -314,7 +308,7 @@ class RunExecution {
 
   async maintenanceOff(): Promise<void> {
     await this.lowerFence();
-    const store = await this.store();
+    const store = this.options.store;
     if (this.run.maintenance_created && (await store.read()).enabled) {
       await store.disable();
       this.emit({ type: "maintenance", runId: this.run.id, enabled: false, file: store.location });
@@ -347,7 +341,7 @@ class RunExecution {
   private async rollbackSteps(reason: string): Promise<void> {
     await updateRun(this.db, this.run.id, { state: "rolling_back" });
     this.emit({ type: "rollback-start", runId: this.run.id, reason });
-    const store = await this.store();
+    const store = this.options.store;
     if (!(await store.read()).enabled) {
       await updateRun(this.db, this.run.id, { maintenance_created: true, maintenance_on_at: this.run.maintenance_on_at ?? new Date(), maintenance_off_at: null });
       const { mode, retryAfter } = this.options.config.maintenance;
