@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// The breakwater command: the compiled CLI in dist/ (`npm run build`; `npm ci` and `npm pack`
-// build it). TypeScript plan and config files are loaded through tsx, only when one is loaded.
-import { existsSync } from "node:fs";
+// The breakwater command: the compiled CLI in dist/ (built by `npm run build`, which `npm ci`
+// runs in the repository). `--version` answers before anything else is loaded.
+import { existsSync, readFileSync } from "node:fs";
 
-const main = new URL("../dist/cli/main.js", import.meta.url);
-if (!existsSync(main)) {
-  process.stderr.write("breakwater is not built: run `npm run build` in its repository.\n");
-  process.exit(70);
+const args = process.argv.slice(2);
+if (args.length === 1 && ["--version", "-V", "-v"].includes(args[0])) {
+  process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
+} else {
+  const main = new URL("../dist/cli/main.js", import.meta.url);
+  if (!existsSync(main)) {
+    process.stderr.write("breakwater is not built: run `npm run build` in its repository.\n");
+    process.exit(70);
+  }
+  await import(main.href);
 }
-await import(main.href);

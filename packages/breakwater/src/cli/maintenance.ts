@@ -67,7 +67,7 @@ export function registerMaintenance(program: Command): void {
       .description("Turn maintenance mode on (or update it)")
       .option("--read-only", "refuse only POST/PUT/PATCH/DELETE; reads go on")
       .option("--reason <text>", "shown on the maintenance page")
-      .option("--retry-after <seconds>", "Retry-After sent to clients (default 60)")
+      .option("--retry-after <seconds>", "Retry-After sent to clients (default: maintenance.retryAfter in the config, else 60)")
       .option("--until <time>", "end automatically at an ISO time or after a duration (90s, 30m, 2h)")
       .addHelpText("after", '\nExamples:\n  npx breakwater maintenance on --reason "Database upgrade" --retry-after 120\n  npx breakwater maintenance on --read-only --until 30m --store postgres'),
   ).action(async (options: StoreOptions & { readOnly?: boolean; reason?: string; retryAfter?: string; until?: string }) => {
@@ -75,9 +75,9 @@ export function registerMaintenance(program: Command): void {
       const retryAfter = options.retryAfter === undefined ? null : Number(options.retryAfter);
       if (retryAfter !== null && (!Number.isInteger(retryAfter) || retryAfter < 0)) throw new BreakwaterError("BW_CONFIG_INVALID", `--retry-after must be a whole number of seconds, got ${options.retryAfter}`);
       const until = options.until === undefined ? null : parseUntil(options.until);
-      const { store } = await storeFrom(options);
+      const { config, store } = await storeFrom(options);
       const mode: MaintenanceMode = options.readOnly ? "read-only" : "full";
-      const wasOff = await store.enable({ mode, reason: options.reason ?? null, retryAfter, until });
+      const wasOff = await store.enable({ mode, reason: options.reason ?? null, retryAfter: retryAfter ?? config.maintenance.retryAfter ?? null, until });
       done(options, { enabled: true, mode, store: store.kind, location: store.location, wasOff, until }, `Maintenance ${wasOff ? "on" : "updated"} (${mode}${until ? `, until ${until}` : ""}) — ${store.location}`);
     } catch (error) {
       process.exitCode = reportError(error, options.json ? "json" : "plain");
