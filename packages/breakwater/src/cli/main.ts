@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { registerBackup } from "./backup.ts";
 import { registerDemo } from "./demo.ts";
 import { registerDeploy } from "./deploy.ts";
+import { registerInit } from "./init.ts";
 import { registerMaintenance } from "./maintenance.ts";
 import { registerPlan } from "./plan.ts";
 import { registerResume } from "./resume.ts";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .version(version)
     .exitOverride()
     .showHelpAfterError("(add --help for usage)");
+  registerInit(program);
   registerRun(program);
   registerResume(program);
   registerRollback(program);
