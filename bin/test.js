@@ -40,7 +40,9 @@ if (browser || files.some((f) => f.endsWith(`${path.sep}plan.test.ts`))) {
     step("Installing Chromium for the browser test (apt-get)", "sh", ["-c", "apt-get install -y chromium || (apt-get update && apt-get install -y chromium)"], { env });
   }
   const example = path.join(root, "examples", "nextjs");
-  if (!existsSync(path.join(example, "node_modules", "next"))) step("Installing examples/nextjs (npm ci)", "npm", ["ci", "--no-audit", "--no-fund"], { cwd: example });
+  // As a user's app gets breakwater: `npm pack` of the packages just built, then npm ci (skipped
+  // when node_modules already holds these exact tarballs).
+  step("Installing examples/nextjs with the packed packages (scripts/install-breakwater.mjs)", process.execPath, [path.join(example, "scripts", "install-breakwater.mjs"), "--no-build"], { cwd: example });
 }
 let cluster;
 const env = { ...process.env };

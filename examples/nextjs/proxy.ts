@@ -1,6 +1,6 @@
 // Maintenance mode for the whole app: 503 while `breakwater maintenance on` (or a breakwater run)
 // is active; in read-only mode only the form's POST is refused.
-import { fileStore, maintenanceProxy, postgresStore } from "breakwater/next";
+import { fileStore, maintenanceProxy, postgresStore } from "@breakwater/runtime/next";
 
 const store =
   process.env.BREAKWATER_MAINTENANCE_STORE === "postgres"

@@ -1,21 +1,25 @@
 // End to end: the examples/nextjs app (Next.js 16, Prisma Client 7 with @prisma/adapter-pg,
-// breakwater in proxy.ts) built and started for real, driven by headless Chromium while
+// @breakwater/runtime in proxy.ts, both packages installed from `npm pack`) built with plain
+// `next build` and started for real, driven by headless Chromium while the example's own
 // `breakwater maintenance` flips it. Screenshots go to test-output/e2e/.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { execFile } from "node:child_process";
 import { chromium, type Browser } from "playwright-core";
 import { freePort } from "../../packages/breakwater/src/db/embedded.ts";
-import { createTestDatabase, root, runCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
+import { createTestDatabase, root, tempProject, waitFor, type TestDatabase } from "../harness.ts";
 
 const run = promisify(execFile);
 const example = path.join(root, "examples", "nextjs");
 const shots = path.join(root, "test-output", "e2e");
+const nextBin = path.join(example, "node_modules", "next", "dist", "bin", "next");
+/** the CLI the example installed from its tarball, as `npx breakwater` runs it there */
+const exampleCli = path.join(example, "node_modules", "breakwater", "bin", "breakwater.js");
 const chromiumPath = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 
 describe("examples/nextjs under maintenance, in Chromium", { timeout: 300_000 }, () => {
@@ -26,23 +30,29 @@ describe("examples/nextjs under maintenance, in Chromium", { timeout: 300_000 },
   let dir = "";
   const lockFile = () => path.join(dir, "maintenance", "enabled.lock");
   const maintenance = async (...args: string[]) => {
-    const result = await runCli(["maintenance", ...args], { cwd: dir });
-    assert.equal(result.code, 0, result.stderr);
+    await run(process.execPath, [exampleCli, "maintenance", ...args], { cwd: dir, env: { ...process.env, CI: "true" } });
   };
 
   before(async () => {
     assert.ok(chromiumPath, "Chromium is needed: apt-get install chromium (bin/test.js installs it when it can)");
-    assert.ok(existsSync(path.join(example, "node_modules", "next")), "examples/nextjs dependencies are missing: run `npm ci` in examples/nextjs (bin/test.js does it)");
+    for (const installed of ["next", "@breakwater/runtime", "breakwater"]) {
+      assert.ok(existsSync(path.join(example, "node_modules", installed)), `examples/nextjs has no node_modules/${installed}: run \`node scripts/install-breakwater.mjs\` in examples/nextjs (bin/test.js does it)`);
+    }
     t = await createTestDatabase();
     dir = await tempProject({ "breakwater.config.ts": "" });
     await writeFile(path.join(dir, "breakwater.config.ts"), `export default { maintenance: { file: ${JSON.stringify(path.join(dir, "maintenance", "enabled.lock"))} } };\n`);
     const env = { ...process.env, DATABASE_URL: t.url, NEXT_TELEMETRY_DISABLED: "1", PRISMA_SCHEMA_ENGINE_BINARY: "/bin/true" };
     await run(process.execPath, ["scripts/setup-db.mjs"], { cwd: example, env });
     await run(process.execPath, [path.join(example, "node_modules", "prisma", "build", "index.js"), "generate"], { cwd: example, env });
-    await run(process.execPath, [path.join(example, "node_modules", "next", "dist", "bin", "next"), "build", "--webpack"], { cwd: example, env, maxBuffer: 64 * 1024 * 1024 });
+    // Plain `next build`: Next 16's default bundler (Turbopack), no breakwater-specific config.
+    const started = performance.now();
+    const build = await run(process.execPath, [nextBin, "build"], { cwd: example, env, maxBuffer: 64 * 1024 * 1024 });
+    console.log(`examples/nextjs: \`next build\` exited 0 in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    assert.match(build.stdout, /Next\.js 16\.\S+ \(Turbopack\)/, "next build used Turbopack");
+    assert.match(build.stdout, /Proxy \(Middleware\)/, "proxy.ts is in the build");
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [path.join(example, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
+    server = spawn(process.execPath, [nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
       cwd: example,
       env: { ...env, BREAKWATER_MAINTENANCE_FILE: lockFile() },
       stdio: "ignore",
@@ -56,6 +66,15 @@ describe("examples/nextjs under maintenance, in Chromium", { timeout: 300_000 },
     await browser?.close();
     server?.kill();
     await t?.drop();
+  });
+
+  it("bundles proxy.ts with @breakwater/runtime from the example's node_modules, nothing from packages/", async () => {
+    const server = path.join(example, ".next", "server");
+    const traced: string[] = JSON.parse(await readFile(path.join(server, "middleware.js.nft.json"), "utf8")).files.map((f: string) => path.resolve(server, f));
+    const runtime = traced.filter((f) => f.includes(`${path.sep}@breakwater${path.sep}runtime${path.sep}`));
+    assert.ok(runtime.length > 0, "the proxy's trace lists @breakwater/runtime");
+    assert.deepEqual(runtime.filter((f) => !f.startsWith(path.join(example, "node_modules", "@breakwater", "runtime", "dist") + path.sep)), []);
+    assert.deepEqual(traced.filter((f) => f.startsWith(path.join(root, "packages") + path.sep)), [], "nothing from the repository's packages/");
   });
 
   it("serves the app, shows the 503 page in full mode, refuses only the form's POST in read-only mode, and recovers", async () => {
