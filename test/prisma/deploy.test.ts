@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
-import { checksumOf, deploy } from "../../packages/breakwater/src/prisma/deploy/deploy.ts";
+import { deploy } from "../../packages/breakwater/src/prisma/deploy/deploy.ts";
+import { checksumOf } from "../../packages/breakwater/src/prisma/deploy/migrations.ts";
 import { createTestDatabase, runCli, tempProject, type TestDatabase } from "../harness.ts";
 import { writeMigrations } from "./deploy-project.ts";
 

@@ -5,7 +5,9 @@ import path from "node:path";
 import { loadConfig, requireDatabaseUrl } from "../config/config.ts";
 import { BreakwaterError } from "@breakwater/runtime/internal";
 import { boot } from "../prisma/deploy/boot.ts";
-import { deploy, migrationStatus, resolveMigration, type MigrateEvent } from "../prisma/deploy/deploy.ts";
+import { deploy, type MigrateEvent } from "../prisma/deploy/deploy.ts";
+import { resolveMigration } from "../prisma/deploy/resolve.ts";
+import { migrationStatus } from "../prisma/deploy/status.ts";
 import { reportError } from "./render.ts";
 
 interface Common {

@@ -1,5 +1,6 @@
 // lock_timeout with bounded retries: a migration that cannot get its lock quickly gives up and
 // tries again later, so application queries never queue behind a waiting ALTER.
+import { setTimeout as sleep } from "node:timers/promises";
 import { BreakwaterError, type Database, sqlErrorInfo } from "@breakwater/runtime/internal";
 import { quoteTable, type TableRef } from "./quote.ts";
 
@@ -59,8 +60,6 @@ export function describeBlockers(blockers: Blocker[]): string {
     .map((b) => `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ""}, ${b.state}${b.transactionSeconds !== null ? `, transaction open ${b.transactionSeconds.toFixed(1)} s` : ""}`)
     .join("; ");
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `attempt` (which must set its own lock_timeout inside its transaction) until it succeeds,

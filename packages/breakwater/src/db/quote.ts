@@ -1,5 +1,6 @@
 // The only place SQL identifiers and literals are written into SQL text. Values that can be
 // bound are always passed as parameters; literals are only for DDL, which cannot take parameters.
+// (And the one place text is quoted into a RegExp, to find a name in SQL or schema text.)
 
 /** Quotes one identifier: `My "odd" Table` → `"My ""odd"" Table"`. */
 export function quoteIdent(name: string): string {
@@ -30,4 +31,9 @@ export function quoteTable(table: TableRef): string {
 
 export function displayTable(table: TableRef): string {
   return table.schema === "public" ? table.name : `${table.schema}.${table.name}`;
+}
+
+/** Quotes text for a RegExp, so that it matches itself: `"a.b"` → `"a\\.b"`. */
+export function quoteRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -13,7 +13,7 @@
 import { z } from "zod";
 import { enumColumns, enumTypeDependents, findEnum, type EnumColumn, type KeyColumn, typeExists } from "../db/catalog.ts";
 import type { Database } from "@breakwater/runtime/internal";
-import { displayTable, quoteIdent, quoteLiteral, quoteQualified, quoteTable, type TableRef } from "../db/quote.ts";
+import { displayTable, quoteIdent, quoteLiteral, quoteQualified, quoteRegExp, quoteTable, type TableRef } from "../db/quote.ts";
 import { fitsName, identifier, preflightError } from "./common.ts";
 import type { Action, CheckSpec, Measure, Operation, OperationPlan, PlanContext, SnapshotSpec, TransformSpec, Proof, SchemaAccepts } from "./types.ts";
 
@@ -497,8 +497,7 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
 export function rewriteIndexDefinition(definition: string, columnAsPrinted: string, shadow: string, copyName: string): string {
   const match = /^CREATE (UNIQUE )?INDEX (?:"(?:[^"]|"")+"|\S+) ON (.*? USING \w+ )(\(.*)$/s.exec(definition);
   if (!match) throw preflightError(`Cannot rebuild the index: ${definition}`);
-  const escaped = columnAsPrinted.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const columns = match[3]!.replace(new RegExp(`(?<=[(,\\s])${escaped}(?=[\\s,)])`, "g"), quoteIdent(shadow));
+  const columns = match[3]!.replace(new RegExp(`(?<=[(,\\s])${quoteRegExp(columnAsPrinted)}(?=[\\s,)])`, "g"), quoteIdent(shadow));
   return `CREATE ${match[1] ?? ""}INDEX CONCURRENTLY ${copyName} ON ${match[2]}${columns}`;
 }
 

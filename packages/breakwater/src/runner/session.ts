@@ -3,11 +3,10 @@
 // tell a runner that died on this host (its backend still finishing a statement) from a live one.
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { BreakwaterError, Database, describeUrl } from "@breakwater/runtime/internal";
 import { takeOverFence } from "../maintenance/write-fence.ts";
 import { RUNNER_LOCK_KEY, describeLockHolder, holderDescription, lockHolder } from "./journal.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How long a lost connection is retried before the run stops (resumable), and how long to wait for a dead runner's backend. */
 export interface SessionPolicy {

@@ -1,10 +1,12 @@
 // `breakwater boot`: what a container's start script runs — wait (bounded) for the database,
 // deploy pending migrations, re-apply prisma/constraints.sql. Running it twice changes nothing.
 import { existsSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { BreakwaterError, Database, describeUrl, errorMessage } from "@breakwater/runtime/internal";
 import type { LockPolicy } from "../../db/locks.ts";
 import { applyConstraints, type ConstraintResult } from "./constraints.ts";
-import { connectForPrisma, deploy, type DeployOptions, type DeployResult, type MigrateEvent } from "./deploy.ts";
+import { deploy, type DeployOptions, type DeployResult, type MigrateEvent } from "./deploy.ts";
+import { connectForPrisma } from "./migrations.ts";
 
 export async function waitForDatabase(url: string, waitSeconds: number, onRetry: (message: string) => void = () => undefined): Promise<void> {
   const deadline = Date.now() + waitSeconds * 1000;
@@ -22,7 +24,7 @@ export async function waitForDatabase(url: string, waitSeconds: number, onRetry:
         });
       }
       onRetry(`waiting for the database (${last})`);
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
     }
   }
 }

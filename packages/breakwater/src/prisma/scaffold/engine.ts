@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import { BreakwaterError } from "@breakwater/runtime/internal";
+import type { SchemaFile } from "./datamodel.ts";
 import { offlineAdapterFactory } from "./offline-adapter.ts";
 import type { SchemaParser } from "./schema-parser.ts";
 
@@ -18,41 +19,6 @@ interface WasmInstance {
   exports: Record<string, unknown>;
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: { instantiate(bytes: Uint8Array, imports: Record<string, unknown>): Promise<{ instance: WasmInstance }> } }).WebAssembly;
-
-export interface DmmfField {
-  name: string;
-  dbName?: string | null;
-  kind: "scalar" | "object" | "enum" | "unsupported";
-  isList: boolean;
-  isRequired: boolean;
-  isId: boolean;
-  isUnique: boolean;
-  hasDefaultValue: boolean;
-  type: string;
-  nativeType?: [string, string[]] | null;
-  default?: unknown;
-  isUpdatedAt: boolean;
-  relationFromFields?: string[];
-  relationName?: string | null;
-}
-
-export interface DmmfModel {
-  name: string;
-  dbName: string | null;
-  schema: string | null;
-  fields: DmmfField[];
-}
-
-export interface DmmfEnum {
-  name: string;
-  dbName?: string | null;
-  values: { name: string; dbName: string | null }[];
-}
-
-export interface Datamodel {
-  models: DmmfModel[];
-  enums: DmmfEnum[];
-}
 
 /** The Prisma release whose engines the pinned WASM packages are (the engine line of 7.10.1). */
 export const OWN_PRISMA = "7.10.1";
@@ -140,11 +106,6 @@ async function instantiateEngine(wasmPath: string): Promise<EngineModule> {
 export async function engineImports(wasmPath: string): Promise<string[]> {
   const api = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object>; Module: { imports(m: object): { module: string; name: string }[] } } }).WebAssembly;
   return api.Module.imports(await api.compile(await readFile(wasmPath))).map((i) => `${i.module}:${i.name}`).sort();
-}
-
-export interface SchemaFile {
-  path: string;
-  content: string;
 }
 
 export type DiffSide = SchemaFile[] | "empty";

@@ -15,7 +15,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { BreakwaterError } from "@breakwater/runtime/internal";
-import { diffWithWasm, engineImports, OWN_PRISMA, ownEngineText, ownSchemaEngineWasm, ownSchemaParser, type Datamodel, type DiffSide, type SchemaFile } from "./engine.ts";
+import type { Datamodel, SchemaFile } from "./datamodel.ts";
+import { diffWithWasm, engineImports, OWN_PRISMA, ownEngineText, ownSchemaEngineWasm, ownSchemaParser, type DiffSide } from "./engine.ts";
 import { instantiateSchemaParser, type SchemaParser } from "./schema-parser.ts";
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
 // rename candidates that the user must confirm (a flag or a prompt) — never guessed.
 import { quoteLiteral } from "../../db/quote.ts";
 import { BreakwaterError } from "@breakwater/runtime/internal";
-import type { Datamodel, DmmfEnum, DmmfField, DmmfModel } from "./engine.ts";
+import type { Datamodel, DmmfEnum, DmmfField, DmmfModel } from "./datamodel.ts";
 
 export type ChangeKind =
   | "enum-added"
