@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chromium, type Browser } from "playwright-core";
@@ -87,6 +87,7 @@ describe("breakwater init in a fresh Next.js 16 app, seen in Chromium", { timeou
   let server: ChildProcess | undefined;
   let serverOutput = "";
   let browser: Browser | undefined;
+  let passed = false;
 
   before(async () => {
     assert.ok(chromiumPath, "Chromium is needed: apt-get install chromium (bin/test.js installs it when it can)");
@@ -111,6 +112,9 @@ describe("breakwater init in a fresh Next.js 16 app, seen in Chromium", { timeou
       await exited;
       clearTimeout(timer);
     }
+    // The project weighs about 500 MB: kept only when the test failed, to look into.
+    if (passed) await rm(dir, { recursive: true, force: true });
+    else if (dir) process.stdout.write(`# the project is kept in ${dir}\n`);
   });
 
   it("answers 503 with the maintenance page after init, build, start and maintenance on; 200 after maintenance off", async () => {
@@ -164,5 +168,6 @@ describe("breakwater init in a fresh Next.js 16 app, seen in Chromium", { timeou
     assert.equal(back.status(), 200);
     assert.equal(await page.textContent("h1"), "Hello from a fresh Next.js app");
     process.stdout.write("#   -> Chromium: GET / answered 200 again\n");
+    passed = true;
   });
 });
