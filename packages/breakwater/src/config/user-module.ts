@@ -16,19 +16,30 @@ export interface SourceLocation {
 
 let typeScriptRegistered = false;
 
-/** TypeScript user files load through tsx, registered once and only when one is loaded. */
+/**
+ * TypeScript user files load through tsx, registered once and only when one is loaded. Both of
+ * its loaders: a `.ts` file in a package without `"type": "module"` (a create-next-app project)
+ * is CommonJS, and Node refuses to require() it through the ESM loader alone.
+ */
 async function registerTypeScript(): Promise<void> {
   if (typeScriptRegistered) return;
-  const { register } = await import("tsx/esm/api");
-  register();
+  const [esm, cjs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
+  esm.register();
+  cjs.register();
   typeScriptRegistered = true;
+}
+
+/** A module compiled to CommonJS arrives as `{ default: exports }`: its own exports are inside. */
+function moduleExports(namespace: Record<string, unknown>): Record<string, unknown> {
+  const inner = namespace.default as Record<string, unknown> | null | undefined;
+  return inner !== null && typeof inner === "object" && inner.__esModule === true ? inner : namespace;
 }
 
 /** Imports `file`; a failure becomes a BreakwaterError with `code` and details.location. */
 export async function importUserModule(file: string, options: { code: ErrorCode; what: string; hint: string; cwd: string }): Promise<Record<string, unknown>> {
   try {
     if (/\.[cm]?tsx?$/.test(file)) await registerTypeScript();
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    return moduleExports((await import(pathToFileURL(file).href)) as Record<string, unknown>);
   } catch (error) {
     const { location, message } = describeLoadFailure(error, file, options.cwd);
     const where = location ? `${location.file}:${location.line}${location.column === null ? "" : `:${location.column}`}: ` : "";
