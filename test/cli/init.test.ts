@@ -65,7 +65,7 @@ describe("breakwater init", () => {
     assert.equal(existsSync(path.join(dir, "middleware.ts")), false);
 
     // create-next-app writes no "type": the config's extension makes it an ES module anyway.
-    const config = await read(dir, "breakwater.config.mts");
+    const config = await read(dir, "breakwater.config.ts");
     assert.match(config, /^import \{ defineConfig \} from "@breakwater\/runtime";$/m);
     assert.match(config, /dir: "backups"/);
     assert.match(config, /reportDir: "breakwater-reports"/);
@@ -77,7 +77,7 @@ describe("breakwater init", () => {
     assert.deepEqual(pkg.dependencies, next16.dependencies, "dependencies untouched");
 
     assert.match(result.stdout, /Project: Next\.js 16\.4\.6, TypeScript, npm/);
-    assert.match(result.stdout, /created\s+breakwater\.config\.mts/);
+    assert.match(result.stdout, /created\s+breakwater\.config\.ts/);
     assert.match(result.stdout, /created\s+proxy\.ts/);
     assert.match(result.stdout, /created\s+\.gitignore/);
     assert.match(result.stdout, /updated\s+package\.json\s+added scripts maintenance:on, maintenance:off, maintenance:status/);
@@ -100,7 +100,7 @@ describe("breakwater init", () => {
     assert.ok(existsSync(path.join(dir, "maintenance", "enabled.lock")));
   });
 
-  it("writes a config the CLI loads in a TypeScript project without \"type\": \"module\" (.mts)", async () => {
+  it("writes a config the CLI loads in a TypeScript project without \"type\": \"module\"", async () => {
     const dir = await project({ "package.json": manifest(next16), "tsconfig.json": "{}\n", "app/": "" });
     assert.equal((await init(dir)).code, 0);
     await linkRuntime(dir);
@@ -250,7 +250,7 @@ describe("breakwater init", () => {
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(await snapshot(dir), first);
     assert.doesNotMatch(second.stdout, /created|updated/);
-    assert.match(second.stdout, /skipped\s+breakwater\.config\.mts\s+exists/);
+    assert.match(second.stdout, /skipped\s+breakwater\.config\.ts\s+exists/);
     assert.match(second.stdout, /add by hand\s+src\/proxy\.ts/);
     assert.match(second.stdout, /skipped\s+\.gitignore/);
     assert.match(second.stdout, /skipped\s+package\.json/);
@@ -263,7 +263,7 @@ describe("breakwater init", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await snapshot(dir), before);
     assert.match(result.stdout, /--dry-run: nothing is written/);
-    assert.match(result.stdout, /would create\s+breakwater\.config\.mts/);
+    assert.match(result.stdout, /would create\s+breakwater\.config\.ts/);
     assert.match(result.stdout, /would create\s+proxy\.ts/);
     assert.match(result.stdout, /would update\s+\.gitignore/);
     assert.match(result.stdout, /would update\s+package\.json/);
@@ -292,7 +292,7 @@ describe("breakwater init", () => {
     assert.deepEqual(
       files.map((f) => [f.path, f.action, f.written]),
       [
-        ["breakwater.config.mts", "create", true],
+        ["breakwater.config.ts", "create", true],
         ["proxy.ts", "manual", false],
         [".gitignore", "create", true],
         ["package.json", "update", true],

@@ -89,7 +89,7 @@ export interface ResolvedConfig {
 
 export const defaultBatchPolicy: BatchPolicy = { size: 50_000, maxMs: 200, pauseMs: 0 };
 
-const configNames = ["breakwater.config.ts", "breakwater.config.mts", "breakwater.config.js", "breakwater.config.mjs"];
+export const configNames = ["breakwater.config.ts", "breakwater.config.mts", "breakwater.config.js", "breakwater.config.mjs"];
 
 export function resolveConfig(value: unknown, cwd: string, configPath: string | null, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const parsed = configSchema.safeParse(value ?? {});

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { BreakwaterError, errorMessage } from "@breakwater/runtime/internal";
+import { configNames } from "../config/config.ts";
 import { configFile, expressLines, fastifyLines, fetchLines, nextFile, nextLines, type ModuleStyle } from "./templates.ts";
 
 export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
@@ -69,7 +70,6 @@ interface PackageJson {
   packageManager?: unknown;
 }
 
-export const configNames = ["breakwater.config.ts", "breakwater.config.mts", "breakwater.config.js", "breakwater.config.mjs"];
 export const gitignoreEntries = ["maintenance/", "backups/", "breakwater-reports/"];
 const nextExtensions = ["ts", "tsx", "js", "jsx", "mjs", "mts"];
 
@@ -159,14 +159,11 @@ function existing(dir: string, names: string[]): string | undefined {
   return names.find((name) => existsSync(path.join(dir, name)));
 }
 
-/**
- * The config is an ES module: .ts in a "type": "module" package, else .mts (TypeScript) or .mjs,
- * whose extension says ESM whatever the package type (create-next-app writes no "type").
- */
-function configStep(dir: string, project: ProjectFacts, esmPackage: boolean): FileStep {
+/** breakwater.config.ts in a TypeScript project (whatever its package type), else .mjs. */
+function configStep(dir: string, project: ProjectFacts): FileStep {
   const found = existing(dir, configNames);
   if (found) return { path: found, action: "skip", note: "exists" };
-  const name = project.typescript ? (esmPackage ? "breakwater.config.ts" : "breakwater.config.mts") : "breakwater.config.mjs";
+  const name = project.typescript ? "breakwater.config.ts" : "breakwater.config.mjs";
   return { path: name, action: "create", note: "maintenance store, backups/, breakwater-reports/", content: configFile() };
 }
 
@@ -282,7 +279,7 @@ export async function planInit(dir: string): Promise<InitPlan> {
   const { text, value: pkg } = await readPackageJson(dir);
   const project = await detectProject(dir, pkg);
   const warnings: string[] = [];
-  const files: FileStep[] = [configStep(dir, project, pkg.type === "module")];
+  const files: FileStep[] = [configStep(dir, project)];
   // A Next.js app with a custom Express or Fastify server is covered by its proxy or middleware.
   if (project.next) files.push(nextStep(dir, project, project.next, warnings));
   else files.push(...serverSteps(project));
