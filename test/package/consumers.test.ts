@@ -282,7 +282,8 @@ describe("install size", { timeout: 600_000 }, () => {
     const beside = [...appPackages].filter(([name]) => !isPg(name));
     const besideBytes = beside.reduce((sum, [, bytes]) => sum + bytes, 0);
     const pgBytes = [...appPackages].filter(([name]) => isPg(name)).reduce((sum, [, bytes]) => sum + bytes, 0);
-    const cli = await createProject("cli-only", { devDependencies: { breakwater: fromTarball(packed.cli) } });
+    // Until @breakwater/runtime is on the registry, the command line's dependency on it comes from its tarball too.
+    const cli = await createProject("cli-only", { devDependencies: { breakwater: fromTarball(packed.cli), "@breakwater/runtime": fromTarball(packed.runtime) } });
     const cliPackages = await installedPackages(cli.dir);
     const cliBytes = [...cliPackages.values()].reduce((sum, bytes) => sum + bytes, 0);
     const largest = [...cliPackages].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([name, bytes]) => `${name} ${megabytes(bytes)}`);
