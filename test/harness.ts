@@ -87,9 +87,19 @@ export interface CliResult {
 
 const bin = path.join(root, "packages", "breakwater", "bin", "breakwater.js");
 
+/**
+ * The CLI's environment: the test's, as in CI, with `env` on top. node --test forces colour in
+ * test processes when it writes to a terminal; the CLI under test gets it only when a test asks.
+ */
+function cliEnvironment(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited: NodeJS.ProcessEnv = { ...process.env, CI: "true" };
+  delete inherited.FORCE_COLOR;
+  return { ...inherited, ...env };
+}
+
 export function runCli(args: string[], options: { cwd: string; databaseUrl?: string; env?: Record<string, string> }): Promise<CliResult> {
   return new Promise((resolve) => {
-    const env = { ...process.env, CI: "true", ...options.env, ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}) };
+    const env = cliEnvironment({ ...options.env, ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}) });
     execFile(process.execPath, [bin, ...args], { cwd: options.cwd, env, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
@@ -99,7 +109,7 @@ export function runCli(args: string[], options: { cwd: string; databaseUrl?: str
 
 /** Starts the CLI without waiting (to kill it or race it). */
 export function spawnCli(args: string[], options: { cwd: string; databaseUrl: string }) {
-  return spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, CI: "true", DATABASE_URL: options.databaseUrl }, stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: cliEnvironment({ DATABASE_URL: options.databaseUrl }), stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** md5 of every row, in key order: equal checksums mean identical contents. */
@@ -147,12 +157,12 @@ export async function transformingRun(t: TestDatabase): Promise<string | undefin
 import { resolveConfig, type BreakwaterConfigInput } from "../packages/breakwater/src/config/config.ts";
 import { validatePlan, type MigrationInput } from "../packages/breakwater/src/plan/plan.ts";
 import { runPlan, type RunOutcome } from "../packages/breakwater/src/runner/runner.ts";
-import type { RunnerEvent } from "../packages/breakwater/src/runner/events.ts";
+import type { BreakwaterEvent } from "../packages/breakwater/src/runner/events.ts";
 
 /** Runs a plan through the library with a private maintenance file; returns outcome and events. */
-export async function runInProcess(url: string, plan: MigrationInput, config: BreakwaterConfigInput = {}): Promise<{ outcome: RunOutcome; events: RunnerEvent[]; dir: string }> {
+export async function runInProcess(url: string, plan: MigrationInput, config: BreakwaterConfigInput = {}): Promise<{ outcome: RunOutcome; events: BreakwaterEvent[]; dir: string }> {
   const dir = await tempProject();
-  const events: RunnerEvent[] = [];
+  const events: BreakwaterEvent[] = [];
   const resolved = resolveConfig({ maintenance: { file: path.join(dir, "maintenance", "enabled.lock") }, ...config }, dir, null, {});
   const outcome = await runPlan({ plan: validatePlan(plan), path: path.join(dir, "plan.ts"), sha256: "" }, { config: resolved, databaseUrl: url, store: fileStore({ path: resolved.maintenanceFile }), emit: (e) => events.push(e) });
   return { outcome, events, dir };

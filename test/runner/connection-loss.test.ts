@@ -5,7 +5,7 @@ import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
 import { fileStore, isBreakwaterError } from "@breakwater/runtime/internal";
 import { validatePlan } from "../../packages/breakwater/src/plan/plan.ts";
 import { resumeRun, runPlan } from "../../packages/breakwater/src/runner/runner.ts";
-import type { RunnerEvent } from "../../packages/breakwater/src/runner/events.ts";
+import type { BreakwaterEvent } from "../../packages/breakwater/src/runner/events.ts";
 import { backfill } from "@breakwater/runtime";
 import { startRelay } from "../fixtures/tcp-relay.ts";
 import { createTestDatabase, planSource, runCli, spawnCli, tempProject, waitFor, type TestDatabase } from "../harness.ts";
@@ -64,7 +64,7 @@ describe("a run that loses its database connection", () => {
     try {
       const dir = await tempProject();
       const config = resolveConfig({ maintenance: { file: path.join(dir, "maintenance", "enabled.lock") }, batch: { size: 300, pauseMs: 15 } }, dir, null, {});
-      const events: RunnerEvent[] = [];
+      const events: BreakwaterEvent[] = [];
       const plan = validatePlan({ id: "cut", steps: [backfill({ table: "Cut", set: { hits: "hits + 1" } })] });
       const running = runPlan({ plan, path: path.join(dir, "plan.ts"), sha256: "" }, { config, databaseUrl: relay.url, store: fileStore({ path: config.maintenanceFile }), emit: (e) => events.push(e), reconnectTimeoutMs: 1500 });
       const settled = running.then(() => null, (error: unknown) => error);

@@ -1,6 +1,8 @@
 // Backups you can restore: pg_dump in the snapshot where the row counts were taken, streamed to
 // a 0600 file with its sha256, a manifest beside it; verify by restoring into a scratch database;
-// list, prune, restore (under a write fence, after dumping the current "bad state", as in seed 004).
+// list, prune, restore (under a write fence, after dumping the current "bad state" first). Each
+// step is announced and timed through backup events; pg_dump's and pg_restore's --verbose lines
+// give the tables done.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -9,7 +11,8 @@ import { BreakwaterError, Database, describeUrl, errorMessage, withDatabase } fr
 import { quoteIdent, quoteQualified } from "../db/quote.ts";
 import { spawn } from "node:child_process";
 import { liftHint, lowerRestoreFence, openRestoreSession, raiseRestoreFence, recordBadState, writableSessionOptions } from "./restore-fence.ts";
-import { databaseOf, findTool, libpqEnvironment, runTool, toolConnectionString, type Tool, type ToolConfig } from "./tools.ts";
+import { databaseOf, findTool, libpqEnvironment, runTool, stderrCollector, toolConnectionString, type StderrLine, type Tool, type ToolConfig } from "./tools.ts";
+import type { BackupEvent, BackupOperation, BackupStep } from "../runner/events.ts";
 
 export type BackupFormat = "custom" | "directory";
 
@@ -40,12 +43,69 @@ export interface BackupSettings extends ToolConfig {
   jobs: number;
 }
 
-export type BackupEvent =
-  /** bytes written so far (dump), or null when only the elapsed time is known (restore) */
-  | { type: "backup-progress"; phase: "dump" | "restore"; bytes: number | null; elapsedMs: number }
-  | { type: "backup-step"; message: string };
+type Emit = (event: BackupEvent) => void;
 
 const noop = () => undefined;
+
+/**
+ * Runs one step between its backup-step and backup-step-done events; `done` words what it did
+ * (with ok: false when it found a problem). A step that throws has no done event: the error says.
+ */
+async function step<T>(emit: Emit, operation: BackupOperation, name: BackupStep, message: string, work: () => Promise<T>, done: (result: T) => string | { message: string; ok: boolean }): Promise<T> {
+  emit({ type: "backup-step", operation, step: name, message });
+  const t0 = performance.now();
+  const result = await work();
+  const outcome = done(result);
+  const { message: said, ok } = typeof outcome === "string" ? { message: outcome, ok: true } : outcome;
+  emit({ type: "backup-step-done", operation, step: name, message: said, durationMs: performance.now() - t0, ok });
+  return result;
+}
+
+/**
+ * The progress of one pg_dump or pg_restore: `bytes` and `tablesDone` as they grow, sent at most
+ * once a second (and every second while nothing grows, so a terminal shows the time), and at the end.
+ */
+function progressTicker(emit: Emit, phase: "dump" | "restore", tablesTotal: number | null) {
+  const t0 = performance.now();
+  let last = t0;
+  const state = { bytes: null as number | null, tablesDone: 0 };
+  const send = () => {
+    last = performance.now();
+    emit({ type: "backup-progress", phase, bytes: state.bytes, elapsedMs: last - t0, tablesDone: state.tablesDone, tablesTotal });
+  };
+  const timer = setInterval(send, 1000);
+  return {
+    state,
+    tick: () => void (performance.now() - last >= 1000 && send()),
+    stop: () => {
+      clearInterval(timer);
+      send();
+    },
+  };
+}
+
+/**
+ * --verbose output of pg_dump / pg_restore: a table whose data starts counts as done; other
+ * chatter is dropped; anything else (errors, warnings) is kept for the error message.
+ */
+function verboseLines(tool: "pg_dump" | "pg_restore", onTable: () => void): StderrLine {
+  const table = tool === "pg_dump" ? /^pg_dump: dumping contents of table / : /^pg_restore: processing data for table /;
+  const chatter = new RegExp(`^${tool}: (?!error|warning|detail|hint|fatal|while|from TOC|\\[)`, "i");
+  return (line) => {
+    if (table.test(line)) onTable();
+    return chatter.test(line);
+  };
+}
+
+/** The tables whose data pg_dump writes: ordinary tables and partitions outside the system schemas, breakwater's own and extensions'. */
+async function tablesToDump(db: Database): Promise<number> {
+  const row = await db.one<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'breakwater') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`,
+  );
+  return row.n;
+}
 
 async function serverMajor(db: Database): Promise<{ major: number; version: string }> {
   const row = await db.one<{ num: string; version: string }>("SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version");
@@ -82,6 +142,8 @@ async function migrationHead(db: Database): Promise<Manifest["migrationHead"]> {
     breakwater: breakwater.ok ? ((await db.query<{ id: string }>("SELECT id FROM breakwater.runs WHERE state = 'completed' ORDER BY finished_at DESC LIMIT 1")).rows[0]?.id ?? null) : null,
   };
 }
+
+const megabytes = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
 function stamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, "").replace("T", "_").slice(0, 15);
@@ -136,7 +198,7 @@ export interface BackupResult {
 }
 
 /** `breakwater backup` */
-export async function createBackup(url: string, settings: BackupSettings, options: { label?: string | null; emit?: (e: BackupEvent) => void } = {}): Promise<BackupResult> {
+export async function createBackup(url: string, settings: BackupSettings, options: { label?: string | null; emit?: Emit } = {}): Promise<BackupResult> {
   const emit = options.emit ?? noop;
   const db = await Database.connect(url, { applicationName: "breakwater backup" });
   try {
@@ -154,57 +216,65 @@ export async function createBackup(url: string, settings: BackupSettings, option
     // One snapshot for the counts and the dump: pg_dump imports it with --snapshot.
     await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const snapshot = (await db.one<{ id: string }>("SELECT pg_export_snapshot() AS id")).id;
+    const tablesTotal = await tablesToDump(db);
     const t0 = performance.now();
-    // Counted while pg_dump runs: same snapshot, another backend, no added wall time.
-    emit({ type: "backup-step", message: "dumping; counting rows in the dump's snapshot meanwhile" });
-    // Index-only scans of the primary keys where they exist, on one backend: the cheapest exact
-    // count, leaving the CPU to pg_dump.
-    await db.query("SET LOCAL enable_seqscan = off");
-    await db.query("SET LOCAL max_parallel_workers_per_gather = 0");
-    const counting = (async () => ({ rowCounts: await countRows(db), head: await migrationHead(db) }))();
-    counting.catch(() => undefined);
-    let digest: { sha256: string; size: number } | null = null;
-    let failure = "";
-    if (settings.format === "custom") {
-      const out = createWriteStream(target, { mode: 0o600 });
-      const hash = createHash("sha256");
-      let bytes = 0;
-      let last = 0;
-      const result = await runTool(pgDump, ["--format=custom", `--snapshot=${snapshot}`, "--no-password", ...journalExcluded], url, {
-        onStdout: (chunk) => {
-          hash.update(chunk);
-          bytes += chunk.length;
-          out.write(chunk);
-          if (performance.now() - last > 1000) {
-            last = performance.now();
-            emit({ type: "backup-progress", phase: "dump", bytes, elapsedMs: performance.now() - t0 });
-          }
-        },
-      });
-      await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-      if (result.code === 0) digest = { sha256: hash.digest("hex"), size: bytes };
-      else failure = `pg_dump failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`;
-    } else {
-      const timer = setInterval(() => void directorySize(target).then((size) => emit({ type: "backup-progress", phase: "dump", bytes: size, elapsedMs: performance.now() - t0 })), 1000);
-      let result;
+    const format = settings.format === "custom" ? "custom format" : `directory format, ${settings.jobs} jobs`;
+    const { digest, rowCounts, head } = await step(emit, "backup", "dump", `dumping ${databaseOf(url)} with pg_dump (${format}); counting rows in the dump's snapshot meanwhile`, async () => {
+      // Counted while pg_dump runs: same snapshot, another backend, no added wall time. Index-only
+      // scans of the primary keys where they exist, on one backend: the cheapest exact count,
+      // leaving the CPU to pg_dump.
+      await db.query("SET LOCAL enable_seqscan = off");
+      await db.query("SET LOCAL max_parallel_workers_per_gather = 0");
+      const counting = (async () => ({ rowCounts: await countRows(db), head: await migrationHead(db) }))();
+      counting.catch(() => undefined);
+      const progress = progressTicker(emit, "dump", tablesTotal);
+      const verbose = verboseLines("pg_dump", () => void progress.state.tablesDone++);
+      let digest: { sha256: string; size: number } | null = null;
+      let failure = "";
       try {
-        result = await runTool(pgDump, ["--format=directory", `--jobs=${settings.jobs}`, `--snapshot=${snapshot}`, "--no-password", ...journalExcluded, `--file=${target}`], url);
+        if (settings.format === "custom") {
+          const out = createWriteStream(target, { mode: 0o600 });
+          const hash = createHash("sha256");
+          progress.state.bytes = 0;
+          const result = await runTool(pgDump, ["--format=custom", "--verbose", `--snapshot=${snapshot}`, "--no-password", ...journalExcluded], url, {
+            onStderrLine: verbose,
+            onStdout: (chunk) => {
+              hash.update(chunk);
+              progress.state.bytes! += chunk.length;
+              out.write(chunk);
+              progress.tick();
+            },
+          });
+          await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+          if (result.code === 0) digest = { sha256: hash.digest("hex"), size: progress.state.bytes };
+          else failure = `pg_dump failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`;
+        } else {
+          const sizer = setInterval(() => void directorySize(target).then((size) => void (progress.state.bytes = size)), 500);
+          let result;
+          try {
+            result = await runTool(pgDump, ["--format=directory", "--verbose", `--jobs=${settings.jobs}`, `--snapshot=${snapshot}`, "--no-password", ...journalExcluded, `--file=${target}`], url, { onStderrLine: verbose });
+          } finally {
+            clearInterval(sizer);
+          }
+          if (result.code === 0) {
+            await chmod(target, 0o700);
+            for (const f of await readdir(target)) await chmod(path.join(target, f), 0o600);
+            digest = await directoryDigest(target);
+            progress.state.bytes = digest.size;
+          } else {
+            failure = `pg_dump failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`;
+          }
+        }
       } finally {
-        clearInterval(timer);
+        progress.stop();
       }
-      if (result.code === 0) {
-        await chmod(target, 0o700);
-        for (const f of await readdir(target)) await chmod(path.join(target, f), 0o600);
-        digest = await directoryDigest(target);
-      } else {
-        failure = `pg_dump failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`;
+      const { rowCounts, head } = await counting;
+      if (!digest) {
+        await rm(target, { recursive: true, force: true });
+        throw new BreakwaterError("BW_BACKUP_FAILED", failure, { hint: "Nothing was kept; fix the cause and run the backup again." });
       }
-    }
-    const { rowCounts, head } = await counting;
-    if (!digest) {
-      await rm(target, { recursive: true, force: true });
-      throw new BreakwaterError("BW_BACKUP_FAILED", failure, { hint: "Nothing was kept; fix the cause and run the backup again." });
-    }
+      return { digest, rowCounts, head };
+    }, ({ digest }) => `wrote ${name}: ${megabytes(digest.size)}, ${tablesTotal} table${tablesTotal === 1 ? "" : "s"}`);
     const manifest: Manifest = {
       tool: "breakwater",
       manifestVersion: 1,
@@ -225,7 +295,6 @@ export async function createBackup(url: string, settings: BackupSettings, option
     };
     const file = manifestPath(target);
     await writeFile(file, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-    emit({ type: "backup-progress", phase: "dump", bytes: digest.size, elapsedMs: performance.now() - t0 });
     return { path: target, manifestPath: file, manifest };
   } finally {
     await db.query("ROLLBACK").catch(() => undefined);
@@ -245,33 +314,41 @@ export function resolveBackup(given: string, dir: string): string {
   return path.resolve(found);
 }
 
+/** `pg_restore --list`: its exit, and how many tables have data in the backup (null when it failed). */
+async function listContents(pgRestore: Tool, backup: string, url: string, settings: BackupSettings): Promise<{ code: number; stderr: string; tables: number | null }> {
+  let list = "";
+  const onStdout = (chunk: Buffer) => void (list += chunk.toString());
+  const result = settings.commandPrefix?.length ? await runToolWithStdin(pgRestore, ["--list"], url, backup, { onStdout }) : await runTool(pgRestore, ["--list", backup], url, { onStdout });
+  return { ...result, tables: result.code === 0 ? list.split("\n").filter((line) => / TABLE DATA /.test(line)).length : null };
+}
+
 /** `dbname`: a database name or a connection string without credentials (see toolConnectionString). */
-async function restoreInto(url: string, dbname: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[], emit: (e: BackupEvent) => void = noop): Promise<void> {
-  const t0 = performance.now();
-  const timer = setInterval(() => emit({ type: "backup-progress", phase: "restore", bytes: null, elapsedMs: performance.now() - t0 }), 2000);
+async function restoreInto(url: string, dbname: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[], emit: Emit, tablesTotal: number | null): Promise<void> {
+  const progress = progressTicker(emit, "restore", tablesTotal);
   try {
-    await runRestore(url, dbname, backup, manifest, settings, pgRestore, extra);
+    await runRestore(url, dbname, backup, manifest, settings, pgRestore, extra, verboseLines("pg_restore", () => void progress.state.tablesDone++));
   } finally {
-    clearInterval(timer);
+    progress.stop();
   }
 }
 
-async function runRestore(url: string, dbname: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[]): Promise<void> {
+async function runRestore(url: string, dbname: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[], onStderrLine: StderrLine): Promise<void> {
   const jobs = manifest.format === "directory" && settings.jobs > 1 && !extra.includes("--single-transaction") ? [`--jobs=${settings.jobs}`] : [];
-  const args = ["--exit-on-error", "--no-password", `--dbname=${dbname}`, ...jobs, ...extra];
+  const args = ["--exit-on-error", "--verbose", "--no-password", `--dbname=${dbname}`, ...jobs, ...extra];
   // Through a prefix, the file is streamed on stdin (it lives on this side).
-  const result = settings.commandPrefix?.length ? await runToolWithStdin(pgRestore, args, url, backup) : await runTool(pgRestore, [...args, backup], url);
+  const result = settings.commandPrefix?.length ? await runToolWithStdin(pgRestore, args, url, backup, { onStderrLine }) : await runTool(pgRestore, [...args, backup], url, { onStderrLine });
   if (result.code !== 0) throw new BreakwaterError("BW_RESTORE_FAILED", `pg_restore failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`);
 }
 
-async function runToolWithStdin(tool: Tool, args: string[], url: string, file: string): Promise<{ code: number; stderr: string }> {
+async function runToolWithStdin(tool: Tool, args: string[], url: string, file: string, options: { onStdout?: (chunk: Buffer) => void; onStderrLine?: StderrLine } = {}): Promise<{ code: number; stderr: string }> {
   return await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
-    const child = spawn(tool.argv[0]!, [...tool.argv.slice(1), ...args], { env: libpqEnvironment(url), stdio: ["pipe", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr!.on("data", (c: Buffer) => void (stderr += c.toString()));
+    const child = spawn(tool.argv[0]!, [...tool.argv.slice(1), ...args], { env: libpqEnvironment(url), stdio: ["pipe", options.onStdout ? "pipe" : "ignore", "pipe"] });
+    const stderr = stderrCollector(options.onStderrLine);
+    child.stderr!.on("data", stderr.push);
+    if (options.onStdout) child.stdout!.on("data", options.onStdout);
     createReadStream(file).pipe(child.stdin!);
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stderr }));
+    child.on("close", (code) => resolve({ code: code ?? 1, stderr: stderr.end() }));
   });
 }
 
@@ -285,6 +362,12 @@ async function compareCounts(db: Database, expected: Record<string, number>): Pr
   return problems;
 }
 
+/** How a row-count comparison is worded. */
+function countOutcome(manifest: Manifest): (problems: string[]) => string | { message: string; ok: boolean } {
+  const tables = Object.keys(manifest.rowCounts).length;
+  return (problems) => (problems.length === 0 ? `every table's row count matches the manifest (${tables} table${tables === 1 ? "" : "s"})` : { message: `row counts differ from the manifest in ${problems.length} table${problems.length === 1 ? "" : "s"}`, ok: false });
+}
+
 export interface VerifyResult {
   ok: boolean;
   problems: string[];
@@ -293,7 +376,7 @@ export interface VerifyResult {
 }
 
 /** `breakwater backup verify`: checksum, `pg_restore --list`, full restore into a scratch database, counts. */
-export async function verifyBackup(url: string, given: string, settings: BackupSettings, emit: (e: BackupEvent) => void = noop): Promise<VerifyResult> {
+export async function verifyBackup(url: string, given: string, settings: BackupSettings, emit: Emit = noop): Promise<VerifyResult> {
   const backup = resolveBackup(given, settings.dir);
   const manifest = await readManifest(backup);
   const t0 = performance.now();
@@ -308,8 +391,8 @@ export async function verifyBackup(url: string, given: string, settings: BackupS
     problems.push(`${manifest.file} is missing`);
     return await finish();
   }
-  emit({ type: "backup-step", message: "checking the sha256" });
-  const sha = await checksumOf(backup, manifest);
+  const sha = await step(emit, "verify", "checksum", "checking the sha256", () => checksumOf(backup, manifest), (sha) =>
+    sha === manifest.sha256 ? "sha256 matches the manifest" : { message: "sha256 differs from the manifest", ok: false });
   if (sha !== manifest.sha256) {
     problems.push(`sha256 differs: the file is ${sha}, the manifest says ${manifest.sha256} (the backup is corrupted or was changed)`);
     return await finish();
@@ -319,19 +402,18 @@ export async function verifyBackup(url: string, given: string, settings: BackupS
   try {
     const server = await serverMajor(admin);
     const pgRestore = findTool("pg_restore", settings, server.major);
-    emit({ type: "backup-step", message: "reading the table of contents (pg_restore --list)" });
-    const list = settings.commandPrefix?.length ? await runToolWithStdin(pgRestore, ["--list"], url, backup) : await runTool(pgRestore, ["--list", backup], url, { onStdout: noop });
+    const list = await step(emit, "verify", "list", "reading the table of contents (pg_restore --list)", () => listContents(pgRestore, backup, url, settings), (list) =>
+      list.tables === null ? { message: "pg_restore --list failed", ok: false } : `${list.tables} table${list.tables === 1 ? "" : "s"} with data`);
     if (list.code !== 0) {
       problems.push(`pg_restore --list failed: ${list.stderr.trim().split("\n").slice(-2).join(" ")}`);
       return await finish();
     }
-    emit({ type: "backup-step", message: `restoring into the scratch database ${scratch}` });
     await admin.query(`CREATE DATABASE ${quoteIdent(scratch)}`);
     try {
-      await restoreInto(url, scratch, backup, manifest, settings, pgRestore, [], emit);
+      await step(emit, "verify", "restore", `restoring into the scratch database ${scratch}`, () => restoreInto(url, scratch, backup, manifest, settings, pgRestore, [], emit, list.tables), () => `restored into ${scratch}`);
       const scratchDb = await Database.connect(withDatabase(url, scratch), { applicationName: "breakwater backup verify" });
       try {
-        problems.push(...(await compareCounts(scratchDb, manifest.rowCounts)));
+        problems.push(...(await step(emit, "verify", "count", "comparing row counts with the manifest", () => compareCounts(scratchDb, manifest.rowCounts), countOutcome(manifest))));
       } finally {
         await scratchDb.close();
       }
@@ -419,27 +501,24 @@ export interface RestoreResult {
  * `breakwater restore`: makes the database refuse writes (restore-fence.ts), dumps the current
  * ("bad") state, restores, checks the counts, and lets writes in again only if they match.
  */
-export async function restoreBackup(url: string, given: string, settings: BackupSettings, emit: (e: BackupEvent) => void = noop): Promise<RestoreResult> {
+export async function restoreBackup(url: string, given: string, settings: BackupSettings, emit: Emit = noop): Promise<RestoreResult> {
   const backup = resolveBackup(given, settings.dir);
   const manifest = await readManifest(backup);
   if (!existsSync(backup)) throw new BreakwaterError("BW_BACKUP_INVALID", `${manifest.file} is missing next to its manifest.`);
-  const sha = await checksumOf(backup, manifest);
+  const sha = await step(emit, "restore", "checksum", "checking the sha256", () => checksumOf(backup, manifest), (sha) =>
+    sha === manifest.sha256 ? "sha256 matches the manifest" : { message: "sha256 differs from the manifest", ok: false });
   if (sha !== manifest.sha256) throw new BreakwaterError("BW_BACKUP_INVALID", `${manifest.file} does not match its manifest's sha256; refusing to restore a corrupted backup.`);
   const database = databaseOf(url);
   const db = await openRestoreSession(url, "breakwater restore");
   try {
     const pgRestore = findTool("pg_restore", settings, (await serverMajor(db)).major);
-    emit({ type: "backup-step", message: `refusing writes to ${database} (default_transaction_read_only) and ending the sessions connected before` });
     const fenceRaised = performance.now();
-    const fence = await raiseRestoreFence(db, backup);
-    if (fence.takenOver) {
-      emit({ type: "backup-step", message: `a restore that did not finish (of ${path.basename(fence.takenOver.backup)}) left writes refused since ${fence.takenOver.since}; this restore takes its fence over` });
-    }
-    emit({ type: "backup-step", message: `writes refused; ${fence.ended} session(s) ended` });
-    emit({ type: "backup-step", message: "dumping the current state first (bad-state backup)" });
+    const fence = await step(emit, "restore", "fence", `refusing writes to ${database} (default_transaction_read_only) and ending the sessions connected before`, () => raiseRestoreFence(db, backup), (fence) =>
+      `${fence.takenOver ? `a restore that did not finish (of ${path.basename(fence.takenOver.backup)}) left writes refused since ${fence.takenOver.since}; this restore takes its fence over. ` : ""}writes refused; ${fence.ended} session(s) ended`);
     let bad: BackupResult;
     try {
-      bad = await createBackup(url, { ...settings, format: "custom" }, { label: "bad-state", emit });
+      // Its pg_dump progress shows; its own step lines would repeat this one.
+      bad = await step(emit, "restore", "bad-state", "dumping the current state first (bad-state backup)", () => createBackup(url, { ...settings, format: "custom" }, { label: "bad-state", emit: (e) => e.type === "backup-progress" && emit(e) }), (bad) => `the current state saved to ${bad.path}`);
       await recordBadState(db, bad.path);
     } catch (error) {
       // Nothing restored yet: the database is as it was, and takes writes again.
@@ -450,25 +529,23 @@ export async function restoreBackup(url: string, given: string, settings: Backup
       throw new BreakwaterError("BW_RESTORE_FAILED", `The bad-state dump failed: ${errorMessage(error)}`, { hint: liftHint(database) });
     }
     const t0 = performance.now();
-    emit({ type: "backup-step", message: `restoring ${manifest.file}` });
     const single = manifest.format === "custom" || settings.jobs <= 1 ? ["--single-transaction"] : [];
     try {
-      await restoreInto(url, toolConnectionString(database, writableSessionOptions), backup, manifest, settings, pgRestore, ["--clean", "--if-exists", ...single], emit);
+      const { tables } = await listContents(pgRestore, backup, url, settings);
+      await step(emit, "restore", "restore", `restoring ${manifest.file} (pg_restore --clean --if-exists${single.length ? ", one transaction" : ""})`, () =>
+        restoreInto(url, toolConnectionString(database, writableSessionOptions), backup, manifest, settings, pgRestore, ["--clean", "--if-exists", ...single], emit, tables), () => `restored ${manifest.file}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new BreakwaterError("BW_RESTORE_FAILED", message, {
         hint: `Maintenance mode stays on. ${single.length ? "The restore ran in one transaction, so the database is as it was; " : ""}the state before the restore is in ${bad.path}. Fix the cause and run the restore again. ${liftHint(database)}`,
       });
     }
-    const problems = await compareCounts(db, manifest.rowCounts);
+    const problems = await step(emit, "restore", "count", "comparing row counts with the manifest", () => compareCounts(db, manifest.rowCounts), countOutcome(manifest));
     const durationSeconds = Math.round((performance.now() - t0) / 10) / 100;
     if (problems.length > 0) return { badStateBackup: bad.path, problems, durationSeconds, writesRefusedSeconds: null };
-    const lowered = await lowerRestoreFence(db);
+    await step(emit, "restore", "unfence", "allowing writes again", () => lowerRestoreFence(db), (lowered) =>
+      `writes allowed again; ${lowered.sessions.ended} session(s) opened meanwhile ended so they reconnect writable${lowered.sessions.remaining.length > 0 ? `; could not end ${lowered.sessions.remaining.join("; ")}: they refuse writes until they reconnect` : ""}`);
     const writesRefusedSeconds = Math.round((performance.now() - fenceRaised) / 10) / 100;
-    emit({ type: "backup-step", message: `writes allowed again; ${lowered.sessions.ended} session(s) opened meanwhile ended so they reconnect writable` });
-    if (lowered.sessions.remaining.length > 0) {
-      emit({ type: "backup-step", message: `could not end ${lowered.sessions.remaining.join("; ")}: they refuse writes until they reconnect` });
-    }
     return { badStateBackup: bad.path, problems, durationSeconds, writesRefusedSeconds };
   } finally {
     await db.close();

@@ -1,5 +1,5 @@
 // Finding and running the real pg_dump / pg_restore: on PATH, in the usual install folders, or
-// configured; optionally through a command prefix (`docker exec -i <container>`) as in the seeds.
+// configured; optionally through a command prefix (`docker exec -i <container>`) for a database in a container.
 // Credentials go through the environment (PGPASSWORD …), never the command line, so they appear
 // in no process listing.
 import { spawn, spawnSync } from "node:child_process";
@@ -128,19 +128,42 @@ export interface ToolRun {
   stderr: string;
 }
 
-/** Runs a tool; stdout goes to `onStdout` when given (streamed), stderr is collected. */
-export function runTool(tool: Tool, args: string[], url: string, options: { onStdout?: (chunk: Buffer) => void; database?: string } = {}): Promise<ToolRun> {
+/** Called with each line the tool writes to stderr (its --verbose output); true when the line is progress, not kept as error text. */
+export type StderrLine = (line: string) => boolean;
+
+/** A tool's stderr, line by line: progress lines go to `onLine`, the rest (the last 100 kB) is kept for the error message. */
+export function stderrCollector(onLine?: StderrLine): { push: (chunk: Buffer) => void; end: () => string } {
+  let kept = "";
+  let partial = "";
+  const keep = (line: string) => {
+    if (onLine?.(line)) return;
+    kept += `${line}\n`;
+    if (kept.length > 100_000) kept = kept.slice(-100_000);
+  };
+  return {
+    push: (chunk) => {
+      const lines = (partial + chunk.toString()).split("\n");
+      partial = lines.pop()!;
+      lines.forEach(keep);
+    },
+    end: () => {
+      if (partial) keep(partial);
+      partial = "";
+      return kept;
+    },
+  };
+}
+
+/** Runs a tool; stdout goes to `onStdout` when given (streamed), stderr is collected (see stderrCollector). */
+export function runTool(tool: Tool, args: string[], url: string, options: { onStdout?: (chunk: Buffer) => void; onStderrLine?: StderrLine; database?: string } = {}): Promise<ToolRun> {
   const env = libpqEnvironment(url);
   if (options.database) env.PGDATABASE = options.database;
   return new Promise((resolve, reject) => {
     const child = spawn(tool.argv[0]!, [...tool.argv.slice(1), ...args], { env, stdio: ["ignore", options.onStdout ? "pipe" : "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.length > 100_000) stderr = stderr.slice(-100_000);
-    });
+    const stderr = stderrCollector(options.onStderrLine);
+    child.stderr!.on("data", stderr.push);
     if (options.onStdout) child.stdout!.on("data", options.onStdout);
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stderr }));
+    child.on("close", (code) => resolve({ code: code ?? 1, stderr: stderr.end() }));
   });
 }

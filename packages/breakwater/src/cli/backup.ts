@@ -1,47 +1,23 @@
 // `breakwater backup`, `backup verify`, `backup prune`, `backups`, `restore`.
 import { createInterface } from "node:readline/promises";
-import type { Command, OptionValues } from "commander";
-import { loadConfig, requireDatabaseUrl, type ResolvedConfig } from "../config/config.ts";
-import { createBackup, listBackups, pruneBackups, resolveBackup, restoreBackup, verifyBackup, type BackupEvent, type BackupFormat } from "../backup/backup.ts";
+import type { Command } from "commander";
+import { createBackup, listBackups, pruneBackups, resolveBackup, restoreBackup, verifyBackup, type BackupFormat } from "../backup/backup.ts";
 import { liftHint, liftRestoreFence, writableUrl } from "../backup/restore-fence.ts";
 import { databaseOf } from "../backup/tools.ts";
 import { BreakwaterError } from "@breakwater/runtime/internal";
-import { maintenanceStoreFor } from "./context.ts";
-import { reportError } from "./render.ts";
+import { runCommand, type CommandContext, type CommandOptions } from "./context.ts";
 
-interface Common {
-  config?: string;
-  json?: boolean;
+interface BackupOptions extends CommandOptions {
   dir?: string;
 }
 
-async function context(options: Common): Promise<{ config: ResolvedConfig; url: string }> {
-  const config = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
-  if (options.dir) config.backup.dir = options.dir;
-  return { config, url: requireDatabaseUrl(config) };
+/** The backup folder: --dir, else backup.dir in the config. */
+function withDir(ctx: CommandContext, options: BackupOptions): CommandContext {
+  if (options.dir) ctx.config.backup.dir = options.dir;
+  return ctx;
 }
 
 const megabytes = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-
-function progress(options: Common): (e: BackupEvent) => void {
-  return (e) => {
-    if (options.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-    else if (e.type === "backup-step") process.stderr.write(`  … ${e.message}\n`);
-    else process.stderr.write(`  ${e.phase}: ${e.bytes === null ? "" : `${megabytes(e.bytes)} in `}${(e.elapsedMs / 1000).toFixed(1)} s${e.bytes === null ? " elapsed" : ""}\n`);
-  };
-}
-
-function out(options: Common, value: unknown, text: string): void {
-  process.stdout.write(options.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
-}
-
-/**
- * A subcommand's options with those of `backup`, which declares the same ones: commander gives
- * `backup verify x --json` to `backup` unless read this way.
- */
-function subcommandOptions<T extends OptionValues>(command: Command): T {
-  return command.optsWithGlobals<T>();
-}
 
 /** "7d", "12h", "30m" → seconds */
 function parseAge(value: string): number {
@@ -58,44 +34,45 @@ export function registerBackup(program: Command): void {
     .option("--jobs <n>", "parallel jobs for the directory format")
     .option("--dir <dir>", "where backups go (default: backup.dir in the config, else ./backups)")
     .option("--label <label>", "added to the file name, e.g. before-role-rename")
-    .option("--config <file>", "config file")
     .option("--json", "progress and result as JSON lines")
     .addHelpText("after", "\nExamples:\n  npx breakwater backup\n  npx breakwater backup --format directory --jobs 4 --label before-role-rename")
-    .action(async (options: Common & { format?: string; jobs?: string; label?: string }) => {
-      try {
-        const { config, url } = await context(options);
+    .action((_options: unknown, command: Command) =>
+      runCommand<BackupOptions & { format?: string; jobs?: string; label?: string }>(command, async (ctx, options) => {
+        const { config } = withDir(ctx, options);
         if (options.format) {
           if (options.format !== "custom" && options.format !== "directory") throw new BreakwaterError("BW_CONFIG_INVALID", `--format must be custom or directory, got ${options.format}`);
           config.backup.format = options.format as BackupFormat;
         }
         if (options.jobs) config.backup.jobs = Math.max(1, Number(options.jobs) || 1);
-        const result = await createBackup(url, config.backup, { label: options.label ?? null, emit: progress(options) });
-        out(options, { type: "result", path: result.path, manifest: result.manifestPath, sizeBytes: result.manifest.sizeBytes, sha256: result.manifest.sha256, durationSeconds: result.manifest.durationSeconds },
-          `Backup written: ${result.path} (${megabytes(result.manifest.sizeBytes)}, ${result.manifest.durationSeconds} s, sha256 ${result.manifest.sha256.slice(0, 16)}…)\nManifest: ${result.manifestPath}`);
-      } catch (error) {
-        process.exitCode = reportError(error, options.json ? "json" : "plain");
-      }
-    });
+        const result = await createBackup(ctx.databaseUrl(), config.backup, { label: options.label ?? null, emit: ctx.output.handle });
+        ctx.output.result(
+          { type: "result", path: result.path, manifest: result.manifestPath, sizeBytes: result.manifest.sizeBytes, sha256: result.manifest.sha256, durationSeconds: result.manifest.durationSeconds },
+          `Backup written: ${result.path} (${megabytes(result.manifest.sizeBytes)}, ${result.manifest.durationSeconds} s, sha256 ${result.manifest.sha256.slice(0, 16)}…)\nManifest: ${result.manifestPath}`,
+        );
+      }),
+    );
 
+  // `backup` declares --dir and --json too: commander gives `backup verify x --json` to `backup`,
+  // and runCommand reads the options of the command and of its parents.
   backup
     .command("verify")
     .description("Check a backup: sha256, pg_restore --list, a full restore into a scratch database (dropped afterwards) and row counts against the manifest")
     .argument("<backup>", "the .dump file or directory (or its name in the backup folder)")
     .option("--dir <dir>", "backup folder")
-    .option("--config <file>", "config file")
-    .option("--json", "JSON output")
+    .option("--json", "progress and result as JSON lines")
     .addHelpText("after", "\nExample:\n  npx breakwater backup verify backups/backup_20251125_120000.dump")
-    .action(async (given: string, _options: Common, command: Command) => {
-      const options = subcommandOptions<Common>(command);
-      try {
-        const { config, url } = await context(options);
-        const result = await verifyBackup(url, given, config.backup, progress(options));
-        out(options, { type: "result", ok: result.ok, problems: result.problems, durationSeconds: result.durationSeconds }, result.ok ? `Verified: restored into a scratch database, every table's row count matches (${result.durationSeconds} s).` : `NOT verified:\n  ${result.problems.join("\n  ")}`);
-        if (!result.ok) process.exitCode = 13;
-      } catch (error) {
-        process.exitCode = reportError(error, options.json ? "json" : "plain");
-      }
-    });
+    .action((given: string, _options: unknown, command: Command) =>
+      runCommand<BackupOptions>(command, async (ctx, options) => {
+        const { config } = withDir(ctx, options);
+        const result = await verifyBackup(ctx.databaseUrl(), given, config.backup, ctx.output.handle);
+        const { green, red } = ctx.output.palette;
+        ctx.output.result(
+          { type: "result", ok: result.ok, problems: result.problems, durationSeconds: result.durationSeconds },
+          result.ok ? `${green("Verified")}: restored into a scratch database, every table's row count matches (${result.durationSeconds} s).` : `${red("NOT verified")}:\n  ${result.problems.join("\n  ")}`,
+        );
+        return result.ok ? 0 : 13;
+      }),
+    );
 
   backup
     .command("prune")
@@ -104,50 +81,41 @@ export function registerBackup(program: Command): void {
     .option("--older-than <age>", "delete backups older than this (7d, 12h, 30m)")
     .option("--dry-run", "only list what would be deleted")
     .option("--dir <dir>", "backup folder")
-    .option("--config <file>", "config file")
     .option("--json", "JSON output")
     .addHelpText("after", "\nExamples:\n  npx breakwater backup prune --keep 7\n  npx breakwater backup prune --older-than 30d --dry-run")
-    .action(async (_options: Common, command: Command) => {
-      const options = subcommandOptions<Common & { keep?: string; olderThan?: string; dryRun?: boolean }>(command);
-      try {
-        const config = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
-        const dir = options.dir ?? config.backup.dir;
+    .action((_options: unknown, command: Command) =>
+      runCommand<BackupOptions & { keep?: string; olderThan?: string; dryRun?: boolean }>(command, async (ctx, options) => {
+        const { config } = withDir(ctx, options);
         if (options.keep === undefined && options.olderThan === undefined) throw new BreakwaterError("BW_CONFIG_INVALID", "Give --keep N and/or --older-than AGE.");
         const keep = options.keep === undefined ? undefined : Number(options.keep);
         if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) throw new BreakwaterError("BW_CONFIG_INVALID", `--keep must be a whole number, got ${options.keep}`);
-        const result = await pruneBackups(dir, { ...(keep === undefined ? {} : { keep }), ...(options.olderThan ? { olderThanSeconds: parseAge(options.olderThan) } : {}) }, options.dryRun ?? false);
+        const result = await pruneBackups(config.backup.dir, { ...(keep === undefined ? {} : { keep }), ...(options.olderThan ? { olderThanSeconds: parseAge(options.olderThan) } : {}) }, options.dryRun ?? false);
         const spared = result.spared.map((s) => `\n  ${s.path} (${s.reason}: never deleted)`).join("");
-        out(options, result, `${options.dryRun ? "Would delete" : "Deleted"} ${result.removed.length} backup(s)${result.removed.length ? `:\n  ${result.removed.join("\n  ")}` : ""}\nKept ${result.kept.length}.${spared}`);
-      } catch (error) {
-        process.exitCode = reportError(error, options.json ? "json" : "plain");
-      }
-    });
+        ctx.output.result(result, `${options.dryRun ? "Would delete" : "Deleted"} ${result.removed.length} backup(s)${result.removed.length ? `:\n  ${result.removed.join("\n  ")}` : ""}\nKept ${result.kept.length}.${spared}`);
+      }),
+    );
 
   program
     .command("backups")
     .description("List backups with age, size and whether they were verified")
     .option("--dir <dir>", "backup folder")
-    .option("--config <file>", "config file")
     .option("--json", "JSON output")
     .addHelpText("after", "\nExample:\n  npx breakwater backups --json")
-    .action(async (options: Common) => {
-      try {
-        const config = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
-        const list = await listBackups(options.dir ?? config.backup.dir);
-        if (options.json) {
-          process.stdout.write(`${JSON.stringify(list.map((b) => ({ path: b.path, ageSeconds: Math.round(b.ageSeconds), sizeBytes: b.manifest.sizeBytes, format: b.manifest.format, label: b.manifest.label, verified: b.manifest.verified })))}\n`);
-          return;
-        }
-        if (list.length === 0) process.stdout.write("No backups.\n");
-        for (const b of list) {
+    .action((_options: unknown, command: Command) =>
+      runCommand<BackupOptions>(command, async (ctx, options) => {
+        const list = await listBackups(withDir(ctx, options).config.backup.dir);
+        const { green, red, dim } = ctx.output.palette;
+        const lines = list.map((b) => {
           const age = b.ageSeconds < 3600 ? `${Math.round(b.ageSeconds / 60)} min` : b.ageSeconds < 172800 ? `${Math.round(b.ageSeconds / 3600)} h` : `${Math.round(b.ageSeconds / 86400)} d`;
-          const verified = b.manifest.verified ? (b.manifest.verified.ok ? `verified ${b.manifest.verified.at}` : "verification FAILED") : "not verified";
-          process.stdout.write(`${b.path}  ${age} old  ${megabytes(b.manifest.sizeBytes)}  ${verified}\n`);
-        }
-      } catch (error) {
-        process.exitCode = reportError(error, options.json ? "json" : "plain");
-      }
-    });
+          const verified = b.manifest.verified ? (b.manifest.verified.ok ? green(`verified ${b.manifest.verified.at}`) : red("verification FAILED")) : dim("not verified");
+          return `${b.path}  ${age} old  ${megabytes(b.manifest.sizeBytes)}  ${verified}`;
+        });
+        ctx.output.result(
+          list.map((b) => ({ path: b.path, ageSeconds: Math.round(b.ageSeconds), sizeBytes: b.manifest.sizeBytes, format: b.manifest.format, label: b.manifest.label, verified: b.manifest.verified })),
+          lines.length ? lines.join("\n") : "No backups.",
+        );
+      }),
+    );
 
   program
     .command("restore")
@@ -156,19 +124,19 @@ export function registerBackup(program: Command): void {
     .option("--yes", "do not ask for confirmation (required when not on a terminal)")
     .option("--lift-fence", "after a restore that failed or was killed: let writes into the database again")
     .option("--dir <dir>", "backup folder")
-    .option("--config <file>", "config file")
-    .option("--json", "JSON output")
+    .option("--json", "progress and result as JSON lines")
     .addHelpText("after", "\nExamples:\n  npx breakwater restore backups/backup_20251125_120000.dump --yes\n  npx breakwater restore --lift-fence")
-    .action(async (given: string | undefined, options: Common & { yes?: boolean; liftFence?: boolean }) => {
-      try {
-        const { config, url } = await context(options);
+    .action((given: string | undefined, _options: unknown, command: Command) =>
+      runCommand<BackupOptions & { yes?: boolean; liftFence?: boolean }>(command, async (ctx, options) => {
+        const { config } = withDir(ctx, options);
+        const url = ctx.databaseUrl();
         if (options.liftFence) {
           const { fence, sessions } = await liftRestoreFence(url);
           const database = databaseOf(url);
           const text = fence
             ? `Writes are allowed again on ${database} (refused since ${fence.since} by the restore of ${fence.backup}${fence.badStateBackup ? `; the state before it is in ${fence.badStateBackup}` : ""}). ${sessions.ended} session(s) opened meanwhile were ended so they reconnect writable.${sessions.remaining.length ? `\nCould not end ${sessions.remaining.join("; ")}: they refuse writes until they reconnect.` : ""}\nMaintenance mode is unchanged (breakwater maintenance off).`
             : `No restore fence on ${database}: breakwater was not refusing its writes.`;
-          out(options, { type: "result", lifted: fence !== null, fence, sessionsEnded: sessions.ended, sessionsRemaining: sessions.remaining }, text);
+          ctx.output.result({ type: "result", lifted: fence !== null, fence, sessionsEnded: sessions.ended, sessionsRemaining: sessions.remaining }, text);
           return;
         }
         if (!given) throw new BreakwaterError("BW_CONFIG_INVALID", "Name the backup to restore (or give --lift-fence).", { hint: "`breakwater backups` lists them." });
@@ -183,19 +151,19 @@ export function registerBackup(program: Command): void {
           if (answer.trim() !== "restore") throw new BreakwaterError("BW_CONFIRMATION_NEEDED", "Not confirmed; nothing was done.");
         }
         // Writable under a fence a killed restore left, so a store in the database can still be switched.
-        const store = maintenanceStoreFor(config, writableUrl(url));
+        const store = ctx.maintenanceStore(writableUrl(url));
         const turnedOn = await store.enable({ mode: "full", reason: "breakwater restore" });
-        const result = await restoreBackup(url, backup, config.backup, progress(options));
+        const result = await restoreBackup(url, backup, config.backup, ctx.output.handle);
         if (result.problems.length > 0) {
           throw new BreakwaterError("BW_RESTORE_FAILED", `Restored, but the row counts differ from the manifest: ${result.problems.join("; ")}.`, {
             hint: `Maintenance mode stays on. The state before the restore is in ${result.badStateBackup}. ${liftHint(databaseOf(url))}`,
           });
         }
         if (turnedOn) await store.disable();
-        out(options, { type: "result", restored: backup, badStateBackup: result.badStateBackup, durationSeconds: result.durationSeconds, writesRefusedSeconds: result.writesRefusedSeconds },
-          `Restored ${backup} in ${result.durationSeconds} s; every table's row count matches the manifest.\nThe database refused writes for ${result.writesRefusedSeconds} s, from before the bad-state dump; they are allowed again.\nThe state before the restore was saved to ${result.badStateBackup}.`);
-      } catch (error) {
-        process.exitCode = reportError(error, options.json ? "json" : "plain");
-      }
-    });
+        ctx.output.result(
+          { type: "result", restored: backup, badStateBackup: result.badStateBackup, durationSeconds: result.durationSeconds, writesRefusedSeconds: result.writesRefusedSeconds },
+          `Restored ${backup} in ${result.durationSeconds} s; every table's row count matches the manifest.\nThe database refused writes for ${result.writesRefusedSeconds} s, from before the bad-state dump; they are allowed again.\nThe state before the restore was saved to ${result.badStateBackup}.`,
+        );
+      }),
+    );
 }

