@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { root, runCli } from "../harness.ts";
 
 describe("breakwater demo", () => {
-  it("runs the seeds' enum rename on a throwaway PostgreSQL and reports the seeds' numbers", async () => {
+  it("renames USER to EMPLOYEE in a User table's Role enum on a throwaway PostgreSQL and reports the counts before and after", async () => {
     const result = await runCli(["demo", "--rows", "20000"], { cwd: root, env: { DATABASE_URL: "" } });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /\| USER before = EMPLOYEE after \(User\.role\) \| 18000 \| 18000 \| ✅ \|/);

@@ -1,5 +1,5 @@
-// The seeds' starting point: a `User` table with a `Role` enum (USER, ADMIN), used by the demo,
-// the tests and the benchmarks.
+// A `User` table with a `Role` enum (USER, ADMIN), filled with users: where the demo, the tests
+// and the benchmarks start.
 import { defineMigration, renameEnumValue } from "@breakwater/runtime";
 import type { Database } from "@breakwater/runtime/internal";
 import { validatePlan, type Plan } from "../plan/plan.ts";
@@ -24,7 +24,7 @@ export async function createUsers(db: Database, rows: number): Promise<void> {
   await db.query(`ANALYZE "User"`);
 }
 
-/** The seeds' enum rename: USER → EMPLOYEE, add MANAGER, remove USER. */
+/** The demo's enum rename: USER → EMPLOYEE, add MANAGER, remove USER. */
 export function demoPlan(options: { failCheck?: boolean; rows?: number } = {}): Plan {
   return validatePlan(
     defineMigration({
