@@ -1,6 +1,11 @@
 // Imports a plan or breakwater.config.ts (TypeScript through tsx) and, when that fails, says where:
 // esbuild's syntax errors and errors thrown while the module evaluates, as file:line:column.
-import { readFileSync, realpathSync } from "node:fs";
+// A TypeScript file that imports only packages is compiled once into node_modules/.cache, so a
+// command starts without tsx's loader (about 200 ms); anything else, and any failure of the
+// compiled copy, goes through tsx, whose errors say where in the user's file.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { BreakwaterError, type ErrorCode, errorMessage } from "@breakwater/runtime/internal";
@@ -35,8 +40,52 @@ function moduleExports(namespace: Record<string, unknown>): Record<string, unkno
   return inner !== null && typeof inner === "object" && inner.__esModule === true ? inner : namespace;
 }
 
+/** The project's node_modules/.cache/breakwater for `file`, or null outside an installed project. */
+function cacheDirectory(file: string): string | null {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "node_modules"))) return path.join(dir, "node_modules", ".cache", "breakwater");
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+/** Relative imports would resolve from the cache folder, import.meta would describe it. */
+const needsItsOwnPlace = /\bimport\.meta\b|(?:\bfrom|\bimport)\s*\(?\s*["']\.{1,2}\//;
+
+/**
+ * The module compiled to JavaScript from the cache (compiling it on the first load), or null
+ * when it must load in place: outside an installed project, with relative imports or
+ * import.meta, or when it does not compile or evaluate (tsx then reports where).
+ */
+async function importCompiled(file: string): Promise<Record<string, unknown> | null> {
+  const cache = cacheDirectory(file);
+  if (!cache) return null;
+  try {
+    const source = await readFile(file, "utf8");
+    const key = createHash("sha256").update(`${file}\0${source}`).digest("hex").slice(0, 32);
+    const compiled = path.join(cache, `${key}.mjs`);
+    if (!existsSync(compiled)) {
+      const { transform } = await import("esbuild");
+      const { code } = await transform(source, { loader: file.endsWith("x") ? "tsx" : "ts", format: "esm", target: "node20", sourcefile: file });
+      if (needsItsOwnPlace.test(code)) return null;
+      await mkdir(cache, { recursive: true });
+      // Written aside and renamed: a second process never imports half a file.
+      const partial = `${compiled}.${process.pid}.tmp`;
+      await writeFile(partial, code);
+      await rename(partial, compiled);
+    }
+    return (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
 /** Imports `file`; a failure becomes a BreakwaterError with `code` and details.location. */
 export async function importUserModule(file: string, options: { code: ErrorCode; what: string; hint: string; cwd: string }): Promise<Record<string, unknown>> {
+  // .cts stays with tsx: it is CommonJS whatever the package says.
+  if (/\.(m?ts|tsx)$/.test(file)) {
+    const compiled = await importCompiled(file);
+    if (compiled) return compiled;
+  }
   try {
     if (/\.[cm]?tsx?$/.test(file)) await registerTypeScript();
     return moduleExports((await import(pathToFileURL(file).href)) as Record<string, unknown>);

@@ -2,17 +2,15 @@
 // parsed with PostgreSQL's own grammar before anything runs: an expression must be exactly one
 // expression, a check exactly one SELECT that changes nothing, a script free of transaction
 // control. Text after a `;` is thereby refused instead of being run.
-import { loadModule, parseSync } from "libpg-query";
 import { BreakwaterError } from "@breakwater/runtime/internal";
+import { sqlParser, type ParseResult } from "./sql-parser.ts";
 import { splitStatements } from "./sql-statements.ts";
 
-let loaded: Promise<void> | undefined;
-
-async function parse(sql: string): Promise<{ stmts?: { stmt: Record<string, Record<string, unknown>> }[] } | null> {
-  loaded ??= loadModule();
-  await loaded;
+/** The parse tree, or null when the text does not parse. */
+async function parse(sql: string): Promise<ParseResult | null> {
+  const parseSync = await sqlParser();
   try {
-    return parseSync(sql) as { stmts?: { stmt: Record<string, Record<string, unknown>> }[] };
+    return parseSync(sql);
   } catch {
     return null;
   }

@@ -2,8 +2,8 @@
 // compiled to WASM), never by searching for semicolons; SQL files' bytes checked as the server
 // checks query text.
 import { isUtf8 } from "node:buffer";
-import { loadModule, parseSync } from "libpg-query";
 import { BreakwaterError } from "@breakwater/runtime/internal";
+import { sqlParser, type ParseResult } from "./sql-parser.ts";
 
 export interface Statement {
   text: string;
@@ -12,14 +12,11 @@ export interface Statement {
   node: Record<string, unknown>;
 }
 
-let loaded: Promise<void> | undefined;
-
 export async function splitStatements(sql: string, source = "SQL"): Promise<Statement[]> {
-  loaded ??= loadModule();
-  await loaded;
-  let result: { stmts?: { stmt: Record<string, Record<string, unknown>>; stmt_location?: number; stmt_len?: number }[] };
+  const parse = await sqlParser();
+  let result: ParseResult;
   try {
-    result = parseSync(sql) as typeof result;
+    result = parse(sql);
   } catch (error) {
     throw new BreakwaterError("BW_SQL_FAILED", `${source} does not parse: ${(error as Error).message}`);
   }

@@ -14,7 +14,11 @@ import type { Action, CheckSpec } from "../operations/types.ts";
 import type { LoadedPlan, Plan } from "../plan/plan.ts";
 import { buildMigrationLog, type MigrationLog } from "../report/migration-log.ts";
 import type { CheckResult, EventSink, RunnerEvent } from "./events.ts";
-import { CheckFailure, evaluateChecks, executeAction, executeSnapshot, executeTransform, restoreSnapshot, scalar, type ExecutionContext, type StepResult } from "./execute.ts";
+import { executeAction } from "./actions.ts";
+import { CheckFailure, evaluateChecks, scalar } from "./checks.ts";
+import { executeSnapshot, restoreSnapshot } from "./snapshot.ts";
+import type { ExecutionContext, StepResult } from "./step.ts";
+import { executeTransform } from "./transform.ts";
 import {
   ensureJournal, journalExists, getRun, getSteps, holderDescription, insertRun, insertSteps, listRuns,
   markStepDone, markStepFailed, markStepRunning, updateRun, type RunRow,
