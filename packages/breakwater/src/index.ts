@@ -3,7 +3,7 @@
 export { loadConfig, type ResolvedConfig } from "./config/config.ts";
 export { loadPlan, validatePlan, type Plan } from "./plan/plan.ts";
 export { runPlan, resumeRun, rollbackRunById, runStatus, RunFailure, type RunOutcome, type RunStatus } from "./runner/runner.ts";
-export type { RunnerEvent, CheckResult } from "./runner/events.ts";
+export type { BreakwaterEvent, RunnerEvent, BackupEvent, MigrationEvent, EventSink, CheckResult } from "./runner/events.ts";
 export { renderMarkdown, type MigrationLog } from "./report/migration-log.ts";
 export { startEmbeddedCluster, type EmbeddedCluster } from "./db/embedded.ts";
 export { FENCE_SQLSTATE } from "./maintenance/write-fence.ts";
