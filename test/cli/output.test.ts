@@ -87,10 +87,13 @@ describe("output off a terminal (CI, pipes, files)", () => {
     for (const [command, result] of outputs) {
       assert.ok(!result.stderr.includes(escape) && !result.stdout.includes(escape), `no escape code from ${command}`);
       assert.doesNotMatch(result.stderr, pictograph, `no emoji in the progress of ${command}`);
-      // run prints the migration log on stdout: a Markdown document whose status cells are ✅/❌.
-      if (!command.startsWith("run")) assert.doesNotMatch(result.stdout, pictograph, `no emoji in the result of ${command}`);
+      assert.doesNotMatch(result.stdout, pictograph, `no emoji in the result of ${command}`);
     }
     assert.match(run.stderr, /^ {2}done \[transform\] /m, "plain lines say in words what a terminal shows with a symbol");
+    assert.match(run.stdout, /\*\*Status\*\*: Successful/, "the migration log on stdout says it in words");
+    const reports = path.join(dir, "breakwater-reports");
+    const markdown = (await readdir(reports)).find((f) => f.endsWith(".md"))!;
+    assert.match(await readFile(path.join(reports, markdown), "utf8"), /\*\*Status\*\*: ✅ Successful/, "the migration log file keeps its symbols");
   });
 
   it("FORCE_COLOR gives colour off a terminal; NO_COLOR (any value) and FORCE_COLOR=0 take it away", async () => {

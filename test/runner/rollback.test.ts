@@ -36,7 +36,7 @@ describe("a plan whose check fails", () => {
       assert.equal(result.code, 3, result.stderr);
       assert.match(result.stderr, /Check failed: impossible \(expected 4999, got 5000\)/);
       assert.match(result.stdout, /\*\*Rollback\*\*: Needed — data and schema restored/);
-      assert.match(result.stdout, /\*\*Status\*\*: ↩️ Rolled back — data restored/);
+      assert.match(result.stdout, /\*\*Status\*\*: Rolled back — data restored/);
       assert.equal(await tableChecksum(t.db, `"User"`, "id"), checksum);
       assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "ADMIN"]);
       const columns = await t.db.query(`SELECT attname FROM pg_attribute WHERE attrelid = '"User"'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);

@@ -34,7 +34,7 @@ export async function finishRun(ctx: CommandContext, outcome: () => Promise<RunO
 
 /** The migration log on stdout (Markdown, or a `report` JSON line), and in `<reportDir>/<runId>.md` and `.json`. */
 export async function writeLog(ctx: CommandContext, log: MigrationLog, toFiles = true): Promise<void> {
-  ctx.output.result({ type: "report", report: log }, `\n${renderMarkdown(log)}`);
+  ctx.output.result({ type: "report", report: log }, `\n${renderMarkdown(log, { symbols: ctx.output.mode === "tty" })}`);
   if (!toFiles) return;
   await mkdir(ctx.config.reportDir, { recursive: true });
   const base = path.join(ctx.config.reportDir, log.runId);

@@ -81,10 +81,19 @@ export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: Operatio
 const number = (n: number) => n.toLocaleString("en-US");
 const cell = (v: unknown) => String(v).replaceAll("|", "\\|");
 
-export function renderMarkdown(log: MigrationLog): string {
+/**
+ * The log as Markdown. `symbols: false` (for output that is not a terminal) says pass and fail in
+ * words instead of ✅ and ❌; the file written beside the project keeps the symbols.
+ */
+export function renderMarkdown(log: MigrationLog, options: { symbols?: boolean } = {}): string {
+  const symbol = (mark: string) => (options.symbols === false ? "" : `${mark} `);
   const date = log.appliedAt.slice(0, 10);
   const applied = `${log.appliedAt.slice(0, 19).replace("T", " ")} UTC`;
-  const status = log.status === "successful" ? "✅ Successful" : log.status === "rolled back" ? "↩️ Rolled back — data restored" : log.status === "failed" ? "❌ Failed" : "⏳ In progress";
+  const status =
+    log.status === "successful" ? `${symbol("✅")}Successful`
+    : log.status === "rolled back" ? `${symbol("↩️")}Rolled back — data restored`
+    : log.status === "failed" ? `${symbol("❌")}Failed`
+    : `${symbol("⏳")}In progress`;
   const full = log.maintenanceMode === "full";
   const refused = full ? "of refused requests" : "of refused writes";
   const outage =
@@ -119,7 +128,7 @@ export function renderMarkdown(log: MigrationLog): string {
     "",
     "| Check | Expected | Actual | Result |",
     "| --- | --- | --- | --- |",
-    ...log.checks.map((c) => `| ${cell(c.name)} | ${cell(c.expected)} | ${cell(c.actual)} | ${c.ok ? "✅" : "❌"} |`),
+    ...log.checks.map((c) => `| ${cell(c.name)} | ${cell(c.expected)} | ${cell(c.actual)} | ${options.symbols === false ? (c.ok ? "pass" : "FAIL") : c.ok ? "✅" : "❌"} |`),
     "",
     "**Locks** (strongest lock of each step, longest hold):",
     "",

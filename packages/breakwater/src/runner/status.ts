@@ -1,0 +1,39 @@
+// `breakwater status`: where every run stands, read from the journal. Reads only; takes no lock.
+import { Database } from "@breakwater/runtime/internal";
+import { getRun, getSteps, listRuns, type RunRow } from "./journal.ts";
+
+export interface RunStatus {
+  id: string;
+  planId: string;
+  state: RunRow["state"];
+  phase: string;
+  startedAt: string;
+  finishedAt: string | null;
+  error: RunRow["error"];
+  steps: { seq: number; phase: string; label: string; state: string; rows: number; durationMs: number | null }[];
+}
+
+/** `breakwater status [id]`: every run (or run `id`, BW_RUN_NOT_FOUND when there is none) and where it stands. Reads only; needs no lock. */
+export async function runStatus(databaseUrl: string, runId?: string): Promise<RunStatus[]> {
+  const db = await Database.connect(databaseUrl, { applicationName: "breakwater status" });
+  try {
+    const runs = runId === undefined ? await listRuns(db) : [await getRun(db, runId)];
+    const result: RunStatus[] = [];
+    for (const run of runs) {
+      const steps = await getSteps(db, run.id);
+      result.push({
+        id: run.id,
+        planId: run.plan_id,
+        state: run.state,
+        phase: run.phase,
+        startedAt: run.started_at.toISOString(),
+        finishedAt: run.finished_at ? run.finished_at.toISOString() : null,
+        error: run.error,
+        steps: steps.map((s) => ({ seq: s.seq, phase: s.phase, label: s.label, state: s.state, rows: Number(s.rows), durationMs: s.duration_ms })),
+      });
+    }
+    return result;
+  } finally {
+    await db.close();
+  }
+}
