@@ -34,7 +34,6 @@ export function registerBackup(program: Command): void {
     .option("--jobs <n>", "parallel jobs for the directory format")
     .option("--dir <dir>", "where backups go (default: backup.dir in the config, else ./backups)")
     .option("--label <label>", "added to the file name, e.g. before-role-rename")
-    .option("--json", "progress and result as JSON lines")
     .addHelpText("after", "\nExamples:\n  npx breakwater backup\n  npx breakwater backup --format directory --jobs 4 --label before-role-rename")
     .action((_options: unknown, command: Command) =>
       runCommand<BackupOptions & { format?: string; jobs?: string; label?: string }>(command, async (ctx, options) => {
@@ -59,7 +58,6 @@ export function registerBackup(program: Command): void {
     .description("Check a backup: sha256, pg_restore --list, a full restore into a scratch database (dropped afterwards) and row counts against the manifest")
     .argument("<backup>", "the .dump file or directory (or its name in the backup folder)")
     .option("--dir <dir>", "backup folder")
-    .option("--json", "progress and result as JSON lines")
     .addHelpText("after", "\nExample:\n  npx breakwater backup verify backups/backup_20251125_120000.dump")
     .action((given: string, _options: unknown, command: Command) =>
       runCommand<BackupOptions>(command, async (ctx, options) => {
@@ -81,7 +79,6 @@ export function registerBackup(program: Command): void {
     .option("--older-than <age>", "delete backups older than this (7d, 12h, 30m)")
     .option("--dry-run", "only list what would be deleted")
     .option("--dir <dir>", "backup folder")
-    .option("--json", "JSON output")
     .addHelpText("after", "\nExamples:\n  npx breakwater backup prune --keep 7\n  npx breakwater backup prune --older-than 30d --dry-run")
     .action((_options: unknown, command: Command) =>
       runCommand<BackupOptions & { keep?: string; olderThan?: string; dryRun?: boolean }>(command, async (ctx, options) => {
@@ -99,7 +96,6 @@ export function registerBackup(program: Command): void {
     .command("backups")
     .description("List backups with age, size and whether they were verified")
     .option("--dir <dir>", "backup folder")
-    .option("--json", "JSON output")
     .addHelpText("after", "\nExample:\n  npx breakwater backups --json")
     .action((_options: unknown, command: Command) =>
       runCommand<BackupOptions>(command, async (ctx, options) => {
@@ -124,7 +120,6 @@ export function registerBackup(program: Command): void {
     .option("--yes", "do not ask for confirmation (required when not on a terminal)")
     .option("--lift-fence", "after a restore that failed or was killed: let writes into the database again")
     .option("--dir <dir>", "backup folder")
-    .option("--json", "progress and result as JSON lines")
     .addHelpText("after", "\nExamples:\n  npx breakwater restore backups/backup_20251125_120000.dump --yes\n  npx breakwater restore --lift-fence")
     .action((given: string | undefined, _options: unknown, command: Command) =>
       runCommand<BackupOptions & { yes?: boolean; liftFence?: boolean }>(command, async (ctx, options) => {

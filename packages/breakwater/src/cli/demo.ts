@@ -23,7 +23,6 @@ export function registerDemo(program: Command): void {
     .option("--rows <n>", "number of users", "200000")
     .option("--keep", "leave the PostgreSQL running afterwards (until Ctrl+C) to look around")
     .option("--fail-check", "add a check that fails, to watch the automatic rollback (exits 3, like a real failed run)")
-    .option("--json", "events and report as JSON lines")
     .addHelpText("after", "\nExamples:\n  npx breakwater demo\n  npx breakwater demo --rows 1000000\n  npx breakwater demo --fail-check\n  npx breakwater demo --keep")
     .action((_options: unknown, command: Command) =>
       runCommand<DemoOptions>(

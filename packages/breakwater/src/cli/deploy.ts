@@ -20,7 +20,6 @@ export function registerDeploy(program: Command): void {
     .option("--migrations <dir>", "migrations folder", "prisma/migrations")
     .option("--dry-run", "list the migrations that would run; change nothing")
     .option("--backup <when>", "full pg_dump first: never, destructive (before the first file that drops or rewrites data), always (default: backup.beforeDeploy in the config, else never)")
-    .option("--json", "progress and result as JSON lines")
     .addHelpText("after", "\nExamples:\n  npx breakwater deploy\n  npx breakwater deploy --dry-run\n  npx breakwater deploy --backup destructive\n\nA contract folder written by `breakwater plan` (it holds a breakwater.json) waits until its plan's run has completed: deploy applies what comes before it and says so.\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3015 (a folder without migration.sql), P3018 (a migration failed), P1002 (lock timeout).")
     .action((_options: unknown, command: Command) =>
       runCommand<DeployOptions & { dryRun?: boolean; backup?: string }>(command, async (ctx, options) => {
@@ -43,7 +42,6 @@ export function registerDeploy(program: Command): void {
     .option("--migrations <dir>", "migrations folder", "prisma/migrations")
     .option("--constraints <file>", "constraints Prisma does not model (partial unique indexes, CHECKs, functions)")
     .option("--wait <seconds>", "how long to wait for the database", "60")
-    .option("--json", "progress and result as JSON lines")
     .addHelpText("after", "\nExample (start.sh):\n  npx breakwater boot && exec node server.js\n\nEvery statement of the constraints file must be re-runnable: CREATE INDEX IF NOT EXISTS, CREATE OR REPLACE\nFUNCTION/VIEW, named ALTER TABLE … ADD CONSTRAINT (skipped when it exists), DROP … IF EXISTS.")
     .action((_options: unknown, command: Command) =>
       runCommand<DeployOptions & { constraints?: string; wait: string }>(command, async (ctx, options) => {
@@ -75,7 +73,6 @@ export function registerDeploy(program: Command): void {
     .command("status")
     .description("Applied, pending, failed and edited-after-apply migrations")
     .option("--migrations <dir>", "migrations folder", "prisma/migrations")
-    .option("--json", "JSON output")
     .addHelpText("after", "\nExample:\n  npx breakwater migrate status --json")
     .action((_options: unknown, command: Command) =>
       runCommand<DeployOptions>(command, async (ctx, options) => {

@@ -2,11 +2,10 @@
 // or middleware, .gitignore entries, package.json scripts) and says what it did, file by file.
 import type { Command } from "commander";
 import { applyInit, planInit, type FileStep, type InitPlan, type ProjectFacts } from "../init/init.ts";
-import { reportError } from "./render.ts";
+import { runCommand, type CommandOptions } from "./context.ts";
 
-interface InitOptions {
+interface InitOptions extends CommandOptions {
   dryRun?: boolean;
-  json?: boolean;
 }
 
 function describeProject(project: ProjectFacts): string {
@@ -61,15 +60,16 @@ export function registerInit(program: Command): void {
     .command("init")
     .description("Add breakwater to the app in this folder: breakwater.config, the Next.js proxy (or the lines for Express/Fastify), .gitignore entries, package.json scripts; never overwrites a file")
     .option("--dry-run", "print what it would do; write nothing")
-    .option("--json", "print a JSON summary")
     .addHelpText("after", "\nExamples:\n  npx breakwater init\n  npx breakwater init --dry-run")
-    .action(async (options: InitOptions) => {
-      try {
-        const planned = await planInit(process.cwd());
-        const plan = options.dryRun ? planned : await applyInit(planned);
-        process.stdout.write(options.json ? `${JSON.stringify(initSummary(plan, options.dryRun ?? false), null, 2)}\n` : renderInit(plan, options.dryRun ?? false));
-      } catch (error) {
-        process.exitCode = reportError(error, options.json ? "json" : "plain");
-      }
-    });
+    .action((_options: unknown, command: Command) =>
+      runCommand<InitOptions>(
+        command,
+        async ({ output }, options) => {
+          const planned = await planInit(process.cwd());
+          const plan = options.dryRun ? planned : await applyInit(planned);
+          output.result(initSummary(plan, options.dryRun ?? false), renderInit(plan, options.dryRun ?? false).trimEnd());
+        },
+        { loadConfig: false },
+      ),
+    );
 }

@@ -54,6 +54,7 @@ export async function buildProgram(args: string[]): Promise<Command> {
     .version(version, "-v, --version", "print the version")
     .addOption(new Option("-V", "print the version").hideHelp())
     .option("--config <file>", "config file (default: breakwater.config.ts, .mts, .js or .mjs in the working directory)")
+    .option("--json", "print progress and the result as JSON lines on stdout")
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")
     // Commander strips these colours when the stream gets none (NO_COLOR, a pipe, a file).

@@ -50,7 +50,7 @@ export function registerMaintenance(program: Command): void {
     .command("maintenance")
     .description("Turn maintenance mode on or off, show it, or print the staff bypass link (file store: maintenance/enabled.lock; postgres store: shared by every replica)");
 
-  const common = (command: Command) => command.option("--store <kind>", "file or postgres (default: maintenance.store in the config, else file)").option("--json", "print the result as JSON");
+  const common = (command: Command) => command.option("--store <kind>", "file or postgres (default: maintenance.store in the config, else file)");
 
   common(
     maintenance
@@ -109,10 +109,17 @@ export function registerMaintenance(program: Command): void {
     .option("--base-url <url>", "the application's address", "http://localhost:3000")
     .option("--path <path>", "bypass path configured in the adapter", "/__maintenance/bypass")
     .addHelpText("after", "\nThe secret comes from BREAKWATER_MAINTENANCE_SECRET (give the same value to the adapter's bypass.secret);\nwithout it a new secret is generated and printed.\n\nExample:\n  BREAKWATER_MAINTENANCE_SECRET=… npx breakwater maintenance secret --base-url https://app.example.com")
-    .action((options: { baseUrl: string; path: string }) => {
-      const configured = process.env.BREAKWATER_MAINTENANCE_SECRET;
-      const secret = configured || randomBytes(24).toString("base64url");
-      if (!configured) process.stderr.write(`No BREAKWATER_MAINTENANCE_SECRET set; generated one. Set BREAKWATER_MAINTENANCE_SECRET=${secret} in the application's environment.\n`);
-      process.stdout.write(`${options.baseUrl.replace(/\/$/, "")}${options.path}/${secret}\n`);
-    });
+    .action((_options: unknown, command: Command) =>
+      runCommand<CommandOptions & { baseUrl: string; path: string }>(
+        command,
+        async ({ output }, options) => {
+          const configured = process.env.BREAKWATER_MAINTENANCE_SECRET;
+          const secret = configured || randomBytes(24).toString("base64url");
+          if (!configured) output.note(`No BREAKWATER_MAINTENANCE_SECRET set; generated one. Set BREAKWATER_MAINTENANCE_SECRET=${secret} in the application's environment.`);
+          const url = `${options.baseUrl.replace(/\/$/, "")}${options.path}/${secret}`;
+          output.result({ type: "result", url, generated: !configured }, url);
+        },
+        { loadConfig: false },
+      ),
+    );
 }

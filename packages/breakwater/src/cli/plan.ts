@@ -135,7 +135,6 @@ export function registerPlan(program: Command): void {
     .option("--import-from <module>", "module the plan file imports from", "breakwater")
     .option("--guard", "start the contract migration with a check that fails it (so `prisma migrate deploy` cannot run it) until the plan has completed")
     .option("--dry-run", "print the classification and Prisma's SQL; write nothing")
-    .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
       `

@@ -227,11 +227,6 @@ export class EventRenderer {
   }
 }
 
-/** Prints an error (message + hint) and returns the exit code. */
-export function reportError(error: unknown, mode: OutputMode): number {
-  return new EventRenderer(mode).error(error);
-}
-
 /** The source line at an error's location, with a caret under its column (a URL's password hidden). */
 function sourceExcerpt(location: SourceLocation): string {
   if (location.lineText === null) return "";

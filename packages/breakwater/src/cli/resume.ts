@@ -9,7 +9,6 @@ export function registerResume(program: Command): void {
     .command("resume")
     .description("Continue an interrupted or failed run from its last committed step (default: the latest unfinished run)")
     .argument("[id]", "run id (see `breakwater status`)")
-    .option("--json", "JSON lines on stdout")
     .addHelpText("after", "\nExample:\n  npx breakwater resume            # the latest unfinished run\n  npx breakwater resume 20251125120000-ab12")
     .action((id: string | undefined, _options: unknown, command: Command) => runCommand(command, (ctx) => finishRun(ctx, () => resumeRun(id, runnerOptions(ctx)))));
 }

@@ -9,7 +9,6 @@ export function registerRollback(program: Command): void {
     .command("rollback")
     .description("Undo a run: restore the changed rows from its snapshot and drop or revert what it created; maintenance stays on until done")
     .argument("<id>", "run id (see `breakwater status`)")
-    .option("--json", "JSON lines on stdout")
     .addHelpText("after", "\nExample:\n  npx breakwater rollback 20251125120000-ab12")
     .action((id: string, _options: unknown, command: Command) => runCommand(command, (ctx) => finishRun(ctx, () => rollbackRunById(id, runnerOptions(ctx)))));
 }

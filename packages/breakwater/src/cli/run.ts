@@ -48,7 +48,6 @@ export function registerRun(program: Command): void {
     .command("run")
     .description("Run a migration plan: preflight → expand → maintenance on → snapshot → transform → verify → contract → maintenance off → report")
     .argument("<plan>", "plan file (.ts or .js) exporting defineMigration({ … })")
-    .option("--json", "print events and the report as JSON lines on stdout")
     .addHelpText("after", "\nExample:\n  DATABASE_URL=postgres://app@db/app npx breakwater run migrations/2025-11-25_role_employee.ts\n\nExit codes: 0 done, 2 invalid plan or config, 3 rolled itself back (a check failed or a data error; data restored),\n4 another runner is active, 5 lock timeout (resumable), 6 connection lost for longer than reconnect.timeoutMs\n(resumable), 8 a step failed (resumable).")
     .action((planFile: string, _options: unknown, command: Command) =>
       runCommand(command, async (ctx) => {

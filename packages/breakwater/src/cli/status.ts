@@ -14,7 +14,6 @@ export function registerStatus(program: Command): void {
     .command("status")
     .description("List the runs recorded in the database and the step each one stands at")
     .argument("[id]", "show every step of one run")
-    .option("--json", "print the runs as JSON")
     .addHelpText("after", "\nExample:\n  npx breakwater status\n  npx breakwater status --json | jq '.[0].state'")
     .action((id: string | undefined, _options: unknown, command: Command) =>
       runCommand(command, async (ctx) => {
