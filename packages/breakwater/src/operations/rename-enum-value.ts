@@ -1,4 +1,4 @@
-// renameEnumValue: the seeds' USER → EMPLOYEE (plus new values such as MANAGER) on every column
+// renameEnumValue: an enum value renamed (USER → EMPLOYEE, plus new values such as MANAGER) on every column
 // of every table using the enum, ending with the old value removed from the type.
 //
 // PostgreSQL cannot remove an enum value, so the target type is built as a new type. Two contracts:

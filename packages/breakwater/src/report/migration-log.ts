@@ -1,4 +1,4 @@
-// The seeds' migration-log entry (seed 002 §13), built from the journal: name, applied at,
+// The migration-log entry a team keeps by hand, built from the journal: name, applied at,
 // duration, write outage, rows changed, checks with their numbers, rollback, lock holds.
 import type { OperationPlan } from "../operations/types.ts";
 import type { CheckResult } from "../runner/events.ts";

@@ -1,4 +1,4 @@
-// Constraints Prisma does not model (seed 004: partial unique indexes, CHECKs, functions), kept in
+// Constraints Prisma does not model (partial unique indexes, CHECKs, functions), kept in
 // prisma/constraints.sql and applied idempotently: each statement must be re-runnable, and the
 // output says which ones changed something.
 import { readFile } from "node:fs/promises";

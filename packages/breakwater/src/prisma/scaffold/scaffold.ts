@@ -1,4 +1,5 @@
-// `breakwater plan`: the seeds' three steps written from two versions of schema.prisma.
+// `breakwater plan`: the three steps of a breaking change (intermediate migration, plan, final
+// migration) written from two versions of schema.prisma.
 //   1. an intermediate migration (additive: old and new coexist), with its schema.prisma;
 //   2. a breakwater plan: the data transform in batches, with checks;
 //   3. a final migration (contract).

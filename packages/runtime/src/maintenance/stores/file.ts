@@ -1,4 +1,4 @@
-// The seeds' store: `maintenance/enabled.lock` exists → maintenance on. Its content (JSON:
+// The file store: `maintenance/enabled.lock` exists → maintenance on. Its content (JSON:
 // reason, since, retryAfter, mode, until) is optional, so `touch`/`rm` from a shell keep working.
 // Requests read a cached flag refreshed by fs.watch, with a short stat poll as a fallback
 // (fs.watch is unreliable on network volumes).
