@@ -1,13 +1,11 @@
 // What every command starts from, built here and nowhere else: the validated config
 // (breakwater.config.ts, or --config), the database URL, the output (one renderer: terminal,
-// plain or JSON) and the maintenance store handed to the core; an error at any point is drawn by
-// that renderer and sets the exit code.
-import type { Command } from "commander";
+// plain or JSON) and the maintenance store handed to the core.
 import { BreakwaterError, fileStore, postgresStore, type MaintenanceStore } from "@breakwater/runtime/internal";
 import { checkDatabaseUrl, loadConfig, requireDatabaseUrl, resolveConfig, type ResolvedConfig } from "../config/config.ts";
-import { EventRenderer, outputMode } from "./render.ts";
+import type { EventRenderer } from "./render.ts";
 
-/** The options every command reads: --config is global, --json belongs to the commands that print JSON. */
+/** The options every command reads: --config and --json, global ones. */
 export interface CommandOptions {
   config?: string;
   json?: boolean;
@@ -48,26 +46,4 @@ export function contextFor(config: ResolvedConfig, output: EventRenderer, databa
     databaseUrl: () => databaseUrl ?? requireDatabaseUrl(config),
     maintenanceStore: (url) => maintenanceStoreFor(config, url ?? databaseUrl ?? config.databaseUrl),
   };
-}
-
-/**
- * Runs a command's action: its options (global ones included), its context, then `body`; an
- * error is drawn by the command's renderer and becomes the exit code, as does a number `body`
- * returns.
- */
-export async function runCommand<Options extends CommandOptions>(
-  command: Command,
-  body: (ctx: CommandContext, options: Options) => Promise<number | void>,
-  needs: { loadConfig?: boolean } = {},
-): Promise<void> {
-  const options = command.optsWithGlobals<Options>();
-  const output = new EventRenderer(outputMode(options.json));
-  try {
-    const code = await body(await commandContext(options, output, needs), options);
-    if (code) process.exitCode = code;
-  } catch (error) {
-    process.exitCode = output.error(error);
-  } finally {
-    output.end();
-  }
 }

@@ -7,99 +7,109 @@ import { boot } from "../prisma/deploy/boot.ts";
 import { deploy } from "../prisma/deploy/deploy.ts";
 import { resolveMigration } from "../prisma/deploy/resolve.ts";
 import { migrationStatus } from "../prisma/deploy/status.ts";
-import { runCommand, type CommandOptions } from "./context.ts";
+import { defineCommand, type OptionSpec } from "./command.ts";
+import type { CommandOptions } from "./context.ts";
 
 interface DeployOptions extends CommandOptions {
   migrations: string;
 }
 
-export function registerDeploy(program: Command): void {
-  program
-    .command("deploy")
-    .description("Apply prisma/migrations like `prisma migrate deploy` (same _prisma_migrations rows, same advisory lock), with lock_timeout retries and files that use an enum value they add (55P04) run in several transactions")
-    .option("--migrations <dir>", "migrations folder", "prisma/migrations")
-    .option("--dry-run", "list the migrations that would run; change nothing")
-    .option("--backup <when>", "full pg_dump first: never, destructive (before the first file that drops or rewrites data), always (default: backup.beforeDeploy in the config, else never)")
-    .addHelpText("after", "\nExamples:\n  npx breakwater deploy\n  npx breakwater deploy --dry-run\n  npx breakwater deploy --backup destructive\n\nA contract folder written by `breakwater plan` (it holds a breakwater.json) waits until its plan's run has completed: deploy applies what comes before it and says so.\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3015 (a folder without migration.sql), P3018 (a migration failed), P1002 (lock timeout).")
-    .action((_options: unknown, command: Command) =>
-      runCommand<DeployOptions & { dryRun?: boolean; backup?: string }>(command, async (ctx, options) => {
-        const { config } = ctx;
-        const when = options.backup ?? config.backup.beforeDeploy;
-        if (when !== "never" && when !== "destructive" && when !== "always") throw new BreakwaterError("BW_CONFIG_INVALID", `--backup must be never, destructive or always, got ${when}`);
-        const result = await deploy(ctx.databaseUrl(), { migrationsDir: path.resolve(options.migrations), dryRun: options.dryRun ?? false, lock: config.lock, emit: ctx.output.handle, backup: { settings: config.backup, when } });
-        const backup = result.backup ? (result.backup.path ? `Full backup before ${result.backup.before} (${result.backup.reason}): ${result.backup.path}\n` : `A full backup would be taken before ${result.backup.before} (${result.backup.reason}).\n`) : "";
-        const waiting = result.waiting ? `Stopped before ${result.waiting.migration}: it contracts the schema after plan ${result.waiting.planId}, which has not completed. Run the plan (breakwater run …), then deploy again.\n` : "";
-        const summary = options.dryRun
-          ? result.pending.length ? `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n` : "No pending migrations.\n"
-          : result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n` : "No pending migrations to apply.\n";
-        ctx.output.result({ type: "result", ...result }, (summary + backup + waiting).trimEnd());
-      }),
-    );
+const migrationsOption: OptionSpec = ["--migrations <dir>", "migrations folder", "prisma/migrations"];
 
-  program
-    .command("boot")
-    .description("For a container's start script: wait (bounded) for the database, deploy pending migrations, re-apply prisma/constraints.sql idempotently")
-    .option("--migrations <dir>", "migrations folder", "prisma/migrations")
-    .option("--constraints <file>", "constraints Prisma does not model (partial unique indexes, CHECKs, functions)")
-    .option("--wait <seconds>", "how long to wait for the database", "60")
-    .addHelpText("after", "\nExample (start.sh):\n  npx breakwater boot && exec node server.js\n\nEvery statement of the constraints file must be re-runnable: CREATE INDEX IF NOT EXISTS, CREATE OR REPLACE\nFUNCTION/VIEW, named ALTER TABLE … ADD CONSTRAINT (skipped when it exists), DROP … IF EXISTS.")
-    .action((_options: unknown, command: Command) =>
-      runCommand<DeployOptions & { constraints?: string; wait: string }>(command, async (ctx, options) => {
-        const { config } = ctx;
-        const waitSeconds = Number(options.wait);
-        if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new BreakwaterError("BW_CONFIG_INVALID", `--wait must be a number of seconds, got ${options.wait}`);
-        const result = await boot(ctx.databaseUrl(), {
-          migrationsDir: path.resolve(options.migrations),
-          constraintsFile: path.resolve(options.constraints ?? "prisma/constraints.sql"),
-          constraintsRequired: options.constraints !== undefined,
-          waitSeconds,
-          lock: config.lock,
-          backup: { settings: config.backup, when: config.backup.beforeDeploy },
-          emit: ctx.output.handle,
-        });
-        const applied = result.deploy.applied;
-        const lines = [applied.length ? `Applied ${applied.length} migration(s): ${applied.map((a) => a.name).join(", ")}` : "No pending migrations."];
-        if (result.deploy.waiting) lines.push(`Stopped before ${result.deploy.waiting.migration}: waiting for plan ${result.deploy.waiting.planId} to complete.`);
-        if (result.constraints) {
-          const changed = result.constraints.filter((c) => c.outcome !== "unchanged");
-          lines.push(`Constraints: ${changed.length} changed, ${result.constraints.length - changed.length} unchanged${changed.length ? `\n${changed.map((c) => `  ${c.outcome}: ${c.statement}`).join("\n")}` : ""}`);
-        }
-        ctx.output.result({ type: "result", ...result }, lines.join("\n"));
-      }),
-    );
+export function registerDeploy(program: Command): void {
+  defineCommand<DeployOptions & { dryRun?: boolean; backup?: string }>(program, {
+    name: "deploy",
+    description: "Apply prisma/migrations like `prisma migrate deploy` (same _prisma_migrations rows, same advisory lock), with lock_timeout retries and files that use an enum value they add (55P04) run in several transactions",
+    options: [
+      migrationsOption,
+      ["--dry-run", "list the migrations that would run; change nothing"],
+      ["--backup <when>", "full pg_dump first: never, destructive (before the first file that drops or rewrites data), always (default: backup.beforeDeploy in the config, else never)"],
+    ],
+    examples: ["npx breakwater deploy", "npx breakwater deploy --dry-run", "npx breakwater deploy --backup destructive"],
+    notes:
+      "A contract folder written by `breakwater plan` (it holds a breakwater.json) waits until its plan's run has completed: deploy applies what comes before it and says so.\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3015 (a folder without migration.sql), P3018 (a migration failed), P1002 (lock timeout).",
+    run: async (ctx, options) => {
+      const { config } = ctx;
+      const when = options.backup ?? config.backup.beforeDeploy;
+      if (when !== "never" && when !== "destructive" && when !== "always") throw new BreakwaterError("BW_CONFIG_INVALID", `--backup must be never, destructive or always, got ${when}`);
+      const result = await deploy(ctx.databaseUrl(), { migrationsDir: path.resolve(options.migrations), dryRun: options.dryRun ?? false, lock: config.lock, emit: ctx.output.handle, backup: { settings: config.backup, when } });
+      const backup = result.backup ? (result.backup.path ? `Full backup before ${result.backup.before} (${result.backup.reason}): ${result.backup.path}\n` : `A full backup would be taken before ${result.backup.before} (${result.backup.reason}).\n`) : "";
+      const waiting = result.waiting ? `Stopped before ${result.waiting.migration}: it contracts the schema after plan ${result.waiting.planId}, which has not completed. Run the plan (breakwater run …), then deploy again.\n` : "";
+      const summary = options.dryRun
+        ? result.pending.length ? `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n` : "No pending migrations.\n"
+        : result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n` : "No pending migrations to apply.\n";
+      ctx.output.result({ type: "result", ...result }, (summary + backup + waiting).trimEnd());
+    },
+  });
+
+  defineCommand<DeployOptions & { constraints?: string; wait: string }>(program, {
+    name: "boot",
+    description: "For a container's start script: wait (bounded) for the database, deploy pending migrations, re-apply prisma/constraints.sql idempotently",
+    options: [
+      migrationsOption,
+      ["--constraints <file>", "constraints Prisma does not model (partial unique indexes, CHECKs, functions)"],
+      ["--wait <seconds>", "how long to wait for the database", "60"],
+    ],
+    exampleHeading: "Example (start.sh):",
+    examples: ["npx breakwater boot && exec node server.js"],
+    notes:
+      "Every statement of the constraints file must be re-runnable: CREATE INDEX IF NOT EXISTS, CREATE OR REPLACE\nFUNCTION/VIEW, named ALTER TABLE … ADD CONSTRAINT (skipped when it exists), DROP … IF EXISTS.",
+    run: async (ctx, options) => {
+      const { config } = ctx;
+      const waitSeconds = Number(options.wait);
+      if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new BreakwaterError("BW_CONFIG_INVALID", `--wait must be a number of seconds, got ${options.wait}`);
+      const result = await boot(ctx.databaseUrl(), {
+        migrationsDir: path.resolve(options.migrations),
+        constraintsFile: path.resolve(options.constraints ?? "prisma/constraints.sql"),
+        constraintsRequired: options.constraints !== undefined,
+        waitSeconds,
+        lock: config.lock,
+        backup: { settings: config.backup, when: config.backup.beforeDeploy },
+        emit: ctx.output.handle,
+      });
+      const applied = result.deploy.applied;
+      const lines = [applied.length ? `Applied ${applied.length} migration(s): ${applied.map((a) => a.name).join(", ")}` : "No pending migrations."];
+      if (result.deploy.waiting) lines.push(`Stopped before ${result.deploy.waiting.migration}: waiting for plan ${result.deploy.waiting.planId} to complete.`);
+      if (result.constraints) {
+        const changed = result.constraints.filter((c) => c.outcome !== "unchanged");
+        lines.push(`Constraints: ${changed.length} changed, ${result.constraints.length - changed.length} unchanged${changed.length ? `\n${changed.map((c) => `  ${c.outcome}: ${c.statement}`).join("\n")}` : ""}`);
+      }
+      ctx.output.result({ type: "result", ...result }, lines.join("\n"));
+    },
+  });
 
   const migrate = program.command("migrate").description("Prisma migrations: status and resolve");
-  migrate
-    .command("status")
-    .description("Applied, pending, failed and edited-after-apply migrations")
-    .option("--migrations <dir>", "migrations folder", "prisma/migrations")
-    .addHelpText("after", "\nExample:\n  npx breakwater migrate status --json")
-    .action((_options: unknown, command: Command) =>
-      runCommand<DeployOptions>(command, async (ctx, options) => {
-        const status = await migrationStatus(ctx.databaseUrl(), path.resolve(options.migrations));
-        const section = (title: string, names: string[]) => (names.length ? `${title} (${names.length}):\n  ${names.join("\n  ")}\n` : "");
-        const pending = status.pending.map((name) => {
-          const gate = status.waiting.find((w) => w.migration === name);
-          const refused = status.refused.find((r) => r.migration === name);
-          return refused ? `${name}   (deploy refuses it: ${refused.reason})` : gate ? `${name}   (waits for plan ${gate.planId} to complete)` : name;
-        });
-        const text = section("Applied", status.applied) + section("Pending", pending) + section("Failed", status.failed) + section("Edited after being applied", status.edited) + section("Applied but missing from the folder", status.missing) || "No migrations.\n";
-        ctx.output.result(status, text.trimEnd());
-        return status.failed.length || status.pending.length ? 1 : 0;
-      }),
-    );
-  migrate
-    .command("resolve")
-    .description("Mark a migration as applied or rolled back, as `prisma migrate resolve` does")
-    .option("--applied <name>", "record the migration as applied without running it")
-    .option("--rolled-back <name>", "record a failed migration as rolled back (the next deploy runs it again)")
-    .option("--migrations <dir>", "migrations folder", "prisma/migrations")
-    .addHelpText("after", "\nExamples:\n  npx breakwater migrate resolve --rolled-back 20251125120000_role_employee\n  npx breakwater migrate resolve --applied 20251125120000_role_employee")
-    .action((_options: unknown, command: Command) =>
-      runCommand<DeployOptions & { applied?: string; rolledBack?: string }>(command, async (ctx, options) => {
-        if (!options.applied === !options.rolledBack) throw new BreakwaterError("BW_CONFIG_INVALID", "Give exactly one of --applied NAME or --rolled-back NAME.");
-        await resolveMigration(ctx.databaseUrl(), path.resolve(options.migrations), options.applied ? "applied" : "rolled-back", (options.applied ?? options.rolledBack)!);
-        ctx.output.result(null, `Migration ${options.applied ?? options.rolledBack} marked as ${options.applied ? "applied" : "rolled back"}.`);
-      }),
-    );
+  defineCommand<DeployOptions>(migrate, {
+    name: "status",
+    description: "Applied, pending, failed and edited-after-apply migrations",
+    options: [migrationsOption],
+    examples: ["npx breakwater migrate status --json"],
+    run: async (ctx, options) => {
+      const status = await migrationStatus(ctx.databaseUrl(), path.resolve(options.migrations));
+      const section = (title: string, names: string[]) => (names.length ? `${title} (${names.length}):\n  ${names.join("\n  ")}\n` : "");
+      const pending = status.pending.map((name) => {
+        const gate = status.waiting.find((w) => w.migration === name);
+        const refused = status.refused.find((r) => r.migration === name);
+        return refused ? `${name}   (deploy refuses it: ${refused.reason})` : gate ? `${name}   (waits for plan ${gate.planId} to complete)` : name;
+      });
+      const text = section("Applied", status.applied) + section("Pending", pending) + section("Failed", status.failed) + section("Edited after being applied", status.edited) + section("Applied but missing from the folder", status.missing) || "No migrations.\n";
+      ctx.output.result(status, text.trimEnd());
+      return status.failed.length || status.pending.length ? 1 : 0;
+    },
+  });
+  defineCommand<DeployOptions & { applied?: string; rolledBack?: string }>(migrate, {
+    name: "resolve",
+    description: "Mark a migration as applied or rolled back, as `prisma migrate resolve` does",
+    options: [
+      ["--applied <name>", "record the migration as applied without running it"],
+      ["--rolled-back <name>", "record a failed migration as rolled back (the next deploy runs it again)"],
+      migrationsOption,
+    ],
+    examples: ["npx breakwater migrate resolve --rolled-back 20251125120000_role_employee", "npx breakwater migrate resolve --applied 20251125120000_role_employee"],
+    run: async (ctx, options) => {
+      if (!options.applied === !options.rolledBack) throw new BreakwaterError("BW_CONFIG_INVALID", "Give exactly one of --applied NAME or --rolled-back NAME.");
+      await resolveMigration(ctx.databaseUrl(), path.resolve(options.migrations), options.applied ? "applied" : "rolled-back", (options.applied ?? options.rolledBack)!);
+      ctx.output.result(null, `Migration ${options.applied ?? options.rolledBack} marked as ${options.applied ? "applied" : "rolled back"}.`);
+    },
+  });
 }

@@ -2,7 +2,8 @@
 // or middleware, .gitignore entries, package.json scripts) and says what it did, file by file.
 import type { Command } from "commander";
 import { applyInit, planInit, type FileStep, type InitPlan, type ProjectFacts } from "../init/init.ts";
-import { runCommand, type CommandOptions } from "./context.ts";
+import { defineCommand } from "./command.ts";
+import type { CommandOptions } from "./context.ts";
 
 interface InitOptions extends CommandOptions {
   dryRun?: boolean;
@@ -56,20 +57,16 @@ export function initSummary(plan: InitPlan, dryRun: boolean) {
 }
 
 export function registerInit(program: Command): void {
-  program
-    .command("init")
-    .description("Add breakwater to the app in this folder: breakwater.config, the Next.js proxy (or the lines for Express/Fastify), .gitignore entries, package.json scripts; never overwrites a file")
-    .option("--dry-run", "print what it would do; write nothing")
-    .addHelpText("after", "\nExamples:\n  npx breakwater init\n  npx breakwater init --dry-run")
-    .action((_options: unknown, command: Command) =>
-      runCommand<InitOptions>(
-        command,
-        async ({ output }, options) => {
-          const planned = await planInit(process.cwd());
-          const plan = options.dryRun ? planned : await applyInit(planned);
-          output.result(initSummary(plan, options.dryRun ?? false), renderInit(plan, options.dryRun ?? false).trimEnd());
-        },
-        { loadConfig: false },
-      ),
-    );
+  defineCommand<InitOptions>(program, {
+    name: "init",
+    description: "Add breakwater to the app in this folder: breakwater.config, the Next.js proxy (or the lines for Express/Fastify), .gitignore entries, package.json scripts; never overwrites a file",
+    options: [["--dry-run", "print what it would do; write nothing"]],
+    examples: ["npx breakwater init", "npx breakwater init --dry-run"],
+    loadConfig: false,
+    run: async ({ output }, options) => {
+      const planned = await planInit(process.cwd());
+      const plan = options.dryRun ? planned : await applyInit(planned);
+      output.result(initSummary(plan, options.dryRun ?? false), renderInit(plan, options.dryRun ?? false).trimEnd());
+    },
+  });
 }

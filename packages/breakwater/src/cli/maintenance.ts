@@ -4,11 +4,14 @@ import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
 import { BreakwaterError, Database, isActive, type MaintenanceMode } from "@breakwater/runtime/internal";
 import { listFences, type FenceInfo } from "../maintenance/write-fence.ts";
-import { runCommand, type CommandContext, type CommandOptions } from "./context.ts";
+import { defineCommand, type OptionSpec } from "./command.ts";
+import type { CommandContext, CommandOptions } from "./context.ts";
 
 interface StoreOptions extends CommandOptions {
   store?: "file" | "postgres";
 }
+
+const storeOption: OptionSpec = ["--store <kind>", "file or postgres (default: maintenance.store in the config, else file)"];
 
 /** The store the config names, or the one --store names. */
 function storeOf(ctx: CommandContext, options: StoreOptions) {
@@ -50,19 +53,18 @@ export function registerMaintenance(program: Command): void {
     .command("maintenance")
     .description("Turn maintenance mode on or off, show it, or print the staff bypass link (file store: maintenance/enabled.lock; postgres store: shared by every replica)");
 
-  const common = (command: Command) => command.option("--store <kind>", "file or postgres (default: maintenance.store in the config, else file)");
-
-  common(
-    maintenance
-      .command("on")
-      .description("Turn maintenance mode on (or update it)")
-      .option("--read-only", "refuse only POST/PUT/PATCH/DELETE; reads go on")
-      .option("--reason <text>", "shown on the maintenance page")
-      .option("--retry-after <seconds>", "Retry-After sent to clients (default: maintenance.retryAfter in the config, else 60)")
-      .option("--until <time>", "end automatically at an ISO time or after a duration (90s, 30m, 2h)")
-      .addHelpText("after", '\nExamples:\n  npx breakwater maintenance on --reason "Database upgrade" --retry-after 120\n  npx breakwater maintenance on --read-only --until 30m --store postgres'),
-  ).action((_options: unknown, command: Command) =>
-    runCommand<StoreOptions & { readOnly?: boolean; reason?: string; retryAfter?: string; until?: string }>(command, async (ctx, options) => {
+  defineCommand<StoreOptions & { readOnly?: boolean; reason?: string; retryAfter?: string; until?: string }>(maintenance, {
+    name: "on",
+    description: "Turn maintenance mode on (or update it)",
+    options: [
+      ["--read-only", "refuse only POST/PUT/PATCH/DELETE; reads go on"],
+      ["--reason <text>", "shown on the maintenance page"],
+      ["--retry-after <seconds>", "Retry-After sent to clients (default: maintenance.retryAfter in the config, else 60)"],
+      ["--until <time>", "end automatically at an ISO time or after a duration (90s, 30m, 2h)"],
+      storeOption,
+    ],
+    examples: ['npx breakwater maintenance on --reason "Database upgrade" --retry-after 120', "npx breakwater maintenance on --read-only --until 30m --store postgres"],
+    run: async (ctx, options) => {
       const retryAfter = options.retryAfter === undefined ? null : Number(options.retryAfter);
       if (retryAfter !== null && (!Number.isInteger(retryAfter) || retryAfter < 0)) throw new BreakwaterError("BW_CONFIG_INVALID", `--retry-after must be a whole number of seconds, got ${options.retryAfter}`);
       const until = options.until === undefined ? null : parseUntil(options.until);
@@ -71,11 +73,15 @@ export function registerMaintenance(program: Command): void {
       const wasOff = await store.enable({ mode, reason: options.reason ?? null, retryAfter: retryAfter ?? ctx.config.maintenance.retryAfter ?? null, until });
       const { yellow } = ctx.output.palette;
       ctx.output.result({ enabled: true, mode, store: store.kind, location: store.location, wasOff, until }, `${yellow(`Maintenance ${wasOff ? "on" : "updated"}`)} (${mode}${until ? `, until ${until}` : ""}) — ${store.location}`);
-    }),
-  );
+    },
+  });
 
-  common(maintenance.command("off").description("Turn maintenance mode off").addHelpText("after", "\nExample:\n  npx breakwater maintenance off")).action((_options: unknown, command: Command) =>
-    runCommand<StoreOptions>(command, async (ctx, options) => {
+  defineCommand<StoreOptions>(maintenance, {
+    name: "off",
+    description: "Turn maintenance mode off",
+    options: [storeOption],
+    examples: ["npx breakwater maintenance off"],
+    run: async (ctx, options) => {
       const store = storeOf(ctx, options);
       await store.disable();
       const fences = await fencesStillUp(ctx.config.databaseUrl);
@@ -83,43 +89,45 @@ export function registerMaintenance(program: Command): void {
         .map((f) => `\nThe write fence of run ${f.runId} still refuses writes to ${f.tables.join(", ")} (since ${f.since.toISOString()}): the run is unfinished. \`breakwater resume ${f.runId}\` completes it and \`breakwater rollback ${f.runId}\` undoes it; either lowers the fence.`)
         .join("");
       ctx.output.result({ enabled: false, store: store.kind, location: store.location, fences }, `${ctx.output.palette.green("Maintenance off")} — ${store.location}${note}`);
-    }),
-  );
+    },
+  });
 
-  common(maintenance.command("status").description("Show whether maintenance mode is on, its mode, reason and expiry").addHelpText("after", "\nExample:\n  npx breakwater maintenance status --json")).action(
-    (_options: unknown, command: Command) =>
-      runCommand<StoreOptions>(command, async (ctx, options) => {
-        const store = storeOf(ctx, options);
-        const state = await store.read();
-        const active = isActive(state);
-        const expired = state.enabled && !active;
-        const { green, yellow } = ctx.output.palette;
-        ctx.output.result(
-          { active, ...state, expired, store: store.kind, location: store.location },
-          active
-            ? `${yellow(`Maintenance ON (${state.mode})`)}${state.reason ? ` — ${state.reason}` : ""}${state.since ? `, since ${state.since}` : ""}${state.until ? `, until ${state.until}` : ""} — ${store.location}`
-            : `${green("Maintenance off")}${expired ? ` (expired at ${state.until})` : ""} — ${store.location}`,
-        );
-      }),
-  );
+  defineCommand<StoreOptions>(maintenance, {
+    name: "status",
+    description: "Show whether maintenance mode is on, its mode, reason and expiry",
+    options: [storeOption],
+    examples: ["npx breakwater maintenance status --json"],
+    run: async (ctx, options) => {
+      const store = storeOf(ctx, options);
+      const state = await store.read();
+      const active = isActive(state);
+      const expired = state.enabled && !active;
+      const { green, yellow } = ctx.output.palette;
+      ctx.output.result(
+        { active, ...state, expired, store: store.kind, location: store.location },
+        active
+          ? `${yellow(`Maintenance ON (${state.mode})`)}${state.reason ? ` — ${state.reason}` : ""}${state.since ? `, since ${state.since}` : ""}${state.until ? `, until ${state.until}` : ""} — ${store.location}`
+          : `${green("Maintenance off")}${expired ? ` (expired at ${state.until})` : ""} — ${store.location}`,
+      );
+    },
+  });
 
-  maintenance
-    .command("secret")
-    .description("Print the staff bypass link: opening it sets a signed cookie that lets staff through maintenance")
-    .option("--base-url <url>", "the application's address", "http://localhost:3000")
-    .option("--path <path>", "bypass path configured in the adapter", "/__maintenance/bypass")
-    .addHelpText("after", "\nThe secret comes from BREAKWATER_MAINTENANCE_SECRET (give the same value to the adapter's bypass.secret);\nwithout it a new secret is generated and printed.\n\nExample:\n  BREAKWATER_MAINTENANCE_SECRET=… npx breakwater maintenance secret --base-url https://app.example.com")
-    .action((_options: unknown, command: Command) =>
-      runCommand<CommandOptions & { baseUrl: string; path: string }>(
-        command,
-        async ({ output }, options) => {
-          const configured = process.env.BREAKWATER_MAINTENANCE_SECRET;
-          const secret = configured || randomBytes(24).toString("base64url");
-          if (!configured) output.note(`No BREAKWATER_MAINTENANCE_SECRET set; generated one. Set BREAKWATER_MAINTENANCE_SECRET=${secret} in the application's environment.`);
-          const url = `${options.baseUrl.replace(/\/$/, "")}${options.path}/${secret}`;
-          output.result({ type: "result", url, generated: !configured }, url);
-        },
-        { loadConfig: false },
-      ),
-    );
+  defineCommand<CommandOptions & { baseUrl: string; path: string }>(maintenance, {
+    name: "secret",
+    description: "Print the staff bypass link: opening it sets a signed cookie that lets staff through maintenance",
+    options: [
+      ["--base-url <url>", "the application's address", "http://localhost:3000"],
+      ["--path <path>", "bypass path configured in the adapter", "/__maintenance/bypass"],
+    ],
+    preface: "The secret comes from BREAKWATER_MAINTENANCE_SECRET (give the same value to the adapter's bypass.secret);\nwithout it a new secret is generated and printed.",
+    examples: ["BREAKWATER_MAINTENANCE_SECRET=… npx breakwater maintenance secret --base-url https://app.example.com"],
+    loadConfig: false,
+    run: async ({ output }, options) => {
+      const configured = process.env.BREAKWATER_MAINTENANCE_SECRET;
+      const secret = configured || randomBytes(24).toString("base64url");
+      if (!configured) output.note(`No BREAKWATER_MAINTENANCE_SECRET set; generated one. Set BREAKWATER_MAINTENANCE_SECRET=${secret} in the application's environment.`);
+      const url = `${options.baseUrl.replace(/\/$/, "")}${options.path}/${secret}`;
+      output.result({ type: "result", url, generated: !configured }, url);
+    },
+  });
 }

@@ -7,12 +7,13 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { promisify } from "node:util";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { BreakwaterError } from "@breakwater/runtime/internal";
 import { selectEngines, type EngineReport } from "../prisma/scaffold/project-engines.ts";
 import { scaffold, slug, writeScaffold, type SchemaSet } from "../prisma/scaffold/scaffold.ts";
 import type { Question } from "../prisma/scaffold/schema-changes.ts";
-import { runCommand, type CommandOptions } from "./context.ts";
+import { defineCommand } from "./command.ts";
+import type { CommandOptions } from "./context.ts";
 
 const run = promisify(execFile);
 
@@ -30,8 +31,6 @@ interface PlanOptions extends CommandOptions {
   dryRun?: boolean;
   guard?: boolean;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 function pairs(values: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -120,31 +119,30 @@ function engineLines(report: EngineReport): string[] {
 }
 
 export function registerPlan(program: Command): void {
-  program
-    .command("plan")
-    .description("Diff two versions of schema.prisma with Prisma's own engine (offline), classify each change safe / breaking, and scaffold the three steps for breaking ones: intermediate migration, plan, final migration")
-    .requiredOption("--from <git-ref|file>", "the old schema: a file, or a git revision of the --to file (HEAD, main, a tag)")
-    .option("--to <file|folder>", "the new schema: a file, or a folder of .prisma files (default: prisma/schema.prisma, else prisma/schema/)")
-    .option("--name <slug>", "name of the migration folders and the plan (default: from the changes)")
-    .option("--rename <Old=New>", "confirm a rename: Enum.VALUE=NEW, Model.field=newField (repeatable)", collect, [])
-    .option("--no-renames", "treat every rename candidate as a removal plus an addition")
-    .option("--fill <Model.field=SQL>", "SQL value for NULL rows of a field that becomes required (repeatable)", collect, [])
-    .option("--migrations <dir>", "Prisma migrations folder (default: migrations next to --to)")
-    .option("--out <dir>", "where the plan and intermediate schema go (default: breakwater next to --to)")
-    .option("--db-schema <name>", "PostgreSQL schema of tables without @@schema", "public")
-    .option("--import-from <module>", "module the plan file imports from", "breakwater")
-    .option("--guard", "start the contract migration with a check that fails it (so `prisma migrate deploy` cannot run it) until the plan has completed")
-    .option("--dry-run", "print the classification and Prisma's SQL; write nothing")
-    .addHelpText(
-      "after",
-      `
-Examples:
-  npx breakwater plan --from HEAD                       # schema.prisma as committed → as edited
-  npx breakwater plan --from main --rename Role.USER=EMPLOYEE
-  npx breakwater plan --from old.prisma --rename User.name=fullName --name rename_name
-  npx breakwater plan --from HEAD --fill User.role="'user'" --dry-run
-
-Breaking changes (enum value removed or renamed, field renamed, field made required, required
+  defineCommand<PlanOptions>(program, {
+    name: "plan",
+    description: "Diff two versions of schema.prisma with Prisma's own engine (offline), classify each change safe / breaking, and scaffold the three steps for breaking ones: intermediate migration, plan, final migration",
+    options: [
+      new Option("--from <git-ref|file>", "the old schema: a file, or a git revision of the --to file (HEAD, main, a tag)").makeOptionMandatory(),
+      ["--to <file|folder>", "the new schema: a file, or a folder of .prisma files (default: prisma/schema.prisma, else prisma/schema/)"],
+      ["--name <slug>", "name of the migration folders and the plan (default: from the changes)"],
+      ["--rename <Old=New>", "confirm a rename: Enum.VALUE=NEW, Model.field=newField (repeatable)", []],
+      ["--no-renames", "treat every rename candidate as a removal plus an addition"],
+      ["--fill <Model.field=SQL>", "SQL value for NULL rows of a field that becomes required (repeatable)", []],
+      ["--migrations <dir>", "Prisma migrations folder (default: migrations next to --to)"],
+      ["--out <dir>", "where the plan and intermediate schema go (default: breakwater next to --to)"],
+      ["--db-schema <name>", "PostgreSQL schema of tables without @@schema", "public"],
+      ["--import-from <module>", "module the plan file imports from", "breakwater"],
+      ["--guard", "start the contract migration with a check that fails it (so `prisma migrate deploy` cannot run it) until the plan has completed"],
+      ["--dry-run", "print the classification and Prisma's SQL; write nothing"],
+    ],
+    examples: [
+      "npx breakwater plan --from HEAD                       # schema.prisma as committed → as edited",
+      "npx breakwater plan --from main --rename Role.USER=EMPLOYEE",
+      "npx breakwater plan --from old.prisma --rename User.name=fullName --name rename_name",
+      `npx breakwater plan --from HEAD --fill User.role="'user'" --dry-run`,
+    ],
+    notes: `Breaking changes (enum value removed or renamed, field renamed, field made required, required
 field added without a database default, field or model removed, a type Prisma changes with
 SET DATA TYPE) become:
   prisma/migrations/<ts>_<name>_expand/migration.sql     old and new coexist (Prisma's SQL)
@@ -157,73 +155,72 @@ Then: breakwater deploy → deploy the app built from schema.intermediate.prisma
 → breakwater deploy → deploy the app built from the new schema → breakwater maintenance off.
 (deploy stops before the contract folder until the plan's run has completed.)
 Type changes Prisma makes by dropping the column, and table renames, are refused (exit 19) with advice.`,
-    )
-    .action((_options: unknown, command: Command) =>
-      runCommand<PlanOptions>(command, async ({ output }, options) => {
-        // Default: prisma/schema.prisma, else a prisma/schema/ folder (multi-file schema).
-        const toOption = options.to ?? (!existsSync("prisma/schema.prisma") && existsSync("prisma/schema") ? "prisma/schema" : "prisma/schema.prisma");
-        const to = path.resolve(toOption);
-        if (!existsSync(to)) throw new BreakwaterError("BW_PLAN_INVALID", `No schema at ${toOption}.`, { hint: "Give --to <file or folder> (default prisma/schema.prisma, or the prisma/schema/ folder)." });
-        const target = await readSchema(to, toOption);
-        const source = await readSource(options.from, toOption, target);
-        // Migrations live next to the schema file; for a folder, inside it when there, else next to it.
-        const migrationsDefault = target.folder && existsSync(path.join(to, "migrations")) ? path.join(to, "migrations") : path.join(path.dirname(to), "migrations");
-        const interactive = process.stdin.isTTY && process.stderr.isTTY && !options.json;
-        const asker = interactive ? terminalAsker() : null;
-        const engines = await selectEngines(path.dirname(to));
-        const result = await scaffold({
-          source,
-          target,
-          engines,
-          decisions: { renames: pairs(options.rename, "--rename"), fills: pairs(options.fill, "--fill"), noRenames: !options.renames },
-          ...(asker ? { ask: asker.ask } : {}),
-        }).finally(() => asker?.close());
-        const { analysis } = result;
-        const name = slug(options.name ?? (analysis.changes.find((c) => c.breaking) ?? analysis.changes[0])?.subject.replace(/\./g, "_") ?? "schema_change");
-        if (analysis.changes.length === 0) {
-          output.result({ changes: [], files: [], engines: result.engines }, `No changes between ${source.label} and ${toOption}.\n${engineLines(result.engines).join("\n")}`);
-          return;
+    loadConfig: false,
+    run: async ({ output }, options) => {
+      // Default: prisma/schema.prisma, else a prisma/schema/ folder (multi-file schema).
+      const toOption = options.to ?? (!existsSync("prisma/schema.prisma") && existsSync("prisma/schema") ? "prisma/schema" : "prisma/schema.prisma");
+      const to = path.resolve(toOption);
+      if (!existsSync(to)) throw new BreakwaterError("BW_PLAN_INVALID", `No schema at ${toOption}.`, { hint: "Give --to <file or folder> (default prisma/schema.prisma, or the prisma/schema/ folder)." });
+      const target = await readSchema(to, toOption);
+      const source = await readSource(options.from, toOption, target);
+      // Migrations live next to the schema file; for a folder, inside it when there, else next to it.
+      const migrationsDefault = target.folder && existsSync(path.join(to, "migrations")) ? path.join(to, "migrations") : path.join(path.dirname(to), "migrations");
+      const interactive = process.stdin.isTTY && process.stderr.isTTY && !options.json;
+      const asker = interactive ? terminalAsker() : null;
+      const engines = await selectEngines(path.dirname(to));
+      const result = await scaffold({
+        source,
+        target,
+        engines,
+        decisions: { renames: pairs(options.rename, "--rename"), fills: pairs(options.fill, "--fill"), noRenames: !options.renames },
+        ...(asker ? { ask: asker.ask } : {}),
+      }).finally(() => asker?.close());
+      const { analysis } = result;
+      const name = slug(options.name ?? (analysis.changes.find((c) => c.breaking) ?? analysis.changes[0])?.subject.replace(/\./g, "_") ?? "schema_change");
+      if (analysis.changes.length === 0) {
+        output.result({ changes: [], files: [], engines: result.engines }, `No changes between ${source.label} and ${toOption}.\n${engineLines(result.engines).join("\n")}`);
+        return;
+      }
+      const written = options.dryRun
+        ? null
+        : await writeScaffold(result, {
+            migrationsDir: path.resolve(options.migrations ?? migrationsDefault),
+            planDir: path.resolve(options.out ?? path.join(path.dirname(to), "breakwater")),
+            name,
+            importFrom: options.importFrom,
+            guard: options.guard ?? false,
+            dbSchema: options.dbSchema,
+            fromLabel: source.label,
+          });
+      const json = { changes: analysis.changes, breaking: analysis.breaking, sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final }, engines: result.engines, written };
+      const rel = (f: string) => path.relative(process.cwd(), f) || f;
+      const lines = [`Changes from ${source.label} to ${toOption}:`];
+      for (const c of analysis.changes) lines.push(`  ${c.breaking ? "breaking" : "safe    "}  ${c.subject.padEnd(24)} ${c.detail}`);
+      lines.push("", ...engineLines(result.engines));
+      if (options.dryRun) {
+        if (result.single !== null) lines.push("", "-- migration (Prisma's SQL)", result.single.trimEnd());
+        else lines.push("", "-- intermediate migration (Prisma's SQL)", result.intermediate!.sql.trimEnd(), "", "-- final migration (Prisma's SQL)", result.final!.trimEnd());
+        lines.push("", "Dry run: nothing written.");
+      } else if (written?.singleFolder) {
+        lines.push("", `Only safe changes: wrote ${rel(path.join(written.singleFolder, "migration.sql"))}`, "Apply it with: npx breakwater deploy");
+      } else if (written) {
+        lines.push("", "Wrote:", ...written.files.map((f) => `  ${rel(f)}`), "", "Review and commit them, then, in this order:");
+        lines.push(`  1. npx breakwater deploy                 # ${path.basename(written.intermediateFolder!)}: old and new coexist`);
+        if (written.planFile) {
+          // An application built before the new values exist cannot read them (Prisma: P2023
+          // "Value '…' not found in enum"): the one serving during the run is built from the
+          // intermediate schema, which has the old and the new.
+          lines.push(`  2. deploy the application built from ${rel(written.schemaFile!)}`);
+          lines.push("     (prisma generate --schema on it): it reads old and new values alike, so it keeps working while the run writes the new ones");
+          lines.push(`  3. npx breakwater run ${rel(written.planFile)}   # transform + checks; maintenance stays on`);
+          lines.push(`  4. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
+          lines.push("  5. deploy the application built from the new schema, then: npx breakwater maintenance off");
+        } else {
+          lines.push(`  2. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
+          lines.push("     (no data to move: ship the contract folder in a later release, once no running code uses what it drops)");
         }
-        const written = options.dryRun
-          ? null
-          : await writeScaffold(result, {
-              migrationsDir: path.resolve(options.migrations ?? migrationsDefault),
-              planDir: path.resolve(options.out ?? path.join(path.dirname(to), "breakwater")),
-              name,
-              importFrom: options.importFrom,
-              guard: options.guard ?? false,
-              dbSchema: options.dbSchema,
-              fromLabel: source.label,
-            });
-        const json = { changes: analysis.changes, breaking: analysis.breaking, sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final }, engines: result.engines, written };
-        const rel = (f: string) => path.relative(process.cwd(), f) || f;
-        const lines = [`Changes from ${source.label} to ${toOption}:`];
-        for (const c of analysis.changes) lines.push(`  ${c.breaking ? "breaking" : "safe    "}  ${c.subject.padEnd(24)} ${c.detail}`);
-        lines.push("", ...engineLines(result.engines));
-        if (options.dryRun) {
-          if (result.single !== null) lines.push("", "-- migration (Prisma's SQL)", result.single.trimEnd());
-          else lines.push("", "-- intermediate migration (Prisma's SQL)", result.intermediate!.sql.trimEnd(), "", "-- final migration (Prisma's SQL)", result.final!.trimEnd());
-          lines.push("", "Dry run: nothing written.");
-        } else if (written?.singleFolder) {
-          lines.push("", `Only safe changes: wrote ${rel(path.join(written.singleFolder, "migration.sql"))}`, "Apply it with: npx breakwater deploy");
-        } else if (written) {
-          lines.push("", "Wrote:", ...written.files.map((f) => `  ${rel(f)}`), "", "Review and commit them, then, in this order:");
-          lines.push(`  1. npx breakwater deploy                 # ${path.basename(written.intermediateFolder!)}: old and new coexist`);
-          if (written.planFile) {
-            // An application built before the new values exist cannot read them (Prisma: P2023
-            // "Value '…' not found in enum"): the one serving during the run is built from the
-            // intermediate schema, which has the old and the new.
-            lines.push(`  2. deploy the application built from ${rel(written.schemaFile!)}`);
-            lines.push("     (prisma generate --schema on it): it reads old and new values alike, so it keeps working while the run writes the new ones");
-            lines.push(`  3. npx breakwater run ${rel(written.planFile)}   # transform + checks; maintenance stays on`);
-            lines.push(`  4. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
-            lines.push("  5. deploy the application built from the new schema, then: npx breakwater maintenance off");
-          } else {
-            lines.push(`  2. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
-            lines.push("     (no data to move: ship the contract folder in a later release, once no running code uses what it drops)");
-          }
-        }
-        output.result(json, lines.join("\n"));
-      }, { loadConfig: false }),
-    );
+      }
+      output.result(json, lines.join("\n"));
+    },
+  });
 }

@@ -5,7 +5,8 @@ import type { Command } from "commander";
 import { loadPlan } from "../plan/plan.ts";
 import { renderMarkdown, type MigrationLog } from "../report/migration-log.ts";
 import { RunFailure, runPlan, type RunnerOptions, type RunOutcome } from "../runner/runner.ts";
-import { runCommand, type CommandContext } from "./context.ts";
+import { defineCommand } from "./command.ts";
+import type { CommandContext } from "./context.ts";
 import { exitCodes } from "./exit-codes.ts";
 
 /** What the runner is handed: the config, the database, the maintenance store, the renderer. */
@@ -44,15 +45,16 @@ export async function writeLog(ctx: CommandContext, log: MigrationLog, toFiles =
 }
 
 export function registerRun(program: Command): void {
-  program
-    .command("run")
-    .description("Run a migration plan: preflight → expand → maintenance on → snapshot → transform → verify → contract → maintenance off → report")
-    .argument("<plan>", "plan file (.ts or .js) exporting defineMigration({ … })")
-    .addHelpText("after", "\nExample:\n  DATABASE_URL=postgres://app@db/app npx breakwater run migrations/2025-11-25_role_employee.ts\n\nExit codes: 0 done, 2 invalid plan or config, 3 rolled itself back (a check failed or a data error; data restored),\n4 another runner is active, 5 lock timeout (resumable), 6 connection lost for longer than reconnect.timeoutMs\n(resumable), 8 a step failed (resumable).")
-    .action((planFile: string, _options: unknown, command: Command) =>
-      runCommand(command, async (ctx) => {
-        const loaded = await loadPlan(planFile);
-        return await finishRun(ctx, () => runPlan(loaded, runnerOptions(ctx)));
-      }),
-    );
+  defineCommand(program, {
+    name: "run",
+    arguments: [["<plan>", "plan file (.ts or .js) exporting defineMigration({ … })"]],
+    description: "Run a migration plan: preflight → expand → maintenance on → snapshot → transform → verify → contract → maintenance off → report",
+    examples: ["DATABASE_URL=postgres://app@db/app npx breakwater run migrations/2025-11-25_role_employee.ts"],
+    notes:
+      "Exit codes: 0 done, 2 invalid plan or config, 3 rolled itself back (a check failed or a data error; data restored),\n4 another runner is active, 5 lock timeout (resumable), 6 connection lost for longer than reconnect.timeoutMs\n(resumable), 8 a step failed (resumable).",
+    run: async (ctx, _options, planFile: string) => {
+      const loaded = await loadPlan(planFile);
+      return await finishRun(ctx, () => runPlan(loaded, runnerOptions(ctx)));
+    },
+  });
 }
