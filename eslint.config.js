@@ -3,11 +3,33 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "packages/*/dist/**", "test-output/**", "breakwater-reports/**", "examples/**/node_modules/**", "examples/**/.next/**", "examples/**/generated/**"] },
+  {
+    ignores: [
+      "node_modules/**",
+      "dist/**",
+      "packages/*/dist/**",
+      "test-output/**",
+      "breakwater-reports/**",
+      "examples/**/node_modules/**",
+      "examples/**/.next/**",
+      "examples/**/generated/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", performance: "readonly", NodeJS: "readonly" } },
+    languageOptions: {
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        Buffer: "readonly",
+        URL: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        performance: "readonly",
+        NodeJS: "readonly",
+      },
+    },
     rules: {
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

@@ -48,14 +48,30 @@ try {
     CREATE TABLE "User" (id int PRIMARY KEY, email text NOT NULL UNIQUE, role "Role" NOT NULL DEFAULT 'USER', score int NOT NULL DEFAULT 0, "createdAt" timestamptz NOT NULL DEFAULT now());
     CREATE TABLE "Post" (id bigint PRIMARY KEY, "authorId" int NOT NULL, title text NOT NULL, body text NOT NULL, "createdAt" timestamptz NOT NULL DEFAULT now());
     CREATE TABLE "Event" (id bigint PRIMARY KEY, "userId" int NOT NULL, kind text NOT NULL, payload text NOT NULL, at timestamptz NOT NULL DEFAULT now());`);
-  await db.query(`INSERT INTO "User" (id, email, role, score) SELECT i, 'user' || i || '@example.com', (CASE WHEN i % 10 = 0 THEN 'ADMIN' ELSE 'USER' END)::"Role", i % 1000 FROM generate_series(1, $1::int) i`, [users]);
-  await db.query(`INSERT INTO "Post" (id, "authorId", title, body) SELECT i, 1 + i % $2::int, md5(i::text), md5(i::text) || md5((i + 1)::text) || md5((i * 7)::text) || md5((i * 13)::text) FROM generate_series(1, $1::int) i`, [Math.round(2_500_000 * scale), users]);
-  await db.query(`INSERT INTO "Event" (id, "userId", kind, payload) SELECT i, 1 + i % $2::int, (ARRAY['login','view','click','logout'])[1 + i % 4], md5(i::text) || md5((i * 3)::text) FROM generate_series(1, $1::int) i`, [Math.round(1_500_000 * scale), users]);
+  await db.query(
+    `INSERT INTO "User" (id, email, role, score) SELECT i, 'user' || i || '@example.com', (CASE WHEN i % 10 = 0 THEN 'ADMIN' ELSE 'USER' END)::"Role", i % 1000 FROM generate_series(1, $1::int) i`,
+    [users],
+  );
+  await db.query(
+    `INSERT INTO "Post" (id, "authorId", title, body) SELECT i, 1 + i % $2::int, md5(i::text), md5(i::text) || md5((i + 1)::text) || md5((i * 7)::text) || md5((i * 13)::text) FROM generate_series(1, $1::int) i`,
+    [Math.round(2_500_000 * scale), users],
+  );
+  await db.query(
+    `INSERT INTO "Event" (id, "userId", kind, payload) SELECT i, 1 + i % $2::int, (ARRAY['login','view','click','logout'])[1 + i % 4], md5(i::text) || md5((i * 3)::text) FROM generate_series(1, $1::int) i`,
+    [Math.round(1_500_000 * scale), users],
+  );
   await db.query(`VACUUM ANALYZE`);
   const size = (await db.one<{ size: string }>("SELECT pg_size_pretty(pg_database_size(current_database())) AS size")).size;
   log(`  database size: ${size}`);
 
-  const settings = (dir: string, format: "custom" | "directory" = "custom"): BackupSettings => ({ dir, format, jobs: 2, pgDump: undefined, pgRestore: undefined, commandPrefix: undefined });
+  const settings = (dir: string, format: "custom" | "directory" = "custom"): BackupSettings => ({
+    dir,
+    format,
+    jobs: 2,
+    pgDump: undefined,
+    pgRestore: undefined,
+    commandPrefix: undefined,
+  });
   const serverMajor = Number((await db.one<{ v: string }>("SELECT current_setting('server_version_num') AS v")).v.slice(0, -4));
   const pgDump = findTool("pg_dump", {}, serverMajor);
   const pgRestore = findTool("pg_restore", {}, serverMajor);
@@ -89,7 +105,9 @@ try {
 
   log("full restore with raw pg_restore --clean --if-exists --single-transaction…");
   t = performance.now();
-  const restoreRun = spawnSync(pgRestore.argv[0]!, ["--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--no-password", `--dbname=${dbName}`, customPath], { env: libpqEnvironment(url) });
+  const restoreRun = spawnSync(pgRestore.argv[0]!, ["--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--no-password", `--dbname=${dbName}`, customPath], {
+    env: libpqEnvironment(url),
+  });
   if (restoreRun.status !== 0) throw new Error(String(restoreRun.stderr));
   const fullRestore = performance.now() - t;
 

@@ -162,10 +162,19 @@ try {
     }
   }
 
-  const lines = ["", "(ratios: median over rounds of each variant against the no-middleware run of the same round)", `bench/maintenance.ts — plain Node HTTP server, 32 connections, ${rounds} interleaved rounds of ${seconds} s per variant (medians)${taskset ? "; load generator on CPU 0, server on CPU 1" : ""}`, ""];
+  const lines = [
+    "",
+    "(ratios: median over rounds of each variant against the no-middleware run of the same round)",
+    `bench/maintenance.ts — plain Node HTTP server, 32 connections, ${rounds} interleaved rounds of ${seconds} s per variant (medians)${taskset ? "; load generator on CPU 0, server on CPU 1" : ""}`,
+    "",
+  ];
   for (const [name] of variants) {
     lines.push(
-      `${name.padEnd(28)} ${Math.round(median(results.get(name)!)).toLocaleString("en-US").padStart(8)} req/s ${ratio(name).toFixed(3)}×   ${Math.round(median(perCpu.get(name)!)).toLocaleString("en-US").padStart(8)} req per server CPU-second ${cpuRatio(name).toFixed(3)}×`,
+      `${name.padEnd(28)} ${Math.round(median(results.get(name)!))
+        .toLocaleString("en-US")
+        .padStart(8)} req/s ${ratio(name).toFixed(3)}×   ${Math.round(median(perCpu.get(name)!))
+        .toLocaleString("en-US")
+        .padStart(8)} req per server CPU-second ${cpuRatio(name).toFixed(3)}×`,
     );
   }
   lines.push("", "per-request cost of the check itself (in-process, maintenance off, median of 5 × 500,000 calls):");

@@ -68,7 +68,10 @@ try {
   await symlink(path.join(import.meta.dirname, "..", "node_modules"), path.join(withConfig, "node_modules"));
   const notInstalled = path.join(work, "not-installed");
   await cp(migrations, path.join(notInstalled, "prisma", "migrations"), { recursive: true });
-  await writeFile(path.join(notInstalled, "breakwater.config.ts"), config.replace("@breakwater/runtime", pathToFileURL(path.join(import.meta.dirname, "..", "packages", "runtime", "dist", "index.js")).href));
+  await writeFile(
+    path.join(notInstalled, "breakwater.config.ts"),
+    config.replace("@breakwater/runtime", pathToFileURL(path.join(import.meta.dirname, "..", "packages", "runtime", "dist", "index.js")).href),
+  );
 
   const psql = process.env.PSQL ?? "psql";
   log(`Timing ${runs} runs of each (median)…`);
@@ -82,7 +85,10 @@ try {
   ];
   console.log(`\nStart-up, median of ${runs} runs (${values.migrations} applied migrations):`);
   for (const [what, ms] of rows) {
-    const verdict = what.startsWith("psql") || what.startsWith(" ") ? "" : ms < 300 ? "  under 300 ms" : "  OVER 300 ms";
+    const verdict =
+      what.startsWith("psql") || what.startsWith(" ") ? ""
+      : ms < 300 ? "  under 300 ms"
+      : "  OVER 300 ms";
     console.log(`  ${what.padEnd(58)} ${ms.toFixed(0).padStart(5)} ms  ${(ms / baseline).toFixed(1).padStart(5)} × psql${verdict}`);
   }
 } finally {

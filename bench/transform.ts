@@ -32,9 +32,14 @@ async function createUsers(db: Database, schema: string, count: number, enumValu
   await db.query(`CREATE SCHEMA ${s}`);
   await db.query(`CREATE TYPE ${s}."Role" AS ENUM (${enumValues.map((v) => `'${v}'`).join(", ")})`);
   // The seeds' model: User { id Int @id, email String @unique, role Role }.
-  await db.query(`CREATE TABLE ${s}."User" (id int PRIMARY KEY, email text NOT NULL UNIQUE, role ${s}."Role" NOT NULL DEFAULT 'USER', "createdAt" timestamptz NOT NULL DEFAULT now())`);
+  await db.query(
+    `CREATE TABLE ${s}."User" (id int PRIMARY KEY, email text NOT NULL UNIQUE, role ${s}."Role" NOT NULL DEFAULT 'USER', "createdAt" timestamptz NOT NULL DEFAULT now())`,
+  );
   await db.query(`CREATE INDEX "User_role_idx" ON ${s}."User" (role)`);
-  await db.query(`INSERT INTO ${s}."User" (id, email, role) SELECT i, 'user' || i || '@example.com', (CASE WHEN i % 10 = 0 THEN 'ADMIN' ELSE 'USER' END)::${s}."Role" FROM generate_series(1, $1::int) i`, [count]);
+  await db.query(
+    `INSERT INTO ${s}."User" (id, email, role) SELECT i, 'user' || i || '@example.com', (CASE WHEN i % 10 = 0 THEN 'ADMIN' ELSE 'USER' END)::${s}."Role" FROM generate_series(1, $1::int) i`,
+    [count],
+  );
   // Autovacuum off on every bench table alike, so it cannot land inside one measurement only.
   await db.query(`ALTER TABLE ${s}."User" SET (autovacuum_enabled = false)`);
   await db.query(`VACUUM ANALYZE ${s}."User"`);
@@ -48,7 +53,9 @@ function watchAccessExclusive(db: Database, table: string) {
   let longest = 0;
   let since: number | null = null;
   const done = (async () => {
-    const { rows: [row] } = await db.query<{ oid: number }>(`SELECT $1::regclass::oid::int AS oid`, [table]);
+    const {
+      rows: [row],
+    } = await db.query<{ oid: number }>(`SELECT $1::regclass::oid::int AS oid`, [table]);
     while (!stop) {
       const held = await db.one<{ held: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = $1 AND mode = 'AccessExclusiveLock' AND granted) AS held`, [row!.oid]);
       const now = performance.now();
@@ -106,7 +113,11 @@ try {
     const config = resolveConfig({ maintenance: { file: path.join(dir, "maintenance", "enabled.lock") } }, dir, null, {});
     const watcher = watchAccessExclusive(watcherDb, `${schema}."User"`);
     const outcome = await runPlan(
-      { plan: validatePlan({ id: `bench_${schema}`, steps: [renameEnumValue({ schema, enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"] })] }), path: "bench", sha256: "" },
+      {
+        plan: validatePlan({ id: `bench_${schema}`, steps: [renameEnumValue({ schema, enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"] })] }),
+        path: "bench",
+        sha256: "",
+      },
       { config, databaseUrl: url, store: fileStore({ path: config.maintenanceFile }) },
     );
     sampledHoldsB.push(await watcher.stop());

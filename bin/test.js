@@ -21,7 +21,9 @@ function testFiles(dir) {
 }
 
 const filter = process.argv.slice(2);
-const files = testFiles(path.join(root, "test")).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();
+const files = testFiles(path.join(root, "test"))
+  .filter((f) => filter.length === 0 || filter.some((p) => f.includes(p)))
+  .sort();
 // The browser test needs Chromium (Debian's package) and the example app's dependencies; the
 // plan test generates Prisma Client 7 with the example's prisma.
 const browser = files.some((f) => f.includes(`${path.sep}e2e${path.sep}`));
@@ -42,7 +44,12 @@ if (browser || files.some((f) => f.endsWith(`${path.sep}plan.test.ts`))) {
   const example = path.join(root, "examples", "nextjs");
   // As a user's app gets breakwater: `npm pack` of the packages just built, then npm ci (skipped
   // when node_modules already holds these exact tarballs).
-  step("Installing examples/nextjs with the packed packages (scripts/install-breakwater.mjs)", process.execPath, [path.join(example, "scripts", "install-breakwater.mjs"), "--no-build"], { cwd: example });
+  step(
+    "Installing examples/nextjs with the packed packages (scripts/install-breakwater.mjs)",
+    process.execPath,
+    [path.join(example, "scripts", "install-breakwater.mjs"), "--no-build"],
+    { cwd: example },
+  );
 }
 let cluster;
 const env = { ...process.env };

@@ -101,7 +101,12 @@ export function runCli(args: string[], options: { cwd: string; databaseUrl?: str
   return new Promise((resolve) => {
     const env = cliEnvironment({ ...options.env, ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}) });
     execFile(process.execPath, [bin, ...args], { cwd: options.cwd, env, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      const code =
+        error ?
+          typeof error.code === "number" ?
+            error.code
+          : 1
+        : 0;
       resolve({ code, stdout, stderr });
     });
   });
@@ -160,10 +165,17 @@ import { runPlan, type RunOutcome } from "../packages/breakwater/src/runner/runn
 import type { BreakwaterEvent } from "../packages/breakwater/src/runner/events.ts";
 
 /** Runs a plan through the library with a private maintenance file; returns outcome and events. */
-export async function runInProcess(url: string, plan: MigrationInput, config: BreakwaterConfigInput = {}): Promise<{ outcome: RunOutcome; events: BreakwaterEvent[]; dir: string }> {
+export async function runInProcess(
+  url: string,
+  plan: MigrationInput,
+  config: BreakwaterConfigInput = {},
+): Promise<{ outcome: RunOutcome; events: BreakwaterEvent[]; dir: string }> {
   const dir = await tempProject();
   const events: BreakwaterEvent[] = [];
   const resolved = resolveConfig({ maintenance: { file: path.join(dir, "maintenance", "enabled.lock") }, ...config }, dir, null, {});
-  const outcome = await runPlan({ plan: validatePlan(plan), path: path.join(dir, "plan.ts"), sha256: "" }, { config: resolved, databaseUrl: url, store: fileStore({ path: resolved.maintenanceFile }), emit: (e) => events.push(e) });
+  const outcome = await runPlan(
+    { plan: validatePlan(plan), path: path.join(dir, "plan.ts"), sha256: "" },
+    { config: resolved, databaseUrl: url, store: fileStore({ path: resolved.maintenanceFile }), emit: (e) => events.push(e) },
+  );
   return { outcome, events, dir };
 }

@@ -3,9 +3,9 @@
 import { fileStore, maintenanceProxy, postgresStore } from "@breakwater/runtime/next";
 
 const store =
-  process.env.BREAKWATER_MAINTENANCE_STORE === "postgres"
-    ? postgresStore({ url: process.env.DATABASE_URL! })
-    : fileStore({ path: process.env.BREAKWATER_MAINTENANCE_FILE ?? "maintenance/enabled.lock" });
+  process.env.BREAKWATER_MAINTENANCE_STORE === "postgres" ?
+    postgresStore({ url: process.env.DATABASE_URL! })
+  : fileStore({ path: process.env.BREAKWATER_MAINTENANCE_FILE ?? "maintenance/enabled.lock" });
 
 export const proxy = maintenanceProxy({
   store,

@@ -119,8 +119,14 @@ describe("backup and restore with the real pg_dump / pg_restore", () => {
     assert.equal(pruned.code, 0, pruned.stderr);
     const left = (await readdir(path.join(dir, "backups"))).filter((n) => n.endsWith(".dump")).sort();
     assert.equal(left.length, 2);
-    assert.ok(left.some((n) => n.endsWith("_three.dump")), "the newest");
-    assert.ok(left.some((n) => n.endsWith("_one.dump")), "the newest verified, though older");
+    assert.ok(
+      left.some((n) => n.endsWith("_three.dump")),
+      "the newest",
+    );
+    assert.ok(
+      left.some((n) => n.endsWith("_one.dump")),
+      "the newest verified, though older",
+    );
   });
 
   /** Three real backups, a (oldest) to c (newest), made `ageHours` hours apart as their manifests say. */
@@ -138,7 +144,11 @@ describe("backup and restore with the real pg_dump / pg_restore", () => {
     }
     return { dir, files };
   }
-  const remaining = async (dir: string) => (await readdir(path.join(dir, "backups"))).filter((n) => n.endsWith(".dump")).map((n) => /_([abc])\.dump$/.exec(n)![1]).sort();
+  const remaining = async (dir: string) =>
+    (await readdir(path.join(dir, "backups")))
+      .filter((n) => n.endsWith(".dump"))
+      .map((n) => /_([abc])\.dump$/.exec(n)![1])
+      .sort();
 
   it("prune --keep 0 keeps the newest backup when none is verified, and --dry-run deletes nothing", async () => {
     const { dir, files } = await threeBackups([3, 2, 1]);
@@ -255,15 +265,19 @@ describe("a password in DATABASE_URL", () => {
     let leaked = false;
     let done = false;
     void exited.then(() => (done = true));
-    await waitFor(async () => {
-      for (const pid of await readdir("/proc").catch(() => [])) {
-        if (!/^\d+$/.test(pid)) continue;
-        const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-        if (cmdline.includes("pg_dump") && cmdline.includes("--snapshot")) sawPgDump = true;
-        if (cmdline.includes(password)) leaked = true;
-      }
-      return done;
-    }, 60_000, 5);
+    await waitFor(
+      async () => {
+        for (const pid of await readdir("/proc").catch(() => [])) {
+          if (!/^\d+$/.test(pid)) continue;
+          const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+          if (cmdline.includes("pg_dump") && cmdline.includes("--snapshot")) sawPgDump = true;
+          if (cmdline.includes(password)) leaked = true;
+        }
+        return done;
+      },
+      60_000,
+      5,
+    );
     assert.equal(await exited, 0, stderr);
     assert.ok(sawPgDump, "pg_dump was seen running");
     assert.equal(leaked, false, "no command line holds the password");

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { createUsers } from "../../packages/breakwater/src/demo/users.ts";
 import { createTestDatabase, enumLabels, planSource, runCli, tableChecksum, tempProject, type TestDatabase } from "../harness.ts";
 
-describe("a plan with backup: \"full\"", () => {
+describe('a plan with backup: "full"', () => {
   let t: TestDatabase;
   before(async () => {
     t = await createTestDatabase();
@@ -16,11 +16,17 @@ describe("a plan with backup: \"full\"", () => {
   it("takes a pg_dump before the transform, names it in the report, and that dump restores the state before the run", async () => {
     const checksum = await tableChecksum(t.db, `"User"`, "id", `id, email, role::text, "createdAt"`);
     const dir = await tempProject({
-      "plan.ts": planSource(`{ id: "with_full_backup", backup: "full", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "shadow" })] }`),
+      "plan.ts": planSource(
+        `{ id: "with_full_backup", backup: "full", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "shadow" })] }`,
+      ),
     });
     const result = await runCli(["run", "plan.ts", "--json"], { cwd: dir, databaseUrl: t.url });
     assert.equal(result.code, 0, result.stderr);
-    const report = result.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((l) => l.type === "report").report;
+    const report = result.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .find((l) => l.type === "report").report;
     assert.ok(report.backup, "the report names the backup");
     assert.match(report.backup.path, /backups\/backup_\d{8}_\d{6}_before-with_full_backup\.dump$/);
     assert.ok(existsSync(report.backup.path));

@@ -31,7 +31,11 @@ describe("a database URL breakwater cannot use", () => {
 
   // Each password holds "hunter" and "2pass" so the test can tell no part of it was printed.
   const cases: [string, (url: (password: string, hostAndPort?: string) => string) => string, RegExp][] = [
-    ["an unencoded # in the password", (url) => url("hunter#2pass"), /DATABASE_URL is not a valid URL: a `#` in the password must be written %23 \(percent-encode special characters in the user name and password\)/],
+    [
+      "an unencoded # in the password",
+      (url) => url("hunter#2pass"),
+      /DATABASE_URL is not a valid URL: a `#` in the password must be written %23 \(percent-encode special characters in the user name and password\)/,
+    ],
     ["an unencoded # after digits (which would read as a port)", (url) => url("1234#hunter2pass"), /DATABASE_URL is not a valid URL: a `#` in the password must be written %23/],
     ["an unencoded ? in the password", (url) => url("hunter?2pass"), /DATABASE_URL is not a valid URL: a `\?` in the password must be written %3F/],
     ["an unencoded ? after digits", (url) => url("1234?hunter2pass"), /DATABASE_URL is not a valid URL: a `\?` in the password must be written %3F/],
@@ -39,7 +43,11 @@ describe("a database URL breakwater cannot use", () => {
     ["an unencoded / after digits", (url) => url("1234/hunter2pass"), /DATABASE_URL is not a valid URL: a `\/` in the password must be written %2F/],
     ["a port that is not a number", (url) => url("hunter2pass", "127.0.0.1:abc"), /DATABASE_URL is not a valid URL: the port must be a number from 1 to 65535/],
     ["a port out of range", (url) => url("hunter2pass", "127.0.0.1:99999"), /DATABASE_URL is not a valid URL: the port must be a number from 1 to 65535/],
-    ["a host that cannot be one", (url) => url("hunter2pass", "db host:5432"), /DATABASE_URL is not a valid URL: expected postgres:\/\/ followed by user:password@host:5432\/database/],
+    [
+      "a host that cannot be one",
+      (url) => url("hunter2pass", "db host:5432"),
+      /DATABASE_URL is not a valid URL: expected postgres:\/\/ followed by user:password@host:5432\/database/,
+    ],
   ];
 
   for (const [name, makeUrl, message] of cases) {

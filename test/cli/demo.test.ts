@@ -23,7 +23,10 @@ describe("breakwater demo", () => {
   it("--json prints events and the report as JSON lines", async () => {
     const result = await runCli(["demo", "--rows", "1000", "--json"], { cwd: root, env: { DATABASE_URL: "" } });
     assert.equal(result.code, 0, result.stderr);
-    const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = result.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const report = lines.find((l) => l.type === "report").report;
     assert.equal(report.status, "successful");
     assert.ok(lines.some((l) => l.type === "step-done" && l.phase === "contract"));

@@ -71,9 +71,16 @@ describe("breakwater init", () => {
     assert.match(config, /reportDir: "breakwater-reports"/);
     assert.match(config, /"maintenance\/enabled\.lock"/);
 
-    assert.deepEqual((await read(dir, ".gitignore")).split("\n").filter((l) => l && !l.startsWith("#")), ["maintenance/", "backups/", "breakwater-reports/"]);
+    assert.deepEqual(
+      (await read(dir, ".gitignore")).split("\n").filter((l) => l && !l.startsWith("#")),
+      ["maintenance/", "backups/", "breakwater-reports/"],
+    );
     const pkg = JSON.parse(await read(dir, "package.json")) as { scripts: Record<string, string>; dependencies: Record<string, string> };
-    assert.deepEqual(pkg.scripts, { "maintenance:on": "breakwater maintenance on", "maintenance:off": "breakwater maintenance off", "maintenance:status": "breakwater maintenance status" });
+    assert.deepEqual(pkg.scripts, {
+      "maintenance:on": "breakwater maintenance on",
+      "maintenance:off": "breakwater maintenance off",
+      "maintenance:status": "breakwater maintenance status",
+    });
     assert.deepEqual(pkg.dependencies, next16.dependencies, "dependencies untouched");
 
     assert.match(result.stdout, /Project: Next\.js 16\.4\.6, TypeScript, npm/);
@@ -89,7 +96,7 @@ describe("breakwater init", () => {
     assert.equal(result.stderr, "");
   });
 
-  it("writes breakwater.config.ts in a \"type\": \"module\" TypeScript project, and the CLI loads it", async () => {
+  it('writes breakwater.config.ts in a "type": "module" TypeScript project, and the CLI loads it', async () => {
     const dir = await project({ "package.json": manifest({ type: "module", ...next16 }), "tsconfig.json": "{}\n", "app/": "" });
     assert.equal((await init(dir)).code, 0);
     assert.ok(existsSync(path.join(dir, "breakwater.config.ts")));
@@ -100,7 +107,7 @@ describe("breakwater init", () => {
     assert.ok(existsSync(path.join(dir, "maintenance", "enabled.lock")));
   });
 
-  it("writes a config the CLI loads in a TypeScript project without \"type\": \"module\"", async () => {
+  it('writes a config the CLI loads in a TypeScript project without "type": "module"', async () => {
     const dir = await project({ "package.json": manifest(next16), "tsconfig.json": "{}\n", "app/": "" });
     assert.equal((await init(dir)).code, 0);
     await linkRuntime(dir);
@@ -228,7 +235,10 @@ describe("breakwater init", () => {
     assert.equal(result.code, 0, result.stderr);
     const after = await read(dir, ".gitignore");
     assert.ok(after.startsWith(`${before}\n`), after);
-    assert.deepEqual(after.split("\n").filter((l) => /maintenance|backups|breakwater-reports/.test(l) && !l.startsWith("#")), ["/maintenance", "backups/", "breakwater-reports/"]);
+    assert.deepEqual(
+      after.split("\n").filter((l) => /maintenance|backups|breakwater-reports/.test(l) && !l.startsWith("#")),
+      ["/maintenance", "backups/", "breakwater-reports/"],
+    );
     assert.match(result.stdout, /updated\s+\.gitignore\s+added backups\/, breakwater-reports\//);
   });
 
@@ -238,7 +248,14 @@ describe("breakwater init", () => {
     const result = await init(dir);
     assert.equal(result.code, 0, result.stderr);
     const after = await read(dir, "package.json");
-    assert.equal(after, JSON.stringify({ name: "app", scripts: { "maintenance:on": "my-own-script", "maintenance:off": "breakwater maintenance off", "maintenance:status": "breakwater maintenance status" } }, null, "\t"));
+    assert.equal(
+      after,
+      JSON.stringify(
+        { name: "app", scripts: { "maintenance:on": "my-own-script", "maintenance:off": "breakwater maintenance off", "maintenance:status": "breakwater maintenance status" } },
+        null,
+        "\t",
+      ),
+    );
     assert.match(result.stdout, /added scripts maintenance:off, maintenance:status; kept your own maintenance:on/);
   });
 
@@ -270,7 +287,12 @@ describe("breakwater init", () => {
   });
 
   it("prints a JSON summary with --json", async () => {
-    const dir = await project({ "package.json": manifest({ dependencies: { next: "16.4.6", express: "^5.0.0" } }), "tsconfig.json": "{}\n", "app/": "", "proxy.ts": "export {};\n" });
+    const dir = await project({
+      "package.json": manifest({ dependencies: { next: "16.4.6", express: "^5.0.0" } }),
+      "tsconfig.json": "{}\n",
+      "app/": "",
+      "proxy.ts": "export {};\n",
+    });
     const result = await init(dir, "--json");
     assert.equal(result.code, 0, result.stderr);
     const summary = JSON.parse(result.stdout) as Record<string, unknown>;

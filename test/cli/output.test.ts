@@ -17,7 +17,11 @@ const pictograph = /\p{Extended_Pictographic}/u;
 const bin = path.join(root, "packages", "breakwater", "bin", "breakwater.js");
 
 /** JSON lines of stdout. */
-const jsonLines = (result: CliResult) => result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown> & { type: string });
+const jsonLines = (result: CliResult) =>
+  result.stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown> & { type: string });
 
 /** Runs the CLI on a pseudo-terminal (util-linux `script`), so that stdout and stderr are TTYs. */
 function runOnTerminal(args: string[], options: { cwd: string; env: Record<string, string> }): Promise<string> {
@@ -28,7 +32,9 @@ function runOnTerminal(args: string[], options: { cwd: string; env: Record<strin
   delete env.FORCE_COLOR;
   Object.assign(env, options.env);
   return new Promise((resolve, reject) =>
-    execFile("script", ["-qec", [process.execPath, bin, ...args].map(quote).join(" "), "/dev/null"], { cwd: options.cwd, env }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    execFile("script", ["-qec", [process.execPath, bin, ...args].map(quote).join(" "), "/dev/null"], { cwd: options.cwd, env }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    ),
   );
 }
 
@@ -159,7 +165,10 @@ describe("progress events with --json", () => {
     const result = await runCli(["backup", "--json"], { cwd: dir, databaseUrl: t.url });
     assert.equal(result.code, 0, result.stderr);
     const lines = jsonLines(result);
-    assert.deepEqual(lines.map((l) => l.type).filter((type, i, all) => all.indexOf(type) === i), ["backup-step", "backup-progress", "backup-step-done", "result"]);
+    assert.deepEqual(
+      lines.map((l) => l.type).filter((type, i, all) => all.indexOf(type) === i),
+      ["backup-step", "backup-progress", "backup-step-done", "result"],
+    );
     assert.equal(lines.at(-1)!.type, "result");
     const progress = lines.filter((l) => l.type === "backup-progress").at(-1)!;
     assert.equal(progress.phase, "dump");
@@ -183,7 +192,10 @@ describe("progress events with --json", () => {
       const lines = jsonLines(result);
       const steps = lines.filter((l) => l.type === "backup-step-done").map((l) => `${l.operation}:${l.step}`);
       assert.deepEqual(steps, ["restore:checksum", "restore:fence", "restore:bad-state", "restore:restore", "restore:count", "restore:unfence"]);
-      assert.ok(lines.some((l) => l.type === "backup-progress" && l.phase === "restore" && l.tablesTotal === 2 && l.tablesDone === 2), "pg_restore's tables");
+      assert.ok(
+        lines.some((l) => l.type === "backup-progress" && l.phase === "restore" && l.tablesTotal === 2 && l.tablesDone === 2),
+        "pg_restore's tables",
+      );
       assert.match(String(lines.find((l) => l.step === "count" && l.type === "backup-step-done")!.message), /every table's row count matches the manifest \(2 tables\)/);
       assert.equal(lines.at(-1)!.type, "result");
     } finally {
@@ -238,7 +250,9 @@ describe("options every command shares", () => {
     // Through commander too (the bin answers a lone flag before loading it).
     const main = path.join(root, "packages", "breakwater", "dist", "cli", "main.js");
     for (const flag of ["-v", "-V"]) {
-      const stdout = await new Promise<string>((resolve, reject) => execFile(process.execPath, [main, flag, "--config", "x.ts"], { cwd }, (error, out) => (error ? reject(error) : resolve(out))));
+      const stdout = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, [main, flag, "--config", "x.ts"], { cwd }, (error, out) => (error ? reject(error) : resolve(out))),
+      );
       assert.equal(stdout, `${version}\n`);
     }
     const bare = await runCli([], { cwd });
@@ -270,7 +284,10 @@ describe("options every command shares", () => {
       ["migrate", "resolve", "--applied", "x"],
     ];
     for (const command of commands) {
-      for (const args of [[...command, "--config", "conf/other.config.ts"], ["--config", "conf/other.config.ts", ...command]]) {
+      for (const args of [
+        [...command, "--config", "conf/other.config.ts"],
+        ["--config", "conf/other.config.ts", ...command],
+      ]) {
         const result = await runCli(args, { cwd: dir, env: { DATABASE_URL: "" } });
         assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
         assert.match(result.stderr, /Invalid configuration in other\.config\.ts: \(config\): Unrecognized key/, args.join(" "));
@@ -300,8 +317,29 @@ describe("words", () => {
   it("no help text speaks of seeds: it says what things are", async () => {
     const cwd = await tempProject();
     const commands = [
-      [], ["init"], ["run"], ["resume"], ["rollback"], ["status"], ["maintenance"], ["maintenance", "on"], ["maintenance", "off"], ["maintenance", "status"], ["maintenance", "secret"],
-      ["backup"], ["backup", "verify"], ["backup", "prune"], ["backups"], ["restore"], ["deploy"], ["boot"], ["migrate"], ["migrate", "status"], ["migrate", "resolve"], ["plan"], ["demo"],
+      [],
+      ["init"],
+      ["run"],
+      ["resume"],
+      ["rollback"],
+      ["status"],
+      ["maintenance"],
+      ["maintenance", "on"],
+      ["maintenance", "off"],
+      ["maintenance", "status"],
+      ["maintenance", "secret"],
+      ["backup"],
+      ["backup", "verify"],
+      ["backup", "prune"],
+      ["backups"],
+      ["restore"],
+      ["deploy"],
+      ["boot"],
+      ["migrate"],
+      ["migrate", "status"],
+      ["migrate", "resolve"],
+      ["plan"],
+      ["demo"],
     ];
     for (const command of commands) {
       const result = await runCli([...command, "--help"], { cwd });
@@ -326,8 +364,11 @@ describe("start-up", () => {
     const hooks = `import { appendFileSync } from "node:fs"; export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(trace)}, r.url + "\\n"); return r; }`;
     const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
     await new Promise<void>((resolve, reject) =>
-      execFile(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(register)}`, bin, ...args], { cwd: dir, env: { ...process.env, DATABASE_URL: "" } }, (error, _out, stderr) =>
-        error && !/DATABASE_URL/.test(stderr) ? reject(error) : resolve(),
+      execFile(
+        process.execPath,
+        ["--import", `data:text/javascript,${encodeURIComponent(register)}`, bin, ...args],
+        { cwd: dir, env: { ...process.env, DATABASE_URL: "" } },
+        (error, _out, stderr) => (error && !/DATABASE_URL/.test(stderr) ? reject(error) : resolve()),
       ),
     );
     return existsSync(trace) ? (await readFile(trace, "utf8")).trim().split("\n") : [];
@@ -336,15 +377,25 @@ describe("start-up", () => {
   it("--version loads neither the commands nor their dependencies", async () => {
     for (const args of [["--version"], ["-v", "--config", "x.ts"]]) {
       const loaded = await modulesLoaded(args);
-      assert.deepEqual(loaded.filter((url) => /\/dist\/(?!cli\/(main|style)\.js)|\/node_modules\/(?!commander\/)/.test(url)), [], args.join(" "));
+      assert.deepEqual(
+        loaded.filter((url) => /\/dist\/(?!cli\/(main|style)\.js)|\/node_modules\/(?!commander\/)/.test(url)),
+        [],
+        args.join(" "),
+      );
     }
   });
 
   it("a command loads its own module, not the other commands' (deploy: no runner, no operations, no plan scaffolding)", async () => {
     const deploy = await modulesLoaded(["deploy"]);
     assert.ok(deploy.some((url) => url.endsWith("/dist/cli/deploy.js")));
-    assert.deepEqual(deploy.filter((url) => /\/dist\/(runner|operations|report|prisma\/scaffold)\/|\/dist\/cli\/(run|plan|demo|backup|maintenance)\.js/.test(url)), []);
+    assert.deepEqual(
+      deploy.filter((url) => /\/dist\/(runner|operations|report|prisma\/scaffold)\/|\/dist\/cli\/(run|plan|demo|backup|maintenance)\.js/.test(url)),
+      [],
+    );
     const maintenance = await modulesLoaded(["maintenance", "status"]);
-    assert.deepEqual(maintenance.filter((url) => /\/dist\/(runner|prisma|backup)\/|\/dist\/cli\/(run|deploy|plan|demo)\.js/.test(url)), []);
+    assert.deepEqual(
+      maintenance.filter((url) => /\/dist\/(runner|prisma|backup)\/|\/dist\/cli\/(run|deploy|plan|demo)\.js/.test(url)),
+      [],
+    );
   });
 });

@@ -6,7 +6,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createTestDatabase, planSource, runCli, tempProject, type TestDatabase } from "../harness.ts";
 
-describe("a project without \"type\": \"module\"", () => {
+describe('a project without "type": "module"', () => {
   let t: TestDatabase;
   before(async () => {
     t = await createTestDatabase();

@@ -42,14 +42,17 @@ describe("TypeScript config in an installed project", () => {
   it("loads in place when it imports a file of its own", async () => {
     const dir = await installedProject({
       "settings.ts": "export const retryAfter: number = 31;\n",
-      "breakwater.config.ts": 'import { defineConfig } from "@breakwater/runtime";\nimport { retryAfter } from "./settings.ts";\nexport default defineConfig({ maintenance: { retryAfter } });\n',
+      "breakwater.config.ts":
+        'import { defineConfig } from "@breakwater/runtime";\nimport { retryAfter } from "./settings.ts";\nexport default defineConfig({ maintenance: { retryAfter } });\n',
     });
     assert.equal(await retryAfterSet(dir), 31);
     assert.deepEqual(await compiledFiles(dir), []);
   });
 
   it("says where an error thrown while it loads is, in the user's file", async () => {
-    const dir = await installedProject({ "breakwater.config.ts": 'import { defineConfig } from "@breakwater/runtime";\n\nthrow new Error("no config for you");\nexport default defineConfig({});\n' });
+    const dir = await installedProject({
+      "breakwater.config.ts": 'import { defineConfig } from "@breakwater/runtime";\n\nthrow new Error("no config for you");\nexport default defineConfig({});\n',
+    });
     const result = await runCli(["maintenance", "status"], { cwd: dir, env: { DATABASE_URL: "" } });
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /breakwater\.config\.ts:3:\d+: Error: no config for you/);

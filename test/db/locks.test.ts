@@ -31,9 +31,13 @@ describe("lock_timeout with retries", () => {
       }
     })();
     setTimeout(() => void holder.query("COMMIT"), 1200);
-    const { outcome, events } = await runInProcess(t.url, { id: "waits", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", contract: "shadow" })] }, {
-      lock: { timeoutMs: 100, retries: 50, backoffMs: 50, maxBackoffMs: 200 },
-    });
+    const { outcome, events } = await runInProcess(
+      t.url,
+      { id: "waits", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", contract: "shadow" })] },
+      {
+        lock: { timeoutMs: 100, retries: 50, backoffMs: 50, maxBackoffMs: 200 },
+      },
+    );
     stop = true;
     await appLoop;
     assert.equal(outcome.state, "completed");
@@ -51,7 +55,11 @@ describe("lock_timeout with retries", () => {
     await holder.query(`SELECT count(*) FROM "User"`);
     try {
       await assert.rejects(
-        runInProcess(t.url, { id: "gives_up", steps: [renameEnumValue({ enum: "Role", from: "EMPLOYEE", to: "STAFF", contract: "shadow" })] }, { lock: { timeoutMs: 50, retries: 2, backoffMs: 10 } }),
+        runInProcess(
+          t.url,
+          { id: "gives_up", steps: [renameEnumValue({ enum: "Role", from: "EMPLOYEE", to: "STAFF", contract: "shadow" })] },
+          { lock: { timeoutMs: 50, retries: 2, backoffMs: 10 } },
+        ),
         (error: unknown) => error instanceof RunFailure && error.code === "BW_LOCK_TIMEOUT" && /after 3 attempts/.test(error.message) && error.outcome.state === "failed",
       );
     } finally {
@@ -59,7 +67,10 @@ describe("lock_timeout with retries", () => {
     }
     assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "ADMIN"]);
     const columns = await t.db.query(`SELECT attname FROM pg_attribute WHERE attrelid = '"User"'::regclass AND attnum > 0 AND NOT attisdropped`);
-    assert.deepEqual(columns.rows.map((r) => r.attname), ["id", "role"]);
+    assert.deepEqual(
+      columns.rows.map((r) => r.attname),
+      ["id", "role"],
+    );
     const run = await t.db.one<{ id: string; state: string }>(`SELECT id, state FROM breakwater.runs WHERE plan_id = 'gives_up'`);
     assert.equal(run.state, "failed");
     const config = resolveConfig({ maintenance: { file: path.join(await tempProject(), "m.lock") } }, "/", null, {});

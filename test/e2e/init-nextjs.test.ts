@@ -15,7 +15,8 @@ import { waitFor } from "../harness.ts";
 
 const chromiumPath = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 const screenshot = path.join(repositoryRoot, "test-output", "init-nextjs-503.png");
-const nextVersion = (JSON.parse(await readFile(path.join(repositoryRoot, "examples", "nextjs", "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies.next!;
+const nextVersion = (JSON.parse(await readFile(path.join(repositoryRoot, "examples", "nextjs", "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies
+  .next!;
 
 const files: Record<string, string> = {
   "app/layout.tsx": `export const metadata = { title: "Fresh app" };
@@ -71,7 +72,9 @@ function userEnv(): NodeJS.ProcessEnv {
 function report(result: CommandResult, startedAt: number, options: { lines?: number } = {}): CommandResult {
   const output = `${result.stdout}${result.stderr}`.trimEnd().split("\n");
   const shown = options.lines === undefined || output.length <= options.lines ? output : ["...", ...output.slice(-options.lines)];
-  process.stdout.write(`# $ ${result.command}\n${shown.map((line) => `#   ${line}`).join("\n")}\n#   -> exit ${result.code} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `# $ ${result.command}\n${shown.map((line) => `#   ${line}`).join("\n")}\n#   -> exit ${result.code} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`,
+  );
   return result;
 }
 
@@ -148,10 +151,14 @@ describe("breakwater init in a fresh Next.js 16 app, seen in Chromium", { timeou
     assert.equal(await page.textContent("h1"), "Hello from a fresh Next.js app");
 
     await step("npx", ["breakwater", "maintenance", "on"], dir);
-    const blocked = await waitFor(async () => {
-      const response = await page.goto(base);
-      return response?.status() === 503 ? response : undefined;
-    }, 10_000, 100);
+    const blocked = await waitFor(
+      async () => {
+        const response = await page.goto(base);
+        return response?.status() === 503 ? response : undefined;
+      },
+      10_000,
+      100,
+    );
     assert.equal(blocked.status(), 503);
     assert.equal(blocked.headers()["retry-after"], "60");
     assert.match(blocked.headers()["cache-control"] ?? "", /no-store/);
@@ -161,10 +168,14 @@ describe("breakwater init in a fresh Next.js 16 app, seen in Chromium", { timeou
     process.stdout.write(`#   -> Chromium: GET / answered 503 "Maintenance in progress"; screenshot ${path.relative(repositoryRoot, screenshot)}\n`);
 
     await step("npx", ["breakwater", "maintenance", "off"], dir);
-    const back = await waitFor(async () => {
-      const response = await page.goto(base);
-      return response?.status() === 200 ? response : undefined;
-    }, 10_000, 100);
+    const back = await waitFor(
+      async () => {
+        const response = await page.goto(base);
+        return response?.status() === 200 ? response : undefined;
+      },
+      10_000,
+      100,
+    );
     assert.equal(back.status(), 200);
     assert.equal(await page.textContent("h1"), "Hello from a fresh Next.js app");
     process.stdout.write("#   -> Chromium: GET / answered 200 again\n");

@@ -24,7 +24,13 @@ function contents(dir: string, prefix = ""): Map<string, string> {
   for (const entry of readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
     const relative = path.join(prefix, entry.name);
     if (entry.isDirectory()) for (const [file, hash] of contents(dir, relative)) files.set(file, hash);
-    else files.set(relative, createHash("sha256").update(readFileSync(path.join(dir, relative))).digest("hex"));
+    else
+      files.set(
+        relative,
+        createHash("sha256")
+          .update(readFileSync(path.join(dir, relative)))
+          .digest("hex"),
+      );
   }
   return files;
 }
@@ -82,7 +88,11 @@ describe("examples/nextjs installs breakwater from the packed tarballs", () => {
       assert.equal(realpathSync(installed), installed, `node_modules/${name} lives in the example`);
       const fromTarball = contents(await unpack(path.join(example, tarball)));
       assert.deepEqual(contents(installed), fromTarball, `node_modules/${name} holds exactly ${tarball}`);
-      assert.deepEqual(fromTarball, contents(await unpack(fresh[name as keyof typeof fresh])), `${tarball} is what npm pack makes of packages/*/dist now (run scripts/install-breakwater.mjs)`);
+      assert.deepEqual(
+        fromTarball,
+        contents(await unpack(fresh[name as keyof typeof fresh])),
+        `${tarball} is what npm pack makes of packages/*/dist now (run scripts/install-breakwater.mjs)`,
+      );
     }
   });
 

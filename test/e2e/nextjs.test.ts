@@ -36,7 +36,10 @@ describe("examples/nextjs under maintenance, in Chromium", { timeout: 300_000 },
   before(async () => {
     assert.ok(chromiumPath, "Chromium is needed: apt-get install chromium (bin/test.js installs it when it can)");
     for (const installed of ["next", "@breakwater/runtime", "breakwater"]) {
-      assert.ok(existsSync(path.join(example, "node_modules", installed)), `examples/nextjs has no node_modules/${installed}: run \`node scripts/install-breakwater.mjs\` in examples/nextjs (bin/test.js does it)`);
+      assert.ok(
+        existsSync(path.join(example, "node_modules", installed)),
+        `examples/nextjs has no node_modules/${installed}: run \`node scripts/install-breakwater.mjs\` in examples/nextjs (bin/test.js does it)`,
+      );
     }
     t = await createTestDatabase();
     dir = await tempProject({ "breakwater.config.ts": "" });
@@ -73,8 +76,15 @@ describe("examples/nextjs under maintenance, in Chromium", { timeout: 300_000 },
     const traced: string[] = JSON.parse(await readFile(path.join(server, "middleware.js.nft.json"), "utf8")).files.map((f: string) => path.resolve(server, f));
     const runtime = traced.filter((f) => f.includes(`${path.sep}@breakwater${path.sep}runtime${path.sep}`));
     assert.ok(runtime.length > 0, "the proxy's trace lists @breakwater/runtime");
-    assert.deepEqual(runtime.filter((f) => !f.startsWith(path.join(example, "node_modules", "@breakwater", "runtime", "dist") + path.sep)), []);
-    assert.deepEqual(traced.filter((f) => f.startsWith(path.join(root, "packages") + path.sep)), [], "nothing from the repository's packages/");
+    assert.deepEqual(
+      runtime.filter((f) => !f.startsWith(path.join(example, "node_modules", "@breakwater", "runtime", "dist") + path.sep)),
+      [],
+    );
+    assert.deepEqual(
+      traced.filter((f) => f.startsWith(path.join(root, "packages") + path.sep)),
+      [],
+      "nothing from the repository's packages/",
+    );
   });
 
   it("serves the app, shows the 503 page in full mode, refuses only the form's POST in read-only mode, and recovers", async () => {
@@ -88,20 +98,28 @@ describe("examples/nextjs under maintenance, in Chromium", { timeout: 300_000 },
     await page.screenshot({ path: path.join(shots, "1-normal.png") });
 
     await maintenance("on", "--reason", "Role migration in progress");
-    const blocked = await waitFor(async () => {
-      const response = await page.goto(`${base}/`);
-      return response?.status() === 503 ? response : undefined;
-    }, 5000, 100);
+    const blocked = await waitFor(
+      async () => {
+        const response = await page.goto(`${base}/`);
+        return response?.status() === 503 ? response : undefined;
+      },
+      5000,
+      100,
+    );
     assert.equal(blocked.headers()["retry-after"], "60");
-    assert.match(await page.textContent("body") ?? "", /Maintenance in progress[\s\S]*Role migration in progress/);
+    assert.match((await page.textContent("body")) ?? "", /Maintenance in progress[\s\S]*Role migration in progress/);
     await page.screenshot({ path: path.join(shots, "2-maintenance-full.png") });
     assert.equal((await fetch(`${base}/api/health`)).status, 200, "health check open");
 
     await maintenance("on", "--read-only", "--reason", "Read-only while we migrate");
-    const readable = await waitFor(async () => {
-      const response = await page.goto(`${base}/`);
-      return response?.status() === 200 ? response : undefined;
-    }, 5000, 100);
+    const readable = await waitFor(
+      async () => {
+        const response = await page.goto(`${base}/`);
+        return response?.status() === 200 ? response : undefined;
+      },
+      5000,
+      100,
+    );
     assert.ok(readable);
     assert.equal(await page.locator("#users li").count(), 4, "GET still works");
     await page.screenshot({ path: path.join(shots, "3-maintenance-read-only.png") });

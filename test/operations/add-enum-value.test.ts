@@ -22,10 +22,7 @@ describe("addEnumValue", () => {
 
     const { outcome } = await runInProcess(t.url, {
       id: "add_and_use",
-      steps: [
-        addEnumValue({ enum: "Role", value: "MANAGER", before: "ADMIN" }),
-        backfill({ table: "User", set: { role: "'MANAGER'" }, where: "id <= 10" }),
-      ],
+      steps: [addEnumValue({ enum: "Role", value: "MANAGER", before: "ADMIN" }), backfill({ table: "User", set: { role: "'MANAGER'" }, where: "id <= 10" })],
     });
     assert.equal(outcome.state, "completed");
     assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "MANAGER", "ADMIN"]);

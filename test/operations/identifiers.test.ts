@@ -16,9 +16,13 @@ describe("identifiers with quotes, spaces and capitals", () => {
     t = await createTestDatabase();
     await t.db.query(`CREATE SCHEMA ${q(schema)}`);
     await t.db.query(`CREATE TYPE ${q(schema)}.${q(enumName)} AS ENUM ('it''s me', 'ADMIN')`);
-    await t.db.query(`CREATE TABLE ${q(schema)}.${q(table)} ("Id Key" int PRIMARY KEY, ${q(column)} ${q(schema)}.${q(enumName)} NOT NULL DEFAULT 'it''s me', "Score ""x""" int NOT NULL DEFAULT 0)`);
+    await t.db.query(
+      `CREATE TABLE ${q(schema)}.${q(table)} ("Id Key" int PRIMARY KEY, ${q(column)} ${q(schema)}.${q(enumName)} NOT NULL DEFAULT 'it''s me', "Score ""x""" int NOT NULL DEFAULT 0)`,
+    );
     await t.db.query(`CREATE INDEX ${q("idx " + column)} ON ${q(schema)}.${q(table)} (${q(column)})`);
-    await t.db.query(`INSERT INTO ${q(schema)}.${q(table)} SELECT i, (CASE WHEN i % 3 = 0 THEN 'ADMIN' ELSE 'it''s me' END)::${q(schema)}.${q(enumName)} FROM generate_series(1, 3000) i`);
+    await t.db.query(
+      `INSERT INTO ${q(schema)}.${q(table)} SELECT i, (CASE WHEN i % 3 = 0 THEN 'ADMIN' ELSE 'it''s me' END)::${q(schema)}.${q(enumName)} FROM generate_series(1, 3000) i`,
+    );
   });
   after(async () => t.drop());
 
@@ -32,7 +36,10 @@ describe("identifiers with quotes, spaces and capitals", () => {
       });
       assert.equal(outcome.state, "completed");
       const labels = await enumLabels(t.db, `${q(schema)}.${q(enumName)}`);
-      assert.deepEqual(labels.filter((l) => l !== "Team Lead"), [to, "ADMIN"]);
+      assert.deepEqual(
+        labels.filter((l) => l !== "Team Lead"),
+        [to, "ADMIN"],
+      );
       const counts = await t.db.one<{ to: number; admin: number }>(
         `SELECT count(*) FILTER (WHERE ${q(column)}::text = $1)::int AS to, count(*) FILTER (WHERE ${q(column)}::text = 'ADMIN')::int AS admin FROM ${q(schema)}.${q(table)}`,
         [to],
@@ -44,15 +51,21 @@ describe("identifiers with quotes, spaces and capitals", () => {
   }
 
   it("backfills and adds enum values with odd names", async () => {
-    const { outcome } = await runInProcess(t.url, {
-      id: "odd_backfill",
-      steps: [
-        addEnumValue({ schema, enum: enumName, value: `O'Brien "B"`, after: "ADMIN" }),
-        backfill({ table: { schema, name: table }, set: { [`Score "x"`]: `"Id Key" * 2`, [column]: `'O''Brien "B"'` }, where: `"Id Key" <= 10` }),
-      ],
-    }, { batch: { size: 3 } });
+    const { outcome } = await runInProcess(
+      t.url,
+      {
+        id: "odd_backfill",
+        steps: [
+          addEnumValue({ schema, enum: enumName, value: `O'Brien "B"`, after: "ADMIN" }),
+          backfill({ table: { schema, name: table }, set: { [`Score "x"`]: `"Id Key" * 2`, [column]: `'O''Brien "B"'` }, where: `"Id Key" <= 10` }),
+        ],
+      },
+      { batch: { size: 3 } },
+    );
     assert.equal(outcome.state, "completed");
-    const rows = await t.db.one<{ n: number; s: number }>(`SELECT count(*)::int AS n, sum("Score ""x""")::int AS s FROM ${q(schema)}.${q(table)} WHERE ${q(column)}::text = $1`, [`O'Brien "B"`]);
+    const rows = await t.db.one<{ n: number; s: number }>(`SELECT count(*)::int AS n, sum("Score ""x""")::int AS s FROM ${q(schema)}.${q(table)} WHERE ${q(column)}::text = $1`, [
+      `O'Brien "B"`,
+    ]);
     assert.deepEqual(rows, { n: 10, s: 110 });
   });
 });

@@ -23,11 +23,16 @@ describe("renameEnumValue and the application that serves meanwhile", () => {
   }
 
   it("holds full maintenance until `maintenance off` when the plan does not say the application reads the new values", async () => {
-    const dir = await tempProject({ "plan.ts": planSource(`{ id: "old_app", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", contract: "renameValue" })] }`) });
+    const dir = await tempProject({
+      "plan.ts": planSource(`{ id: "old_app", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", contract: "renameValue" })] }`),
+    });
     const result = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "ADMIN"]);
-    assert.match(result.stderr, /Maintenance is full \(reads refused too\) and stays on after the run until `breakwater maintenance off`: the run writes Role\.EMPLOYEE, which an application built before that value existed cannot read \(Prisma fails with P2023/);
+    assert.match(
+      result.stderr,
+      /Maintenance is full \(reads refused too\) and stays on after the run until `breakwater maintenance off`: the run writes Role\.EMPLOYEE, which an application built before that value existed cannot read \(Prisma fails with P2023/,
+    );
     const lock = path.join(dir, "maintenance", "enabled.lock");
     assert.ok(existsSync(lock), "maintenance stays on after the run");
     assert.equal(JSON.parse(await readFile(lock, "utf8")).mode, "full", "reads are refused too");
@@ -42,7 +47,11 @@ describe("renameEnumValue and the application that serves meanwhile", () => {
   });
 
   it("uses the configured read-only maintenance and ends it with the run when the application reads the new values", async () => {
-    const dir = await tempProject({ "plan.ts": planSource(`{ id: "new_app", steps: [renameEnumValue({ enum: "Role", from: "EMPLOYEE", to: "STAFF", add: ["MANAGER"], contract: "shadow", appReadsNewValues: true })] }`) });
+    const dir = await tempProject({
+      "plan.ts": planSource(
+        `{ id: "new_app", steps: [renameEnumValue({ enum: "Role", from: "EMPLOYEE", to: "STAFF", add: ["MANAGER"], contract: "shadow", appReadsNewValues: true })] }`,
+      ),
+    });
     const result = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await enumLabels(t.db, '"Role"'), ["STAFF", "MANAGER", "ADMIN"]);

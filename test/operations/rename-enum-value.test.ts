@@ -54,15 +54,21 @@ for (const contract of ["shadow", "typeSwap"] as const) {
 
     it("renames the value on every column of every table, keeps defaults, NULLs, NOT NULL and indexes", async () => {
       const before = await counts(t, "USER");
-      const { outcome } = await runInProcess(t.url, {
-        id: `rename_${contract}`,
-        steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract })],
-      }, { batch: { size: 700 } });
+      const { outcome } = await runInProcess(
+        t.url,
+        {
+          id: `rename_${contract}`,
+          steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract })],
+        },
+        { batch: { size: 700 } },
+      );
       assert.equal(outcome.state, "completed");
       assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
       const afterCounts = await counts(t, "EMPLOYEE");
       assert.deepEqual(afterCounts, before);
-      const user = await t.db.one<{ n: number }>(`SELECT (SELECT count(*) FROM "Account" WHERE role::text = 'USER' OR "previousRole"::text = 'USER') + (SELECT count(*) FROM "Invite" WHERE role::text = 'USER') AS n`);
+      const user = await t.db.one<{ n: number }>(
+        `SELECT (SELECT count(*) FROM "Account" WHERE role::text = 'USER' OR "previousRole"::text = 'USER') + (SELECT count(*) FROM "Invite" WHERE role::text = 'USER') AS n`,
+      );
       assert.equal(user.n, 0);
       // Defaults carried over, mapped to the new value.
       const defaults = await t.db.query<{ table: string; column: string; def: string; notnull: boolean }>(
@@ -80,7 +86,14 @@ for (const contract of ["shadow", "typeSwap"] as const) {
         `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS def, i.indisvalid AS valid FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
           WHERE i.indrelid = '"Account"'::regclass ORDER BY 1`,
       );
-      assert.deepEqual(indexes.rows.map((r) => [r.name, r.valid]), [["Account_id_prev_key", true], ["Account_pkey", true], ["Account_role_idx", true]]);
+      assert.deepEqual(
+        indexes.rows.map((r) => [r.name, r.valid]),
+        [
+          ["Account_id_prev_key", true],
+          ["Account_pkey", true],
+          ["Account_role_idx", true],
+        ],
+      );
       assert.match(indexes.rows[2]!.def, /\(role\)$/);
       assert.match(indexes.rows[0]!.def, /^CREATE UNIQUE INDEX/);
       // The application can insert with the default and with the new values.
@@ -112,7 +125,10 @@ describe("renameEnumValue with contract: renameValue", () => {
       const ctids = async () => (await t.db.one<{ c: string }>(`SELECT md5(string_agg(ctid::text, ',' ORDER BY id)) AS c FROM "Account"`)).c;
       const before = await ctids();
       const counts = await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "Account" WHERE role = 'USER'`);
-      const { outcome } = await runInProcess(t.url, { id: "in_place", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "renameValue" })] });
+      const { outcome } = await runInProcess(t.url, {
+        id: "in_place",
+        steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "renameValue" })],
+      });
       assert.equal(outcome.state, "completed");
       assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
       assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "Account" WHERE role = 'EMPLOYEE'`)).n, counts.n);
@@ -124,7 +140,11 @@ describe("renameEnumValue with contract: renameValue", () => {
       const { resolveConfig } = await import("../../packages/breakwater/src/config/config.ts");
       const dir = await (await import("../harness.ts")).tempProject();
       const { fileStore } = await import("@breakwater/runtime/internal");
-      await rollbackRunById(outcome.runId, { config: resolveConfig({ maintenance: { file: `${dir}/m.lock` } }, dir, null, {}), databaseUrl: t.url, store: fileStore({ path: `${dir}/m.lock` }) });
+      await rollbackRunById(outcome.runId, {
+        config: resolveConfig({ maintenance: { file: `${dir}/m.lock` } }, dir, null, {}),
+        databaseUrl: t.url,
+        store: fileStore({ path: `${dir}/m.lock` }),
+      });
       assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "MANAGER", "ADMIN"], "USER is back; MANAGER stays (PostgreSQL cannot remove it)");
       assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "Account" WHERE role = 'USER'`)).n, counts.n);
     } finally {

@@ -168,7 +168,12 @@ describe("the packed packages in a fresh project", { timeout: 900_000 }, () => {
     const project = await createProject("consumer", {
       manifest: { type: "module" },
       dependencies: { "@breakwater/runtime": fromTarball(packed.runtime), express: versionOf("express"), fastify: versionOf("fastify") },
-      devDependencies: { breakwater: fromTarball(packed.cli), typescript: versionOf("typescript"), "@types/node": versionOf("@types/node"), "@types/express": versionOf("@types/express") },
+      devDependencies: {
+        breakwater: fromTarball(packed.cli),
+        typescript: versionOf("typescript"),
+        "@types/node": versionOf("@types/node"),
+        "@types/express": versionOf("@types/express"),
+      },
       files,
     });
     dir = project.dir;
@@ -184,7 +189,9 @@ describe("the packed packages in a fresh project", { timeout: 900_000 }, () => {
     assert.match(lock.packages["node_modules/@breakwater/runtime"]?.resolved ?? "", /\.tgz$/);
     assert.match(lock.packages["node_modules/breakwater"]?.resolved ?? "", /\.tgz$/);
     const entries = ["@breakwater/runtime", "@breakwater/runtime/next", "@breakwater/runtime/express", "@breakwater/runtime/fastify", "@breakwater/runtime/fetch", "breakwater"];
-    const resolved = report(await run(process.execPath, ["--input-type=module", "-e", `console.log(JSON.stringify(${JSON.stringify(entries)}.map((e) => import.meta.resolve(e))))`], { cwd: dir }));
+    const resolved = report(
+      await run(process.execPath, ["--input-type=module", "-e", `console.log(JSON.stringify(${JSON.stringify(entries)}.map((e) => import.meta.resolve(e))))`], { cwd: dir }),
+    );
     for (const url of JSON.parse(resolved.stdout) as string[]) {
       assert.match(url, /\/node_modules\/(@breakwater\/runtime|breakwater)\/dist\/.+\.js$/);
       await readFile(new URL(url));
@@ -195,7 +202,12 @@ describe("the packed packages in a fresh project", { timeout: 900_000 }, () => {
   it("works with plain node: import of every entry point", async () => {
     const result = report(await run(process.execPath, ["esm.mjs"], { cwd: dir }));
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout), { adapters: ["function", "function", "function", "function"], plan: "sql", status: 503, cli: ["function", "function", "function"] });
+    assert.deepEqual(JSON.parse(result.stdout), {
+      adapters: ["function", "function", "function", "function"],
+      plan: "sql",
+      status: 503,
+      cli: ["function", "function", "function"],
+    });
     assert.equal(result.stderr, "");
   });
 
@@ -286,12 +298,19 @@ describe("install size", { timeout: 600_000 }, () => {
     const cli = await createProject("cli-only", { devDependencies: { breakwater: fromTarball(packed.cli), "@breakwater/runtime": fromTarball(packed.runtime) } });
     const cliPackages = await installedPackages(cli.dir);
     const cliBytes = [...cliPackages.values()].reduce((sum, bytes) => sum + bytes, 0);
-    const largest = [...cliPackages].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([name, bytes]) => `${name} ${megabytes(bytes)}`);
+    const largest = [...cliPackages]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([name, bytes]) => `${name} ${megabytes(bytes)}`);
     process.stdout.write(
       `# npm install @breakwater/runtime: ${megabytes(besideBytes)} (${beside.map(([name]) => name).join(", ")}) + pg ${megabytes(pgBytes)}\n` +
         `# npm install -D breakwater: ${megabytes(cliBytes)} in ${cliPackages.size} packages; largest: ${largest.join(", ")}\n`,
     );
     assert.ok(besideBytes <= 5_000_000, `the runtime installs ${megabytes(besideBytes)} beside pg`);
-    assert.deepEqual(beside.map(([name]) => name), ["@breakwater/runtime"], "the runtime's only dependency is pg");
+    assert.deepEqual(
+      beside.map(([name]) => name),
+      ["@breakwater/runtime"],
+      "the runtime's only dependency is pg",
+    );
   });
 });

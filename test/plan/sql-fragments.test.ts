@@ -29,17 +29,57 @@ describe("SQL fragments in a plan", () => {
   }
 
   const refused: [string, string, RegExp][] = [
-    ["a `where` with a second statement", `{ id: "w1", steps: [backfill({ table: "Item", set: { v: "v + 1" }, where: "true; DROP TABLE victim; --" })] }`, /backfill of Item: `where` must be one SQL expression/],
-    ["a `where` that commits", `{ id: "w2", steps: [backfill({ table: "Item", set: { v: "v + 1" }, where: "true; DROP TABLE victim; COMMIT; SELECT nope" })] }`, /`where` must be one SQL expression/],
-    ["a `set` expression with a second statement", `{ id: "s1", steps: [backfill({ table: "Item", set: { v: "1; DROP TABLE victim" } })] }`, /backfill of Item: `set\.v` must be one SQL expression/],
-    ["a `set` expression that closes its parenthesis", `{ id: "s2", steps: [backfill({ table: "Item", set: { v: "1) FROM victim WHERE (true" } })] }`, /`set\.v` must be one SQL expression/],
-    ["a check with a second statement", `{ id: "c1", steps: [backfill({ table: "Item", set: { v: "v + 1" } })], checks: [{ name: "sneaky", sql: "SELECT 1; DROP TABLE victim", expect: 1 }] }`, /check "sneaky": `sql` must be one SELECT/],
-    ["a check that writes", `{ id: "c2", steps: [backfill({ table: "Item", set: { v: "v + 1" } })], checks: [{ name: "writer", sql: "UPDATE victim SET id = id + 100 RETURNING 1", expect: 1 }] }`, /check "writer": `sql` must be one SELECT/],
-    ["a check with a writing CTE", `{ id: "c3", steps: [backfill({ table: "Item", set: { v: "v + 1" } })], checks: [{ name: "cte", sql: "WITH d AS (DELETE FROM victim RETURNING 1) SELECT count(*) FROM d", expect: 3 }] }`, /check "cte": `sql` must be one SELECT that changes nothing/],
-    ["a check that creates a table", `{ id: "c4", steps: [backfill({ table: "Item", set: { v: "v + 1" } })], checks: [{ name: "into", sql: "SELECT * INTO copied FROM victim", expect: 3 }] }`, /check "into": `sql` must be one SELECT that changes nothing/],
+    [
+      "a `where` with a second statement",
+      `{ id: "w1", steps: [backfill({ table: "Item", set: { v: "v + 1" }, where: "true; DROP TABLE victim; --" })] }`,
+      /backfill of Item: `where` must be one SQL expression/,
+    ],
+    [
+      "a `where` that commits",
+      `{ id: "w2", steps: [backfill({ table: "Item", set: { v: "v + 1" }, where: "true; DROP TABLE victim; COMMIT; SELECT nope" })] }`,
+      /`where` must be one SQL expression/,
+    ],
+    [
+      "a `set` expression with a second statement",
+      `{ id: "s1", steps: [backfill({ table: "Item", set: { v: "1; DROP TABLE victim" } })] }`,
+      /backfill of Item: `set\.v` must be one SQL expression/,
+    ],
+    [
+      "a `set` expression that closes its parenthesis",
+      `{ id: "s2", steps: [backfill({ table: "Item", set: { v: "1) FROM victim WHERE (true" } })] }`,
+      /`set\.v` must be one SQL expression/,
+    ],
+    [
+      "a check with a second statement",
+      `{ id: "c1", steps: [backfill({ table: "Item", set: { v: "v + 1" } })], checks: [{ name: "sneaky", sql: "SELECT 1; DROP TABLE victim", expect: 1 }] }`,
+      /check "sneaky": `sql` must be one SELECT/,
+    ],
+    [
+      "a check that writes",
+      `{ id: "c2", steps: [backfill({ table: "Item", set: { v: "v + 1" } })], checks: [{ name: "writer", sql: "UPDATE victim SET id = id + 100 RETURNING 1", expect: 1 }] }`,
+      /check "writer": `sql` must be one SELECT/,
+    ],
+    [
+      "a check with a writing CTE",
+      `{ id: "c3", steps: [backfill({ table: "Item", set: { v: "v + 1" } })], checks: [{ name: "cte", sql: "WITH d AS (DELETE FROM victim RETURNING 1) SELECT count(*) FROM d", expect: 3 }] }`,
+      /check "cte": `sql` must be one SELECT that changes nothing/,
+    ],
+    [
+      "a check that creates a table",
+      `{ id: "c4", steps: [backfill({ table: "Item", set: { v: "v + 1" } })], checks: [{ name: "into", sql: "SELECT * INTO copied FROM victim", expect: 3 }] }`,
+      /check "into": `sql` must be one SELECT that changes nothing/,
+    ],
     ["a sql() step with its own COMMIT", `{ id: "q1", steps: [sql("BEGIN; DROP TABLE victim; COMMIT;")] }`, /sql step: transaction control \(BEGIN\) is not allowed/],
-    ["a sql() down with ROLLBACK", `{ id: "q2", steps: [sql("SELECT 1", { down: "ROLLBACK; DROP TABLE victim" })] }`, /sql step \(down\): transaction control \(ROLLBACK\) is not allowed/],
-    ["a backfill that rewrites its own batching key", `{ id: "k1", steps: [backfill({ table: "Item", set: { id: "id + 100000" } })] }`, /backfill of Item sets id, the key its batches walk/],
+    [
+      "a sql() down with ROLLBACK",
+      `{ id: "q2", steps: [sql("SELECT 1", { down: "ROLLBACK; DROP TABLE victim" })] }`,
+      /sql step \(down\): transaction control \(ROLLBACK\) is not allowed/,
+    ],
+    [
+      "a backfill that rewrites its own batching key",
+      `{ id: "k1", steps: [backfill({ table: "Item", set: { id: "id + 100000" } })] }`,
+      /backfill of Item sets id, the key its batches walk/,
+    ],
   ];
 
   for (const [name, plan, message] of refused) {

@@ -18,7 +18,10 @@ async function project(extraConstraints = ""): Promise<string> {
   const dir = await tempProject();
   const m = path.join(dir, "prisma", "migrations", "20250101000000_init");
   await mkdir(m, { recursive: true });
-  await writeFile(path.join(m, "migration.sql"), `CREATE TABLE users (id SERIAL PRIMARY KEY, platform_role TEXT NOT NULL DEFAULT 'none');\nCREATE TABLE project_grants (id SERIAL PRIMARY KEY, user_id INTEGER, group_id INTEGER);\n`);
+  await writeFile(
+    path.join(m, "migration.sql"),
+    `CREATE TABLE users (id SERIAL PRIMARY KEY, platform_role TEXT NOT NULL DEFAULT 'none');\nCREATE TABLE project_grants (id SERIAL PRIMARY KEY, user_id INTEGER, group_id INTEGER);\n`,
+  );
   await writeFile(path.join(dir, "prisma", "constraints.sql"), constraints + extraConstraints);
   return dir;
 }
@@ -73,7 +76,10 @@ describe("breakwater boot", () => {
       await mkdir(path.join(dir, "prisma", "migrations", "20250102000000_empty"));
       const result = await runCli(["boot"], { cwd: dir, databaseUrl: other.url });
       assert.equal(result.code, 17, result.stderr);
-      assert.match(result.stderr, /Could not find the migration file at \S*20250102000000_empty\/migration\.sql\. Please delete the directory or restore the migration file\. \[P3015\]/);
+      assert.match(
+        result.stderr,
+        /Could not find the migration file at \S*20250102000000_empty\/migration\.sql\. Please delete the directory or restore the migration file\. \[P3015\]/,
+      );
       const nothing = await other.db.one<{ ok: boolean }>(`SELECT to_regclass('users') IS NULL AS ok`);
       assert.ok(nothing.ok, "the pending migration before it did not run");
     } finally {
@@ -90,7 +96,10 @@ describe("breakwater boot", () => {
       const result = await runCli(["boot"], { cwd: dir, databaseUrl: other.url });
       assert.equal(result.code, 8, result.stderr);
       const line = text.slice(0, text.indexOf("é")).split("\n").length;
-      assert.match(result.stderr, new RegExp(`constraints\\.sql: invalid byte sequence for encoding "UTF8": 0xe9 0x27 0x3b at byte offset ${text.indexOf("é")} \\(line ${line}\\)`));
+      assert.match(
+        result.stderr,
+        new RegExp(`constraints\\.sql: invalid byte sequence for encoding "UTF8": 0xe9 0x27 0x3b at byte offset ${text.indexOf("é")} \\(line ${line}\\)`),
+      );
       const index = await other.db.one<{ ok: boolean }>(`SELECT to_regclass('single_superadmin') IS NULL AS ok`);
       assert.ok(index.ok, "no statement of the file ran");
     } finally {

@@ -8,7 +8,10 @@ import { after, before, describe, it } from "node:test";
 import { createTestDatabase, runCli, tableChecksum, tempProject, type TestDatabase } from "../harness.ts";
 
 const files: [string, string][] = [
-  ["20250101000000_init", `CREATE TABLE "User" ("id" SERIAL PRIMARY KEY, "email" TEXT NOT NULL, "name" TEXT);\nINSERT INTO "User" (email, name) SELECT 'u' || i || '@example.com', 'Name ' || i FROM generate_series(1, 500) i;\n`],
+  [
+    "20250101000000_init",
+    `CREATE TABLE "User" ("id" SERIAL PRIMARY KEY, "email" TEXT NOT NULL, "name" TEXT);\nINSERT INTO "User" (email, name) SELECT 'u' || i || '@example.com', 'Name ' || i FROM generate_series(1, 500) i;\n`,
+  ],
   ["20250102000000_index", `CREATE INDEX "User_email_idx" ON "User"("email");\nDROP INDEX "User_email_idx";\n`],
   ["20250103000000_drop_name", `-- AlterTable\nALTER TABLE "User" DROP COLUMN "name",\nADD COLUMN "bio" TEXT;\n`],
 ];
@@ -50,7 +53,11 @@ describe("breakwater deploy --backup destructive", () => {
     assert.match(result.stderr, /full backup first \(DROP COLUMN name\)/);
     const dumps = (await readdir(path.join(dir, "backups"))).filter((f) => f.endsWith(".dump"));
     assert.equal(dumps.length, 1);
-    assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'User' AND column_name = 'name'`)).n, 0, "the column is gone");
+    assert.equal(
+      (await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'User' AND column_name = 'name'`)).n,
+      0,
+      "the column is gone",
+    );
 
     const restored = await runCli(["restore", path.join("backups", dumps[0]!), "--yes"], { cwd: dir, databaseUrl: t.url });
     assert.equal(restored.code, 0, restored.stderr);

@@ -91,7 +91,9 @@ describe("breakwater deploy: ALTER TYPE … ADD VALUE runs where the file puts i
       assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "ADMIN", "OWNER", "MANAGER"]);
       assert.deepEqual((await t.db.query(`SELECT "mood"::text AS mood FROM "Feeling"`)).rows, [{ mood: "SAD" }]);
       assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "User" WHERE "role" = 'OWNER'`)).n, 2);
-      const row = await t.db.one<{ finished: boolean; steps: number }>(`SELECT finished_at IS NOT NULL AS finished, applied_steps_count AS steps FROM "_prisma_migrations" WHERE migration_name = '20250102000000_change'`);
+      const row = await t.db.one<{ finished: boolean; steps: number }>(
+        `SELECT finished_at IS NOT NULL AS finished, applied_steps_count AS steps FROM "_prisma_migrations" WHERE migration_name = '20250102000000_change'`,
+      );
       assert.deepEqual(row, { finished: true, steps: 1 });
     });
   });
@@ -126,19 +128,30 @@ describe("breakwater deploy: ALTER TYPE … ADD VALUE runs where the file puts i
       const config = resolveConfig({ lock: { timeoutMs: 100, retries: 30, backoffMs: 50, maxBackoffMs: 200 } }, dir, null, {});
       await writeMigrations(dir, [init]);
       await deploy(t.url, { migrationsDir, lock: config.lock });
-      await writeMigrations(dir, [[
-        "20250102000000_guest",
-        `INSERT INTO "Audit" VALUES ('ran');\nALTER TYPE "Role" ADD VALUE 'GUEST';\nUPDATE "User" SET "role" = 'GUEST' WHERE "id" = 1;\nALTER TABLE "Post" ADD COLUMN "views" INTEGER;\n`,
-      ]]);
+      await writeMigrations(dir, [
+        [
+          "20250102000000_guest",
+          `INSERT INTO "Audit" VALUES ('ran');\nALTER TYPE "Role" ADD VALUE 'GUEST';\nUPDATE "User" SET "role" = 'GUEST' WHERE "id" = 1;\nALTER TABLE "Post" ADD COLUMN "views" INTEGER;\n`,
+        ],
+      ]);
       const holder = await t.connect();
       await holder.query("BEGIN");
       await holder.query(`SELECT count(*) FROM "Post"`);
       setTimeout(() => void holder.query("COMMIT"), 800);
       const notes: string[] = [];
       const result = await deploy(t.url, { migrationsDir, lock: config.lock, emit: (e: MigrateEvent) => e.type === "migration-note" && notes.push(e.message) });
-      assert.deepEqual(result.applied.map((a) => a.name), ["20250102000000_guest"]);
-      assert.ok(notes.some((n) => /55P04/.test(n)), notes.join("; "));
-      assert.ok(notes.some((n) => /lock busy \(lock_timeout 100 ms\); retrying/.test(n)), notes.join("; "));
+      assert.deepEqual(
+        result.applied.map((a) => a.name),
+        ["20250102000000_guest"],
+      );
+      assert.ok(
+        notes.some((n) => /55P04/.test(n)),
+        notes.join("; "),
+      );
+      assert.ok(
+        notes.some((n) => /lock busy \(lock_timeout 100 ms\); retrying/.test(n)),
+        notes.join("; "),
+      );
       assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "Audit"`)).n, 1, "the committed INSERT ran once");
       assert.equal((await t.db.one<{ role: string }>(`SELECT "role"::text AS role FROM "User" WHERE "id" = 1`)).role, "GUEST");
       assert.equal((await t.db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = '"Post"'::regclass AND attname = 'views'`)).rowCount, 1);

@@ -25,9 +25,9 @@ async function inProject(list: MigrationFiles, test: (t: TestDatabase, dir: stri
 
 const cafeExists = async (t: TestDatabase) => (await t.db.one<{ ok: boolean }>(`SELECT to_regclass('"Cafe"') IS NOT NULL AS ok`)).ok;
 const rowsOf = async (t: TestDatabase) =>
-  (await t.db.one<{ ok: boolean }>(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS ok`)).ok
-    ? (await t.db.query<{ migration_name: string; checksum: string }>(`SELECT migration_name, checksum FROM "_prisma_migrations" ORDER BY started_at`)).rows
-    : [];
+  (await t.db.one<{ ok: boolean }>(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS ok`)).ok ?
+    (await t.db.query<{ migration_name: string; checksum: string }>(`SELECT migration_name, checksum FROM "_prisma_migrations" ORDER BY started_at`)).rows
+  : [];
 
 describe("breakwater deploy: a file's bytes", () => {
   it("finds the bytes PostgreSQL refuses as UTF-8, and names them as PostgreSQL does", async () => {
@@ -36,11 +36,18 @@ describe("breakwater deploy: a file's bytes", () => {
       // Latin-1 é, lone continuation, overlong, surrogate, past U+10FFFF, cut at the end, NUL, 5-byte lead, 0xff; then valid text
       const samples = ["61e92729", "6180", "61c0af62", "61eda080", "61f4908080", "61e282", "610062", "61f888808080", "0a0aff41", "61f09f988062", "63616623c3a9"];
       for (const hex of samples) {
-        const server = await t.db.query("SELECT convert_from(decode($1, 'hex'), 'UTF8')", [hex]).then(() => null, (error: Error) => error.message);
+        const server = await t.db.query("SELECT convert_from(decode($1, 'hex'), 'UTF8')", [hex]).then(
+          () => null,
+          (error: Error) => error.message,
+        );
         const found = findInvalidUtf8(Buffer.from(hex, "hex"));
         assert.equal(found?.reason.replace(/ at byte offset .*/, "") ?? null, server, hex);
       }
-      assert.deepEqual(findInvalidUtf8(Buffer.from("0a0aff41", "hex")), { offset: 2, line: 3, reason: `invalid byte sequence for encoding "UTF8": 0xff at byte offset 2 (line 3)` });
+      assert.deepEqual(findInvalidUtf8(Buffer.from("0a0aff41", "hex")), {
+        offset: 2,
+        line: 3,
+        reason: `invalid byte sequence for encoding "UTF8": 0xff at byte offset 2 (line 3)`,
+      });
     } finally {
       await t.drop();
     }
@@ -53,7 +60,10 @@ describe("breakwater deploy: a file's bytes", () => {
       const result = await runCli(["deploy"], { cwd: dir, databaseUrl: t.url });
       assert.equal(result.code, 8, result.stderr);
       const offset = latin1.indexOf(0xe9);
-      assert.match(result.stderr, new RegExp(`20250102000000_latin1/migration\\.sql: invalid byte sequence for encoding "UTF8": 0xe9 0x27 0x29 at byte offset ${offset} \\(line 2\\)`));
+      assert.match(
+        result.stderr,
+        new RegExp(`20250102000000_latin1/migration\\.sql: invalid byte sequence for encoding "UTF8": 0xe9 0x27 0x29 at byte offset ${offset} \\(line 2\\)`),
+      );
       assert.equal(await cafeExists(t), false, "not even the valid file before it ran");
       assert.deepEqual(await rowsOf(t), []);
       const dry = await runCli(["deploy", "--dry-run"], { cwd: dir, databaseUrl: t.url });
@@ -64,7 +74,9 @@ describe("breakwater deploy: a file's bytes", () => {
   it("records the sha256 of the file's bytes, and status compares bytes", async () => {
     await inProject([init, ["20250102000000_latin1", latin1]], async (t, dir) => {
       const status = JSON.parse((await runCli(["migrate", "status", "--json"], { cwd: dir, databaseUrl: t.url })).stdout);
-      assert.deepEqual(status.refused, [{ migration: "20250102000000_latin1", reason: `invalid byte sequence for encoding "UTF8": 0xe9 0x27 0x29 at byte offset ${latin1.indexOf(0xe9)} (line 2)` }]);
+      assert.deepEqual(status.refused, [
+        { migration: "20250102000000_latin1", reason: `invalid byte sequence for encoding "UTF8": 0xe9 0x27 0x29 at byte offset ${latin1.indexOf(0xe9)} (line 2)` },
+      ]);
       const resolved = await runCli(["migrate", "resolve", "--applied", "20250102000000_latin1"], { cwd: dir, databaseUrl: t.url });
       assert.equal(resolved.code, 0, resolved.stderr);
       const rows = await rowsOf(t);
@@ -100,7 +112,8 @@ describe("breakwater deploy: a file's bytes", () => {
 });
 
 describe("breakwater deploy, status, resolve: a folder without migration.sql (Prisma's P3015)", () => {
-  const p3015 = (name: string) => new RegExp(`Could not find the migration file at \\S*${name}/migration\\.sql\\. Please delete the directory or restore the migration file\\. \\[P3015\\]`);
+  const p3015 = (name: string) =>
+    new RegExp(`Could not find the migration file at \\S*${name}/migration\\.sql\\. Please delete the directory or restore the migration file\\. \\[P3015\\]`);
 
   it("deploy refuses a pending one before applying anything (exit 17)", async () => {
     await inProject([init, ["20250102000000_empty", null], ["20250103000000_next", `ALTER TABLE "Cafe" ADD COLUMN "city" TEXT;\n`]], async (t, dir) => {

@@ -8,10 +8,16 @@ import { createTestDatabase, runCli, tempProject, type TestDatabase } from "../h
 import { writeMigrations } from "./deploy-project.ts";
 
 const migrations: [string, string][] = [
-  ["20250101000000_init", `CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');\n\nCREATE TABLE "User" (\n    "id" SERIAL NOT NULL,\n    "email" TEXT NOT NULL,\n    "role" "Role" NOT NULL DEFAULT 'USER',\n    CONSTRAINT "User_pkey" PRIMARY KEY ("id")\n);\n`],
+  [
+    "20250101000000_init",
+    `CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');\n\nCREATE TABLE "User" (\n    "id" SERIAL NOT NULL,\n    "email" TEXT NOT NULL,\n    "role" "Role" NOT NULL DEFAULT 'USER',\n    CONSTRAINT "User_pkey" PRIMARY KEY ("id")\n);\n`,
+  ],
   ["20250102000000_users", `INSERT INTO "User" (email) SELECT 'u' || i || '@example.com' FROM generate_series(1, 100) i;\n`],
   ["20250103000000_email_index", `CREATE INDEX CONCURRENTLY "User_email_idx" ON "User"("email");\n`],
-  ["20250104000000_manager", `-- AlterEnum\nALTER TYPE "Role" ADD VALUE 'MANAGER';\n\n-- uses the new value in the same file (55P04 under Prisma)\nUPDATE "User" SET "role" = 'MANAGER' WHERE "id" <= 3;\n`],
+  [
+    "20250104000000_manager",
+    `-- AlterEnum\nALTER TYPE "Role" ADD VALUE 'MANAGER';\n\n-- uses the new value in the same file (55P04 under Prisma)\nUPDATE "User" SET "role" = 'MANAGER' WHERE "id" <= 3;\n`,
+  ],
   ["20250105000000_post", `CREATE TABLE "Post" ("id" SERIAL PRIMARY KEY, "authorId" INTEGER NOT NULL REFERENCES "User"("id"), "title" TEXT NOT NULL);\n`],
   ["20250106000000_function", `CREATE FUNCTION post_count(u integer) RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM "Post" WHERE "authorId" = u; $$;\n`],
   ["20250107000000_view", `CREATE VIEW "UserStats" AS SELECT u.id, post_count(u.id) AS posts FROM "User" u;\n`],
@@ -55,9 +61,15 @@ describe("breakwater deploy, as prisma migrate deploy", () => {
     const result = await runCli(["deploy"], { cwd: dir, databaseUrl: t.url });
     assert.equal(result.code, 18, result.stderr);
     assert.match(result.stderr, /A migration failed to apply[\s\S]*Migration name: 20250111000000_broken[\s\S]*Database error code: 42P01/);
-    assert.match(result.stderr, /20250104000000_manager: PostgreSQL refused it as one transaction \(55P04[\s\S]*20250104000000_manager: applied in 2 transactions, committed after statement 1\n/);
+    assert.match(
+      result.stderr,
+      /20250104000000_manager: PostgreSQL refused it as one transaction \(55P04[\s\S]*20250104000000_manager: applied in 2 transactions, committed after statement 1\n/,
+    );
     const all = await rows();
-    assert.deepEqual(all.map((r) => r.migration_name), migrations.slice(0, 11).map(([n]) => n));
+    assert.deepEqual(
+      all.map((r) => r.migration_name),
+      migrations.slice(0, 11).map(([n]) => n),
+    );
     for (const [i, row] of all.entries()) {
       assert.match(row.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "uuid v4");
       assert.equal(row.checksum, checksumOf(migrations[i]![1]), "sha256 of the file");
@@ -96,7 +108,10 @@ describe("breakwater deploy, as prisma migrate deploy", () => {
     assert.equal(again.code, 17);
     assert.match(again.stderr, /P3012|not in a failed state/);
     const fixed = `ALTER TABLE "User" ADD COLUMN "age" INTEGER;\n`;
-    await writeMigrations(dir, [["20250111000000_broken", fixed], ["20250113000000_manual", `SELECT 1;\n`]]);
+    await writeMigrations(dir, [
+      ["20250111000000_broken", fixed],
+      ["20250113000000_manual", `SELECT 1;\n`],
+    ]);
     assert.equal((await runCli(["migrate", "resolve", "--applied", "20250113000000_manual"], { cwd: dir, databaseUrl: t.url })).code, 0);
     const twice = await runCli(["migrate", "resolve", "--applied", "20250113000000_manual"], { cwd: dir, databaseUrl: t.url });
     assert.equal(twice.code, 17);
@@ -128,7 +143,11 @@ describe("breakwater deploy, as prisma migrate deploy", () => {
     try {
       const config = resolveConfig({}, dir, null, {});
       const start = Date.now();
-      await assert.rejects(deploy(t.url, { migrationsDir: path.join(dir, "prisma", "migrations"), lock: config.lock, advisoryLockWaitMs: 700 }), (e: Error & { code?: string }) => e.code === "P1002" && /Timed out trying to acquire a postgres advisory lock \(SELECT pg_advisory_lock\(72707369\)\)\. Timeout: 700ms/.test(e.message));
+      await assert.rejects(
+        deploy(t.url, { migrationsDir: path.join(dir, "prisma", "migrations"), lock: config.lock, advisoryLockWaitMs: 700 }),
+        (e: Error & { code?: string }) =>
+          e.code === "P1002" && /Timed out trying to acquire a postgres advisory lock \(SELECT pg_advisory_lock\(72707369\)\)\. Timeout: 700ms/.test(e.message),
+      );
       assert.ok(Date.now() - start >= 650, "it waited");
     } finally {
       await other.query("SELECT pg_advisory_unlock(72707369)");
@@ -143,9 +162,19 @@ describe("breakwater deploy, as prisma migrate deploy", () => {
     setTimeout(() => void holder.query("COMMIT"), 800);
     const config = resolveConfig({ lock: { timeoutMs: 100, retries: 30, backoffMs: 50, maxBackoffMs: 200 } }, dir, null, {});
     const notes: string[] = [];
-    const result = await deploy(t.url, { migrationsDir: path.join(dir, "prisma", "migrations"), lock: config.lock, emit: (e) => e.type === "migration-note" && notes.push(e.message) });
-    assert.deepEqual(result.applied.map((a) => a.name), ["20250114000000_busy"]);
-    assert.ok(notes.some((n) => /lock busy \(lock_timeout 100 ms\); retrying/.test(n)), notes.join("; "));
+    const result = await deploy(t.url, {
+      migrationsDir: path.join(dir, "prisma", "migrations"),
+      lock: config.lock,
+      emit: (e) => e.type === "migration-note" && notes.push(e.message),
+    });
+    assert.deepEqual(
+      result.applied.map((a) => a.name),
+      ["20250114000000_busy"],
+    );
+    assert.ok(
+      notes.some((n) => /lock busy \(lock_timeout 100 ms\); retrying/.test(n)),
+      notes.join("; "),
+    );
     const rows = (await t.db.query(`SELECT count(*)::int AS n FROM "_prisma_migrations" WHERE migration_name = '20250114000000_busy'`)).rows as { n: number }[];
     assert.equal(rows[0]!.n, 1, "one row, finished once");
   });
@@ -169,9 +198,15 @@ describe("breakwater deploy: a failing file with its own BEGIN … COMMIT (Prism
     try {
       const dir = await tempProject();
       await writeMigrations(dir, [
-        ["20250101000000_init", `CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');\nCREATE TABLE "User" ("id" SERIAL PRIMARY KEY, "role" "Role" NOT NULL DEFAULT 'USER');\nINSERT INTO "User" (role) VALUES ('USER'), ('ADMIN');\n`],
+        [
+          "20250101000000_init",
+          `CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');\nCREATE TABLE "User" ("id" SERIAL PRIMARY KEY, "role" "Role" NOT NULL DEFAULT 'USER');\nINSERT INTO "User" (role) VALUES ('USER'), ('ADMIN');\n`,
+        ],
         // Prisma's final SQL for USER → EMPLOYEE while a row still holds USER: fails inside its BEGIN
-        ["20250102000000_swap", `-- AlterEnum\nBEGIN;\nCREATE TYPE "Role_new" AS ENUM ('EMPLOYEE', 'ADMIN');\nALTER TABLE "User" ALTER COLUMN "role" DROP DEFAULT;\nALTER TABLE "User" ALTER COLUMN "role" TYPE "Role_new" USING ("role"::text::"Role_new");\nALTER TYPE "Role" RENAME TO "Role_old";\nALTER TYPE "Role_new" RENAME TO "Role";\nDROP TYPE "Role_old";\nCOMMIT;\n`],
+        [
+          "20250102000000_swap",
+          `-- AlterEnum\nBEGIN;\nCREATE TYPE "Role_new" AS ENUM ('EMPLOYEE', 'ADMIN');\nALTER TABLE "User" ALTER COLUMN "role" DROP DEFAULT;\nALTER TABLE "User" ALTER COLUMN "role" TYPE "Role_new" USING ("role"::text::"Role_new");\nALTER TYPE "Role" RENAME TO "Role_old";\nALTER TYPE "Role_new" RENAME TO "Role";\nDROP TYPE "Role_old";\nCOMMIT;\n`,
+        ],
       ]);
       const result = await runCli(["deploy"], { cwd: dir, databaseUrl: t.url });
       assert.equal(result.code, 18, result.stderr);
@@ -181,7 +216,10 @@ describe("breakwater deploy: a failing file with its own BEGIN … COMMIT (Prism
       assert.equal(row.finished_at, null);
       assert.match(row.logs, /Database error code: 22P02/);
       assert.equal((await t.db.one<{ ok: boolean }>(`SELECT to_regtype('"Role_new"') IS NULL AS ok`)).ok, true, "the file's transaction was rolled back");
-      assert.equal((await t.db.one<{ d: string }>(`SELECT column_default AS d FROM information_schema.columns WHERE table_name = 'User' AND column_name = 'role'`)).d, `'USER'::"Role"`);
+      assert.equal(
+        (await t.db.one<{ d: string }>(`SELECT column_default AS d FROM information_schema.columns WHERE table_name = 'User' AND column_name = 'role'`)).d,
+        `'USER'::"Role"`,
+      );
     } finally {
       await t.drop();
     }

@@ -42,19 +42,31 @@ view PostInfo {
   title String
 }
 `;
-  const prisma5New = prisma5.replace("  title String\n}\n\nview", "  title String\n  tags  Tag[]\n}\n\nmodel Tag {\n  id    Int    @id @default(autoincrement())\n  posts Post[]\n}\n\nview");
+  const prisma5New = prisma5.replace(
+    "  title String\n}\n\nview",
+    "  title String\n  tags  Tag[]\n}\n\nmodel Tag {\n  id    Int    @id @default(autoincrement())\n  posts Post[]\n}\n\nview",
+  );
 
   it("Prisma 5: accepts a view with @id (valid in Prisma 5), validates with Prisma 5 and says what Prisma 7's SQL changes", async () => {
     const p = await projectWith(path.join(root, "node_modules", "prisma5"), prisma5, prisma5New);
     const json = await p.plan(["--dry-run", "--json"]);
     assert.equal(json.code, 0, json.stderr);
     const out = JSON.parse(json.stdout) as PlanJson;
-    assert.deepEqual(out.changes.map((c) => [c.kind, c.subject]), [["model-added", "Tag"]]);
+    assert.deepEqual(
+      out.changes.map((c) => [c.kind, c.subject]),
+      [["model-added", "Tag"]],
+    );
     assert.equal(out.engines.project?.version, "5.22.0");
     assert.deepEqual(out.engines.validator, { prisma: "5.22.0", source: "project" });
     assert.deepEqual(out.engines.sql, { prisma: "7.10.1", source: "breakwater" });
-    assert.ok(out.engines.notes.some((n) => /Prisma 5\.22\.0 bundles no schema engine WASM/.test(n)), out.engines.notes.join("\n"));
-    assert.ok(out.engines.notes.some((n) => /_PostToTag_AB_pkey.*Prisma 5\.22\.0 with a unique index "_PostToTag_AB_unique"/.test(n)), "the many-to-many key differs from Prisma 5's");
+    assert.ok(
+      out.engines.notes.some((n) => /Prisma 5\.22\.0 bundles no schema engine WASM/.test(n)),
+      out.engines.notes.join("\n"),
+    );
+    assert.ok(
+      out.engines.notes.some((n) => /_PostToTag_AB_pkey.*Prisma 5\.22\.0 with a unique index "_PostToTag_AB_unique"/.test(n)),
+      "the many-to-many key differs from Prisma 5's",
+    );
     assert.match(out.sql.single!, /CONSTRAINT "_PostToTag_AB_pkey" PRIMARY KEY \("A","B"\)/);
 
     const plain = await p.plan(["--dry-run"]);
@@ -75,7 +87,10 @@ model Post {
   title String?
 }
 `;
-  const prisma6New = prisma6.replace("  title String?\n}\n", '  title String  @default("untitled")\n  tags  Tag[]\n}\n\nmodel Tag {\n  id    Int    @id @default(autoincrement())\n  posts Post[]\n}\n');
+  const prisma6New = prisma6.replace(
+    "  title String?\n}\n",
+    '  title String  @default("untitled")\n  tags  Tag[]\n}\n\nmodel Tag {\n  id    Int    @id @default(autoincrement())\n  posts Post[]\n}\n',
+  );
 
   it("Prisma 6: accepts the preview feature metrics and writes the SQL with Prisma 6's own migrate diff, offline", async () => {
     const p = await projectWith(path.join(root, "node_modules", "prisma6"), prisma6, prisma6New);
@@ -93,7 +108,11 @@ model Post {
     assert.match(expand, /CREATE TABLE "_PostToTag" \(\n {4}"A" INTEGER NOT NULL,\n {4}"B" INTEGER NOT NULL,\n\n {4}CONSTRAINT "_PostToTag_AB_pkey" PRIMARY KEY \("A","B"\)\n\);/);
     assert.equal(contract, '-- AlterTable\nALTER TABLE "Post" ALTER COLUMN "title" SET NOT NULL;\n');
     const planDir = (await readdir(path.join(p.dir, "prisma", "breakwater")))[0]!;
-    assert.match(await readFile(path.join(p.dir, "prisma", "breakwater", planDir, "schema.intermediate.prisma"), "utf8"), /previewFeatures = \["metrics"\]/, "the user's text is kept");
+    assert.match(
+      await readFile(path.join(p.dir, "prisma", "breakwater", planDir, "schema.intermediate.prisma"), "utf8"),
+      /previewFeatures = \["metrics"\]/,
+      "the user's text is kept",
+    );
   });
 
   it("Prisma 7: its bundled schema engine is breakwater's build, so it writes the SQL", async () => {

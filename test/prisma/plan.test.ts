@@ -71,7 +71,10 @@ async function threeSteps(p: Project, t: TestDatabase, options: { intermediateDe
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, options.intermediateDeployed ? /No pending migrations to apply/ : new RegExp(`Applied 1 migration\\(s\\):\\n  ${expand}`));
   assert.match(first.stdout, new RegExp(`Stopped before ${contract}`));
-  const applied = async () => (await t.db.query<{ migration_name: string }>(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL ORDER BY migration_name`)).rows.map((r) => r.migration_name);
+  const applied = async () =>
+    (await t.db.query<{ migration_name: string }>(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL ORDER BY migration_name`)).rows.map(
+      (r) => r.migration_name,
+    );
   assert.deepEqual(await applied(), all.slice(0, -1));
   const status = await p.cli(["migrate", "status"]);
   assert.match(status.stdout, new RegExp(`Pending \\(1\\):\\n  ${contract}   \\(waits for plan \\d{14}_\\w+ to complete\\)`));
@@ -137,7 +140,9 @@ enum Role {
   ADMIN
 }
 `;
-const seedsNew = seedsOld.replace("@default(USER)", "@default(EMPLOYEE)").replace("enum Role {\n  USER\n  ADMIN\n}", "enum Role {\n  EMPLOYEE  // replaces USER\n  MANAGER   // new\n  ADMIN     // unchanged\n}");
+const seedsNew = seedsOld
+  .replace("@default(USER)", "@default(EMPLOYEE)")
+  .replace("enum Role {\n  USER\n  ADMIN\n}", "enum Role {\n  EMPLOYEE  // replaces USER\n  MANAGER   // new\n  ADMIN     // unchanged\n}");
 
 describe("breakwater plan: the seeds' Role change (USER → EMPLOYEE, MANAGER added)", () => {
   let t: TestDatabase;
@@ -148,8 +153,12 @@ describe("breakwater plan: the seeds' Role change (USER → EMPLOYEE, MANAGER ad
     p = await project(t, seedsOld);
     ref = await reference(seedsNew);
     // every role, and invites with each role and with none
-    await t.db.query(`INSERT INTO "User" (email, role) SELECT 'u' || i || '@example.com', (CASE WHEN i % 3 = 0 THEN 'ADMIN' ELSE 'USER' END)::"Role" FROM generate_series(1, 3000) i`);
-    await t.db.query(`INSERT INTO "Invite" ("userId", role) SELECT id, CASE WHEN id % 4 = 0 THEN NULL WHEN id % 4 = 1 THEN 'ADMIN'::"Role" ELSE 'USER'::"Role" END FROM "User" WHERE id <= 1000`);
+    await t.db.query(
+      `INSERT INTO "User" (email, role) SELECT 'u' || i || '@example.com', (CASE WHEN i % 3 = 0 THEN 'ADMIN' ELSE 'USER' END)::"Role" FROM generate_series(1, 3000) i`,
+    );
+    await t.db.query(
+      `INSERT INTO "Invite" ("userId", role) SELECT id, CASE WHEN id % 4 = 0 THEN NULL WHEN id % 4 = 1 THEN 'ADMIN'::"Role" ELSE 'USER'::"Role" END FROM "User" WHERE id <= 1000`,
+    );
   });
   after(async () => {
     await t.drop();
@@ -157,7 +166,8 @@ describe("breakwater plan: the seeds' Role change (USER → EMPLOYEE, MANAGER ad
   });
 
   it("reads the old schema from git, refuses to guess the rename, then scaffolds the three steps", async () => {
-    const git = (...args: string[]) => new Promise<void>((resolve, reject) => execFile("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: p.dir }, (e) => (e ? reject(e) : resolve())));
+    const git = (...args: string[]) =>
+      new Promise<void>((resolve, reject) => execFile("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: p.dir }, (e) => (e ? reject(e) : resolve())));
     await git("init", "-q");
     await git("add", "prisma/schema.prisma");
     await git("commit", "-qm", "old schema");
@@ -194,12 +204,22 @@ describe("breakwater plan: the seeds' Role change (USER → EMPLOYEE, MANAGER ad
   it("deploy → run → deploy ends in the seeds' target schema with every row kept", async () => {
     const mapped = `md5(string_agg(id || ':' || email || ':' || (CASE role::text WHEN 'USER' THEN 'EMPLOYEE' ELSE role::text END), ',' ORDER BY id))`;
     const usersBefore = (await t.db.one<{ x: string }>(`SELECT ${mapped} AS x FROM "User"`)).x;
-    const invitesBefore = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || "userId" || ':' || coalesce(CASE role::text WHEN 'USER' THEN 'EMPLOYEE' ELSE role::text END, '-'), ',' ORDER BY id)) AS x FROM "Invite"`)).x;
+    const invitesBefore = (
+      await t.db.one<{ x: string }>(
+        `SELECT md5(string_agg(id || ':' || "userId" || ':' || coalesce(CASE role::text WHEN 'USER' THEN 'EMPLOYEE' ELSE role::text END, '-'), ',' ORDER BY id)) AS x FROM "Invite"`,
+      )
+    ).x;
     await threeSteps(p, t);
     assert.equal((await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || email || ':' || role::text, ',' ORDER BY id)) AS x FROM "User"`)).x, usersBefore);
-    assert.equal((await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || "userId" || ':' || coalesce(role::text, '-'), ',' ORDER BY id)) AS x FROM "Invite"`)).x, invitesBefore);
+    assert.equal(
+      (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || "userId" || ':' || coalesce(role::text, '-'), ',' ORDER BY id)) AS x FROM "Invite"`)).x,
+      invitesBefore,
+    );
     const counts = (await t.db.query<{ role: string; n: number }>(`SELECT role::text, count(*)::int AS n FROM "User" GROUP BY 1 ORDER BY 1`)).rows;
-    assert.deepEqual(counts, [{ role: "ADMIN", n: 1000 }, { role: "EMPLOYEE", n: 2000 }]);
+    assert.deepEqual(counts, [
+      { role: "ADMIN", n: 1000 },
+      { role: "EMPLOYEE", n: 2000 },
+    ]);
     assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
     assert.equal(await shape(t.db), ref.shape, "the same schema Prisma's own migrations of the new schema.prisma give");
   });
@@ -212,8 +232,11 @@ describe("breakwater plan: the seeds' Role change (USER → EMPLOYEE, MANAGER ad
     try {
       await writeFile(path.join(work, "schema.prisma"), seedsNew.replace('output   = "../generated/prisma"', 'output   = "./generated"'));
       const generate = await new Promise<{ code: number; out: string }>((resolve) =>
-        execFile(process.execPath, [path.join(example, "node_modules", "prisma", "build", "index.js"), "generate", "--schema", path.join(work, "schema.prisma")], { cwd: example, env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: "/bin/true", PRISMA_HIDE_UPDATE_MESSAGE: "1" } }, (e, stdout, stderr) =>
-          resolve({ code: e ? 1 : 0, out: stdout + stderr }),
+        execFile(
+          process.execPath,
+          [path.join(example, "node_modules", "prisma", "build", "index.js"), "generate", "--schema", path.join(work, "schema.prisma")],
+          { cwd: example, env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: "/bin/true", PRISMA_HIDE_UPDATE_MESSAGE: "1" } },
+          (e, stdout, stderr) => resolve({ code: e ? 1 : 0, out: stdout + stderr }),
         ),
       );
       assert.equal(generate.code, 0, generate.out);
@@ -232,14 +255,20 @@ await prisma.$disconnect();
 `,
       );
       const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile(process.execPath, ["--import", "tsx", path.join(work, "client.mts")], { cwd: root, env: { ...process.env, DATABASE_URL: t.url } }, (e, stdout, stderr) => resolve({ code: e ? 1 : 0, stdout, stderr })),
+        execFile(process.execPath, ["--import", "tsx", path.join(work, "client.mts")], { cwd: root, env: { ...process.env, DATABASE_URL: t.url } }, (e, stdout, stderr) =>
+          resolve({ code: e ? 1 : 0, stdout, stderr }),
+        ),
       );
       assert.equal(out.code, 0, out.stderr);
       const result = JSON.parse(out.stdout.trim().split("\n").at(-1)!) as { manager: string; byDefault: string; counts: [string, number][]; invite: [string, string] };
       assert.equal(result.manager, "MANAGER");
       assert.equal(result.byDefault, "EMPLOYEE", "the new default, as the final schema.prisma says");
       // user 1 was EMPLOYEE (ex-USER): 1999 EMPLOYEE + the default one; MANAGER: user 1 and the new one
-      assert.deepEqual(result.counts, [["EMPLOYEE", 2000], ["MANAGER", 2], ["ADMIN", 1000]]);
+      assert.deepEqual(result.counts, [
+        ["EMPLOYEE", 2000],
+        ["MANAGER", 2],
+        ["ADMIN", 1000],
+      ]);
       assert.deepEqual(result.invite, ["EMPLOYEE", "EMPLOYEE"], "an invite migrated from USER, read through the relation");
       const rows = await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "User" WHERE email IN ('manager@example.com', 'default@example.com')`);
       assert.equal(rows.n, 2, "the client's writes are in the database");
@@ -296,7 +325,7 @@ model User {
     }
   });
 
-  it("makes seed 003's role required with @default(\"user\"): NULL rows filled, others untouched", async () => {
+  it('makes seed 003\'s role required with @default("user"): NULL rows filled, others untouched', async () => {
     const nnOld = `${datasource}
 model User {
   id    String  @id @default(uuid())
@@ -309,7 +338,9 @@ model User {
     const ref = await reference(nnNew);
     try {
       const p = await project(t, nnOld);
-      await t.db.query(`INSERT INTO "User" (id, email, role) SELECT 'id-' || i, 'u' || i || '@example.com', CASE WHEN i % 2 = 0 THEN NULL ELSE 'admin' END FROM generate_series(1, 3000) i`);
+      await t.db.query(
+        `INSERT INTO "User" (id, email, role) SELECT 'id-' || i, 'u' || i || '@example.com', CASE WHEN i % 2 = 0 THEN NULL ELSE 'admin' END FROM generate_series(1, 3000) i`,
+      );
       const expected = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || coalesce(role, 'user'), ',' ORDER BY id)) AS x FROM "User"`)).x;
       await writeFile(path.join(p.dir, "prisma", "schema.prisma"), nnNew);
       const made = await p.plan(["--from", "prisma/schema.old.prisma", "--name", "role_required", "--guard"]);
@@ -320,11 +351,17 @@ model User {
       const deployed = await p.cli(["deploy"]);
       assert.equal(deployed.code, 0, deployed.stderr);
       const contract = (await folders(p.dir)).at(-1)!;
-      await assert.rejects(t.db.query(await readFile(path.join(p.dir, "prisma", "migrations", contract, "migration.sql"), "utf8")), /breakwater: run plan \d{14}_role_required first/);
+      await assert.rejects(
+        t.db.query(await readFile(path.join(p.dir, "prisma", "migrations", contract, "migration.sql"), "utf8")),
+        /breakwater: run plan \d{14}_role_required first/,
+      );
       assert.equal((await t.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM "User" WHERE role IS NULL`)).n, 1500, "nothing of the contract ran");
       await threeSteps(p, t, { intermediateDeployed: true });
       assert.equal((await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || role, ',' ORDER BY id)) AS x FROM "User"`)).x, expected);
-      assert.deepEqual((await t.db.query<{ role: string; n: number }>(`SELECT role, count(*)::int AS n FROM "User" GROUP BY 1 ORDER BY 1`)).rows, [{ role: "admin", n: 1500 }, { role: "user", n: 1500 }]);
+      assert.deepEqual((await t.db.query<{ role: string; n: number }>(`SELECT role, count(*)::int AS n FROM "User" GROUP BY 1 ORDER BY 1`)).rows, [
+        { role: "admin", n: 1500 },
+        { role: "user", n: 1500 },
+      ]);
       assert.equal(await shape(t.db), ref.shape);
     } finally {
       await t.drop();
@@ -401,8 +438,14 @@ model Account {
     const ref = await reference(mappedNew);
     try {
       const p = await project(t, mappedOld);
-      await t.db.query(`INSERT INTO accounts ("the role", roles) SELECT (CASE WHEN i % 2 = 0 THEN 'user' ELSE 'admin' END)::role_t, (CASE WHEN i % 3 = 0 THEN '{}' ELSE '{user,admin,user}' END)::role_t[] FROM generate_series(1, 600) i`);
-      const expected = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || replace("the role"::text, 'user', 'employee') || ':' || replace(roles::text, 'user', 'employee'), ',' ORDER BY id)) AS x FROM accounts`)).x;
+      await t.db.query(
+        `INSERT INTO accounts ("the role", roles) SELECT (CASE WHEN i % 2 = 0 THEN 'user' ELSE 'admin' END)::role_t, (CASE WHEN i % 3 = 0 THEN '{}' ELSE '{user,admin,user}' END)::role_t[] FROM generate_series(1, 600) i`,
+      );
+      const expected = (
+        await t.db.one<{ x: string }>(
+          `SELECT md5(string_agg(id || ':' || replace("the role"::text, 'user', 'employee') || ':' || replace(roles::text, 'user', 'employee'), ',' ORDER BY id)) AS x FROM accounts`,
+        )
+      ).x;
       await writeFile(path.join(p.dir, "prisma", "schema.prisma"), mappedNew);
       const made = await p.plan(["--from", "prisma/schema.old.prisma", "--rename", "Role.USER=EMPLOYEE", "--name", "mapped"]);
       assert.equal(made.code, 0, made.stderr);
@@ -435,15 +478,23 @@ describe("breakwater plan: a multi-file schema (prisma/schema/ folder)", () => {
       assert.match(init.stdout, /to prisma\/schema:/, "the folder is found without --to");
       assert.equal((await cli(["deploy"])).code, 0);
       await t.db.query(`INSERT INTO "User" (name, role) SELECT 'n' || i, (CASE WHEN i % 4 = 0 THEN 'ADMIN' ELSE 'USER' END)::"Role" FROM generate_series(1, 1200) i`);
-      const expected = (await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || name || ':' || replace(role::text, 'USER', 'EMPLOYEE'), ',' ORDER BY id)) AS x FROM "User"`)).x;
+      const expected = (
+        await t.db.one<{ x: string }>(`SELECT md5(string_agg(id || ':' || name || ':' || replace(role::text, 'USER', 'EMPLOYEE'), ',' ORDER BY id)) AS x FROM "User"`)
+      ).x;
 
-      const git = (...args: string[]) => new Promise<void>((resolve, reject) => execFile("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir }, (e) => (e ? reject(e) : resolve())));
+      const git = (...args: string[]) =>
+        new Promise<void>((resolve, reject) => execFile("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir }, (e) => (e ? reject(e) : resolve())));
       await git("init", "-q");
       await git("add", "prisma/schema");
       await git("commit", "-qm", "old schema");
       await writeFile(path.join(folder, "enums.prisma"), "enum Role {\n  EMPLOYEE\n  ADMIN\n}\n");
-      await writeFile(path.join(folder, "user.prisma"), "model User {\n  id       Int    @id @default(autoincrement())\n  fullName String\n  role     Role   @default(EMPLOYEE)\n}\n");
-      const made = await runCli(["plan", "--from", "HEAD", "--rename", "Role.USER=EMPLOYEE", "--rename", "User.name=fullName", "--name", "multi", "--import-from", indexUrl], { cwd: dir });
+      await writeFile(
+        path.join(folder, "user.prisma"),
+        "model User {\n  id       Int    @id @default(autoincrement())\n  fullName String\n  role     Role   @default(EMPLOYEE)\n}\n",
+      );
+      const made = await runCli(["plan", "--from", "HEAD", "--rename", "Role.USER=EMPLOYEE", "--rename", "User.name=fullName", "--name", "multi", "--import-from", indexUrl], {
+        cwd: dir,
+      });
       assert.equal(made.code, 0, made.stderr);
       const planDir = path.join(dir, "prisma", "breakwater", (await readdir(path.join(dir, "prisma", "breakwater")))[0]!);
       assert.deepEqual((await readdir(path.join(planDir, "schema.intermediate"))).sort(), ["base.prisma", "enums.prisma", "user.prisma"]);
@@ -453,7 +504,11 @@ describe("breakwater plan: a multi-file schema (prisma/schema/ folder)", () => {
       const [expand, contract] = (await folders(dir)).slice(-2);
       const read = async (name: string) => readFile(path.join(dir, "prisma", "migrations", name, "migration.sql"), "utf8");
       const files = async (base: string) => Promise.all((await readdir(base)).sort().map(async (n) => ({ path: n, content: await readFile(path.join(base, n), "utf8") })));
-      const old = [{ path: "base.prisma", content: datasource }, { path: "enums.prisma", content: "enum Role {\n  USER\n  ADMIN\n}\n" }, { path: "user.prisma", content: "model User {\n  id   Int    @id @default(autoincrement())\n  name String\n  role Role   @default(USER)\n}\n" }];
+      const old = [
+        { path: "base.prisma", content: datasource },
+        { path: "enums.prisma", content: "enum Role {\n  USER\n  ADMIN\n}\n" },
+        { path: "user.prisma", content: "model User {\n  id   Int    @id @default(autoincrement())\n  name String\n  role Role   @default(USER)\n}\n" },
+      ];
       const middle = await files(path.join(planDir, "schema.intermediate"));
       assert.equal(await read(expand!), await diffSchemas(old, middle));
       assert.equal(await read(contract!), await diffSchemas(middle, await files(folder)));
@@ -545,7 +600,10 @@ model User {
     assert.doesNotMatch(result.stdout, /breaking/);
     const [folder] = await folders(dir);
     assert.match(folder!, /^\d{14}_bio$/);
-    assert.equal(await readFile(path.join(dir, "prisma", "migrations", folder!, "migration.sql"), "utf8"), await diffSchemas([{ path: "a", content: base }], [{ path: "b", content: next }]));
+    assert.equal(
+      await readFile(path.join(dir, "prisma", "migrations", folder!, "migration.sql"), "utf8"),
+      await diffSchemas([{ path: "a", content: base }], [{ path: "b", content: next }]),
+    );
     assert.equal(existsSync(path.join(dir, "prisma", "breakwater")), false);
     await rm(path.join(dir, "prisma", "migrations"), { recursive: true });
   });
@@ -570,7 +628,13 @@ model User {
     const result = await plan(["--from", "old.prisma", "--no-renames", "--dry-run", "--json"]);
     assert.equal(result.code, 0, result.stderr);
     const out = JSON.parse(result.stdout) as { changes: { kind: string; subject: string; breaking: boolean }[]; breaking: boolean; written: unknown };
-    assert.deepEqual(out.changes.map((c) => [c.kind, c.subject, c.breaking]), [["column-removed", "User.name", true], ["column-added", "User.title", false]]);
+    assert.deepEqual(
+      out.changes.map((c) => [c.kind, c.subject, c.breaking]),
+      [
+        ["column-removed", "User.name", true],
+        ["column-added", "User.title", false],
+      ],
+    );
     assert.equal(out.written, null);
   });
 
@@ -578,7 +642,19 @@ model User {
     const old = `${datasource}\nenum Role {\n  USER\n  ADMIN\n}\n\nmodel Member {\n  id   Int    @id\n  name String\n  role Role   @default(USER)\n}\n`;
     await writeFile(path.join(dir, "old-tty.prisma"), old);
     await setNew(old.replace("  USER\n  ADMIN", "  EMPLOYEE\n  MANAGER\n  ADMIN").replace("@default(USER)", "@default(EMPLOYEE)").replace("  name String\n", "  title String\n"));
-    const command = [process.execPath, path.join(root, "packages", "breakwater", "bin", "breakwater.js"), "plan", "--from", "old-tty.prisma", "--name", "tty", "--import-from", indexUrl].map((a) => `'${a}'`).join(" ");
+    const command = [
+      process.execPath,
+      path.join(root, "packages", "breakwater", "bin", "breakwater.js"),
+      "plan",
+      "--from",
+      "old-tty.prisma",
+      "--name",
+      "tty",
+      "--import-from",
+      indexUrl,
+    ]
+      .map((a) => `'${a}'`)
+      .join(" ");
     // `script` gives the command a pseudo-terminal; the answers are typed ahead: MANAGER, then "yes, renamed"
     const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
       const child = execFile("script", ["-qfec", command, "/dev/null"], { cwd: dir, env: { ...process.env, CI: "true" } }, (e, stdout) => resolve({ code: e ? 1 : 0, stdout }));

@@ -7,7 +7,17 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runCli } from "../harness.ts";
 import {
-  DEFAULT_SEED, describeTrial, finalStateDifferences, maintenanceFile, prepareTrial, runStatusOf, runTrial, startBattery, stopBattery, trialSpec, type Battery,
+  DEFAULT_SEED,
+  describeTrial,
+  finalStateDifferences,
+  maintenanceFile,
+  prepareTrial,
+  runStatusOf,
+  runTrial,
+  startBattery,
+  stopBattery,
+  trialSpec,
+  type Battery,
 } from "./battery.ts";
 
 const seed = process.env.BATTERY_SEED ? Number(process.env.BATTERY_SEED) : DEFAULT_SEED;

@@ -102,7 +102,13 @@ export function trialSpec(seed: number, n: number, faults: readonly Fault[] = fa
   const random = seededRandom(mixSeed(seed, 3, n));
   const [kind, at, downtime] = [random(), random(), random()];
   const beforeContract = phaseOrder.indexOf(target) >= 0 && phaseOrder.indexOf(target) <= phaseOrder.indexOf("verify");
-  const scenario: Scenario = target === "rollback" ? (kind < 0.5 ? "check fails" : "rollback command") : beforeContract && kind < 0.25 ? "check fails" : "complete";
+  const scenario: Scenario =
+    target === "rollback" ?
+      kind < 0.5 ?
+        "check fails"
+      : "rollback command"
+    : beforeContract && kind < 0.25 ? "check fails"
+    : "complete";
   return { seed, n, fault, target, scenario, at, downtimeMs: Math.round(downtime * 800) };
 }
 
@@ -213,7 +219,13 @@ export function maintenanceFile(dir: string): string {
 }
 
 /** Every difference between the database and the state a user relies on after the run. */
-export async function finalStateDifferences(db: Database, trial: TrialDatabase, expected: "completed" | "rolled_back", battery: Battery, run: RunStatus | undefined): Promise<string[]> {
+export async function finalStateDifferences(
+  db: Database,
+  trial: TrialDatabase,
+  expected: "completed" | "rolled_back",
+  battery: Battery,
+  run: RunStatus | undefined,
+): Promise<string[]> {
   const { dir, before } = trial;
   const problems: string[] = [];
   if (!run) problems.push("no run of the plan in the journal");
@@ -252,7 +264,9 @@ export async function finalStateDifferences(db: Database, trial: TrialDatabase, 
   }
   if (existsSync(maintenanceFile(dir))) problems.push(`maintenance is still on (${maintenanceFile(dir)} exists)`);
 
-  const snapshots = await db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'breakwater' AND c.relname LIKE 'snap\\_%' ORDER BY 1`);
+  const snapshots = await db.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'breakwater' AND c.relname LIKE 'snap\\_%' ORDER BY 1`,
+  );
   if (expected === "rolled_back" && snapshots.rowCount > 0) problems.push(`snapshot tables left after the rollback: ${snapshots.rows.map((s) => s.name).join(", ")}`);
   if (expected === "completed" && run) {
     // A step missing from the journal has no cursor: a later crash would redo its batches.
@@ -325,8 +339,18 @@ function observer(db: Database, subject: { runId?: string }) {
 function phaseOf(observation: Observation, scenario: Scenario, runnerAlive: boolean): Hit {
   const { run, pid } = observation;
   const connected = pid !== null;
-  if (scenario === "rollback command" && (!run || run.state === "completed")) return connected ? "rollback" : runnerAlive ? "startup" : "finished";
-  if (!run) return connected ? "preflight" : runnerAlive ? "startup" : "finished";
+  if (scenario === "rollback command" && (!run || run.state === "completed"))
+    return (
+      connected ? "rollback"
+      : runnerAlive ? "startup"
+      : "finished"
+    );
+  if (!run)
+    return (
+      connected ? "preflight"
+      : runnerAlive ? "startup"
+      : "finished"
+    );
   switch (run.state) {
     case "rolling_back":
       return "rollback";
@@ -508,7 +532,8 @@ export async function runTrial(battery: Battery, spec: TrialSpec): Promise<Trial
     if (exit?.signal === "SIGKILL") result.runner = "killed";
     else if (exit) {
       result.runner = exit.code === 0 ? "exit 0" : `exit ${exit.code}: ${errorLine(runner.stderr())}`;
-      if (!allowedExits.includes(exit.code ?? -1)) result.problems.push(`the struck runner exited ${exit.code} (expected ${allowedExits.join(" or ")}): ${errorLine(runner.stderr())}`);
+      if (!allowedExits.includes(exit.code ?? -1))
+        result.problems.push(`the struck runner exited ${exit.code} (expected ${allowedExits.join(" or ")}): ${errorLine(runner.stderr())}`);
     }
     await recover(trial, spec, runId, faultAt, result);
     if (exit?.code === 6 && result.recovery.length === 0) result.notes.push("the runner exited 6 (resumable), but the run had finished: there was nothing to resume");
@@ -520,7 +545,11 @@ export async function runTrial(battery: Battery, spec: TrialSpec): Promise<Trial
 
     // The state a user finds: no runner session left behind, then the data and schema.
     const check = await trial.t.connect();
-    const noneLeft = await waitFor(async () => (await check.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND ${runnerSessions}`)).rowCount === 0, 10_000, 50).catch(() => false);
+    const noneLeft = await waitFor(
+      async () => (await check.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND ${runnerSessions}`)).rowCount === 0,
+      10_000,
+      50,
+    ).catch(() => false);
     if (!noneLeft) result.problems.push("a breakwater runner session is still connected after recovery");
     const status = await runStatusOf(trial, runId);
     if ("error" in status) result.problems.push(status.error);
@@ -555,11 +584,13 @@ async function recover(trial: TrialDatabase, spec: TrialSpec, runId: string | un
   let refused: { command: string; tries: number; lastAt: number; message: string } | null = null;
   const endRefusal = () => {
     if (!refused) return;
-    result.problems.push(`\`breakwater ${refused.command}\` was refused (exit 4) ${refused.tries === 1 ? "once" : `${refused.tries} times`}, the last time ${((refused.lastAt - faultAt) / 1000).toFixed(1)} s after the fault: ${refused.message}`);
+    result.problems.push(
+      `\`breakwater ${refused.command}\` was refused (exit 4) ${refused.tries === 1 ? "once" : `${refused.tries} times`}, the last time ${((refused.lastAt - faultAt) / 1000).toFixed(1)} s after the fault: ${refused.message}`,
+    );
     refused = null;
   };
   try {
-    for (let finishing = 0; finishing < 6 && Date.now() < deadline; ) {
+    for (let finishing = 0; finishing < 6 && Date.now() < deadline;) {
       const status = await runStatusOf(trial, runId);
       if ("error" in status) {
         commands.push(status.error);
@@ -651,7 +682,9 @@ async function main(): Promise<void> {
   const trials = values.only ? [Number(values.only)] : Array.from({ length: Number(values.trials) }, (_, i) => i + 1);
   const rows = Number(values.rows);
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`fault battery: seed ${seed}, ${values.only ? `trial ${values.only}` : `${trials.length} trials`}, faults ${faults.join(",")}, phases ${phases.join(",")}, ${rows} rows per table`);
+  out(
+    `fault battery: seed ${seed}, ${values.only ? `trial ${values.only}` : `${trials.length} trials`}, faults ${faults.join(",")}, phases ${phases.join(",")}, ${rows} rows per table`,
+  );
   out("starting a private PostgreSQL and the control runs (no fault)…");
   const battery = await startBattery({ rows });
   let failed = false;
@@ -672,7 +705,10 @@ async function main(): Promise<void> {
     const failures = results.filter((r) => r.problems.length > 0);
     failed = failures.length > 0;
     out(`\n${results.length - failures.length} passed, ${failures.length} failed (seed ${seed})`);
-    for (const r of failures) out(`  reproduce #${r.spec.n}: npm run battery -- --seed ${seed} --only ${r.spec.n}${values.faults === faultKinds.join(",") ? "" : ` --faults ${values.faults}`}${values.phases === targetPhases.join(",") ? "" : ` --phases ${values.phases}`}`);
+    for (const r of failures)
+      out(
+        `  reproduce #${r.spec.n}: npm run battery -- --seed ${seed} --only ${r.spec.n}${values.faults === faultKinds.join(",") ? "" : ` --faults ${values.faults}`}${values.phases === targetPhases.join(",") ? "" : ` --phases ${values.phases}`}`,
+      );
   } finally {
     await stopBattery(battery);
   }

@@ -39,7 +39,10 @@ describe("a run that loses its database connection", () => {
   after(async () => t.drop());
 
   it("reconnects after pg_terminate_backend and finishes, each row changed exactly once", async () => {
-    const dir = await tempProject({ "breakwater.config.ts": slow, "plan.ts": planSource(`{ id: "terminated", steps: [backfill({ table: "Terminated", set: { hits: "hits + 1" } })] }`) });
+    const dir = await tempProject({
+      "breakwater.config.ts": slow,
+      "plan.ts": planSource(`{ id: "terminated", steps: [backfill({ table: "Terminated", set: { hits: "hits + 1" } })] }`),
+    });
     const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => void (stderr += c.toString()));
@@ -48,7 +51,10 @@ describe("a run that loses its database connection", () => {
     const ended = await t.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'breakwater run ${progress.run_id}%'`);
     assert.equal(ended.rowCount, 1, "the runner's connection was ended");
     assert.equal(await exited, 0, stderr);
-    assert.match(stderr, /Lost the database connection during "backfill Terminated": (terminating connection due to administrator command|Client has encountered a connection error and is not queryable); reconnecting for up to 60 s/);
+    assert.match(
+      stderr,
+      /Lost the database connection during "backfill Terminated": (terminating connection due to administrator command|Client has encountered a connection error and is not queryable); reconnecting for up to 60 s/,
+    );
     assert.match(stderr, /Reconnected after \d+\.\d s; continuing from the journal/);
     assert.deepEqual(await counts(t, "Terminated"), { once: 15000, other: 0 });
     const run = await t.db.one<{ state: string; rows: number }>(
@@ -66,8 +72,14 @@ describe("a run that loses its database connection", () => {
       const config = resolveConfig({ maintenance: { file: path.join(dir, "maintenance", "enabled.lock") }, batch: { size: 300, pauseMs: 15 } }, dir, null, {});
       const events: BreakwaterEvent[] = [];
       const plan = validatePlan({ id: "cut", steps: [backfill({ table: "Cut", set: { hits: "hits + 1" } })] });
-      const running = runPlan({ plan, path: path.join(dir, "plan.ts"), sha256: "" }, { config, databaseUrl: relay.url, store: fileStore({ path: config.maintenanceFile }), emit: (e) => events.push(e), reconnectTimeoutMs: 1500 });
-      const settled = running.then(() => null, (error: unknown) => error);
+      const running = runPlan(
+        { plan, path: path.join(dir, "plan.ts"), sha256: "" },
+        { config, databaseUrl: relay.url, store: fileStore({ path: config.maintenanceFile }), emit: (e) => events.push(e), reconnectTimeoutMs: 1500 },
+      );
+      const settled = running.then(
+        () => null,
+        (error: unknown) => error,
+      );
       const progress = await waitFor(() => transforming(t, "cut"));
       const cutAt = Date.now();
       relay.cut();
@@ -128,7 +140,9 @@ describe("a run that loses its database connection", () => {
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => void (stderr += c.toString()));
     const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
-    const pid = await waitFor(async () => (await t.db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'breakwater run %' AND wait_event_type = 'Lock'`)).rows[0]?.pid);
+    const pid = await waitFor(
+      async () => (await t.db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'breakwater run %' AND wait_event_type = 'Lock'`)).rows[0]?.pid,
+    );
     await t.db.query("SELECT pg_terminate_backend($1)", [pid]);
     await blocker.query("ROLLBACK");
     assert.equal(await exited, 0, stderr);

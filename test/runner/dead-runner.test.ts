@@ -17,7 +17,9 @@ describe("a runner killed during a long rollback statement", () => {
     // from the snapshot, one statement, then takes about 5 s.
     await t.db.query(`CREATE TABLE slow_flag (on_ boolean NOT NULL)`);
     await t.db.query(`INSERT INTO slow_flag VALUES (false)`);
-    await t.db.query(`CREATE FUNCTION slow_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF (SELECT on_ FROM slow_flag) THEN PERFORM pg_sleep(0.002); END IF; RETURN NEW; END $$`);
+    await t.db.query(
+      `CREATE FUNCTION slow_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF (SELECT on_ FROM slow_flag) THEN PERFORM pg_sleep(0.002); END IF; RETURN NEW; END $$`,
+    );
     await t.db.query(`CREATE TRIGGER slow_update BEFORE UPDATE ON "Slow" FOR EACH ROW EXECUTE FUNCTION slow_update()`);
   });
   after(async () => t.drop());
@@ -31,7 +33,9 @@ describe("a runner killed during a long rollback statement", () => {
 
     const child = spawnCli(["rollback", runId], { cwd: dir, databaseUrl: t.url });
     const backend = await waitFor(async () => {
-      const { rows } = await t.db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'breakwater rollback %' AND query LIKE 'UPDATE "public"."Slow"%' AND state = 'active'`);
+      const { rows } = await t.db.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'breakwater rollback %' AND query LIKE 'UPDATE "public"."Slow"%' AND state = 'active'`,
+      );
       return rows[0]?.pid;
     });
     child.kill("SIGKILL");
@@ -58,7 +62,11 @@ describe("a runner killed during a long rollback statement", () => {
     });
     const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
-    await waitFor(async () => (await t.db.query(`SELECT 1 FROM breakwater.steps s JOIN breakwater.runs r ON r.id = s.run_id WHERE r.plan_id = 'busy' AND s.phase = 'transform' AND s.cursor IS NOT NULL`)).rowCount > 0);
+    await waitFor(
+      async () =>
+        (await t.db.query(`SELECT 1 FROM breakwater.steps s JOIN breakwater.runs r ON r.id = s.run_id WHERE r.plan_id = 'busy' AND s.phase = 'transform' AND s.cursor IS NOT NULL`))
+          .rowCount > 0,
+    );
     const second = await runCli(["resume"], { cwd: dir, databaseUrl: t.url });
     assert.equal(second.code, 4, second.stderr);
     assert.match(second.stderr, /Another breakwater runner is working on .*breakwater run \S+ \(pid \d+ on /);
@@ -77,7 +85,12 @@ describe("a runner killed during a long rollback statement", () => {
     const dir = await tempProject({ "plan.ts": planSource(`{ id: "after_orphan", steps: [backfill({ table: "Slow", set: { v: "v" } })] }`) });
     const result = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, new RegExp(`The runner that held the lock \\(pid ${exitedPid} on .+\\) is gone, but its database session \\(backend ${orphan.backendPid}\\) still holds the runner lock; ending it`));
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `The runner that held the lock \\(pid ${exitedPid} on .+\\) is gone, but its database session \\(backend ${orphan.backendPid}\\) still holds the runner lock; ending it`,
+      ),
+    );
     await assert.rejects(orphan.query("SELECT 1"), "the orphaned session was ended");
   });
 

@@ -23,7 +23,10 @@ describe("a partitioned table", () => {
   after(async () => t.drop());
 
   it("is fenced partition by partition, and its partitions cannot change during the run", async () => {
-    const dir = await tempProject({ "breakwater.config.ts": slow, "plan.ts": planSource(`{ id: "events_hit", steps: [backfill({ table: "Event", set: { hits: "hits + 1" } })] }`) });
+    const dir = await tempProject({
+      "breakwater.config.ts": slow,
+      "plan.ts": planSource(`{ id: "events_hit", steps: [backfill({ table: "Event", set: { hits: "hits + 1" } })] }`),
+    });
     const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     const exited = new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? -1)));
     const runId = await waitFor(() => transformingRun(t));
@@ -47,7 +50,9 @@ describe("a partitioned table", () => {
     assert.equal((await attempt(app, `DROP TABLE "Event_2025"`))?.code, "BW001", "dropping a partition is refused");
 
     assert.equal(await exited, 0);
-    const hits = await t.db.one<{ once: number; other: number }>(`SELECT count(*) FILTER (WHERE hits = 1)::int AS once, count(*) FILTER (WHERE hits <> 1)::int AS other FROM "Event"`);
+    const hits = await t.db.one<{ once: number; other: number }>(
+      `SELECT count(*) FILTER (WHERE hits = 1)::int AS once, count(*) FILTER (WHERE hits <> 1)::int AS other FROM "Event"`,
+    );
     assert.deepEqual(hits, { once: 12000, other: 0 }, "every row changed exactly once, none by the refused writes");
     assert.equal((await t.db.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'breakwater_write_fence'`)).rowCount, 0, "no fence trigger left on any partition");
     assert.equal((await t.db.query(`SELECT 1 FROM pg_event_trigger WHERE evtname = 'breakwater_partition_guard'`)).rowCount, 0, "the partition guard is gone");
@@ -57,7 +62,9 @@ describe("a partitioned table", () => {
   });
 
   it("gets the enum rename's shadow column filled partition by partition", async () => {
-    const before = await t.db.one<{ user: number; admin: number }>(`SELECT count(*) FILTER (WHERE kind = 'USER')::int AS user, count(*) FILTER (WHERE kind = 'ADMIN')::int AS admin FROM "Event"`);
+    const before = await t.db.one<{ user: number; admin: number }>(
+      `SELECT count(*) FILTER (WHERE kind = 'USER')::int AS user, count(*) FILTER (WHERE kind = 'ADMIN')::int AS admin FROM "Event"`,
+    );
     const dir = await tempProject({
       "breakwater.config.ts": `export default { batch: { size: 500 } };\n`,
       "plan.ts": planSource(`{ id: "events_kind", steps: [renameEnumValue({ enum: "Kind", from: "USER", to: "EMPLOYEE", contract: "shadow" })] }`),
@@ -65,22 +72,32 @@ describe("a partitioned table", () => {
     const result = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await enumLabels(t.db, '"Kind"'), ["EMPLOYEE", "ADMIN"]);
-    const after = await t.db.one<{ employee: number; admin: number }>(`SELECT count(*) FILTER (WHERE kind = 'EMPLOYEE')::int AS employee, count(*) FILTER (WHERE kind = 'ADMIN')::int AS admin FROM "Event"`);
+    const after = await t.db.one<{ employee: number; admin: number }>(
+      `SELECT count(*) FILTER (WHERE kind = 'EMPLOYEE')::int AS employee, count(*) FILTER (WHERE kind = 'ADMIN')::int AS admin FROM "Event"`,
+    );
     assert.deepEqual(after, { employee: before.user, admin: before.admin });
-    const fill = await t.db.one<{ rows: number }>(`SELECT rows::int AS rows FROM breakwater.steps s JOIN breakwater.runs r ON r.id = s.run_id WHERE r.plan_id = 'events_kind' AND s.phase = 'transform'`);
+    const fill = await t.db.one<{ rows: number }>(
+      `SELECT rows::int AS rows FROM breakwater.steps s JOIN breakwater.runs r ON r.id = s.run_id WHERE r.plan_id = 'events_kind' AND s.phase = 'transform'`,
+    );
     assert.equal(fill.rows, before.admin, "the fill wrote every row the constant default (EMPLOYEE) does not already hold");
   });
 
   it("resumes a partition-by-partition fill after kill -9 from the partition and block it stopped at", async () => {
-    await t.db.query(`CREATE TYPE "Tier" AS ENUM ('FREE', 'PRO'); ALTER TABLE "Event" ADD COLUMN tier "Tier" NOT NULL DEFAULT 'FREE'; UPDATE "Event" SET tier = 'PRO' WHERE id % 3 = 0; ANALYZE "Event"`);
-    const before = await t.db.one<{ free: number; pro: number }>(`SELECT count(*) FILTER (WHERE tier = 'FREE')::int AS free, count(*) FILTER (WHERE tier = 'PRO')::int AS pro FROM "Event"`);
+    await t.db.query(
+      `CREATE TYPE "Tier" AS ENUM ('FREE', 'PRO'); ALTER TABLE "Event" ADD COLUMN tier "Tier" NOT NULL DEFAULT 'FREE'; UPDATE "Event" SET tier = 'PRO' WHERE id % 3 = 0; ANALYZE "Event"`,
+    );
+    const before = await t.db.one<{ free: number; pro: number }>(
+      `SELECT count(*) FILTER (WHERE tier = 'FREE')::int AS free, count(*) FILTER (WHERE tier = 'PRO')::int AS pro FROM "Event"`,
+    );
     const dir = await tempProject({
       "breakwater.config.ts": `export default { batch: { size: 100, pauseMs: 25 } };\n`,
       "plan.ts": planSource(`{ id: "events_tier", steps: [renameEnumValue({ enum: "Tier", from: "FREE", to: "BASIC", contract: "shadow" })] }`),
     });
     const child = spawnCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
     const cursor = await waitFor(async () => {
-      const { rows } = await t.db.query<{ cursor: string[] }>(`SELECT cursor FROM breakwater.steps s JOIN breakwater.runs r ON r.id = s.run_id WHERE r.plan_id = 'events_tier' AND s.phase = 'transform' AND s.cursor IS NOT NULL AND s.cursor->>0 LIKE '%2025%'`);
+      const { rows } = await t.db.query<{ cursor: string[] }>(
+        `SELECT cursor FROM breakwater.steps s JOIN breakwater.runs r ON r.id = s.run_id WHERE r.plan_id = 'events_tier' AND s.phase = 'transform' AND s.cursor IS NOT NULL AND s.cursor->>0 LIKE '%2025%'`,
+      );
       return rows[0]?.cursor;
     });
     child.kill("SIGKILL");
@@ -89,7 +106,9 @@ describe("a partitioned table", () => {
     const resumed = await runCli(["resume"], { cwd: dir, databaseUrl: t.url });
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual(await enumLabels(t.db, '"Tier"'), ["BASIC", "PRO"]);
-    const after = await t.db.one<{ basic: number; pro: number }>(`SELECT count(*) FILTER (WHERE tier = 'BASIC')::int AS basic, count(*) FILTER (WHERE tier = 'PRO')::int AS pro FROM "Event"`);
+    const after = await t.db.one<{ basic: number; pro: number }>(
+      `SELECT count(*) FILTER (WHERE tier = 'BASIC')::int AS basic, count(*) FILTER (WHERE tier = 'PRO')::int AS pro FROM "Event"`,
+    );
     assert.deepEqual(after, { basic: before.free, pro: before.pro });
   });
 });

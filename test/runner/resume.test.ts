@@ -11,7 +11,9 @@ const slowConfig = `export default { batch: { size: 500, pauseMs: 15 } };\n`;
 async function transformProgress(t: TestDatabase): Promise<{ run_id: string; rows: number } | undefined> {
   const exists = await t.db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.steps') IS NOT NULL AS ok");
   if (!exists.ok) return undefined;
-  const { rows } = await t.db.query<{ run_id: string; rows: number }>(`SELECT run_id, rows::int AS rows FROM breakwater.steps WHERE phase = 'transform' AND cursor IS NOT NULL AND coalesce((data->>'scanned')::int, 0) > 3000 LIMIT 1`);
+  const { rows } = await t.db.query<{ run_id: string; rows: number }>(
+    `SELECT run_id, rows::int AS rows FROM breakwater.steps WHERE phase = 'transform' AND cursor IS NOT NULL AND coalesce((data->>'scanned')::int, 0) > 3000 LIMIT 1`,
+  );
   return rows[0];
 }
 
@@ -33,7 +35,9 @@ describe("kill -9 of the runner during the transform, then resume", () => {
     const progress = await waitFor(() => transformProgress(t));
     child.kill("SIGKILL");
     await new Promise((resolve) => child.on("exit", resolve));
-    const mid = await t.db.one<{ once: number; more: number }>(`SELECT count(*) FILTER (WHERE hits = 1)::int AS once, count(*) FILTER (WHERE hits > 1)::int AS more FROM "Counter"`);
+    const mid = await t.db.one<{ once: number; more: number }>(
+      `SELECT count(*) FILTER (WHERE hits = 1)::int AS once, count(*) FILTER (WHERE hits > 1)::int AS more FROM "Counter"`,
+    );
     assert.ok(mid.once >= progress.rows && mid.once < 30000, `killed mid-transform (${mid.once} rows done)`);
     assert.equal(mid.more, 0);
     const state = await t.db.one<{ state: string }>("SELECT state FROM breakwater.runs WHERE id = $1", [progress.run_id]);
@@ -43,7 +47,9 @@ describe("kill -9 of the runner during the transform, then resume", () => {
     const resumed = await runCli(["resume"], { cwd: dir, databaseUrl: t.url });
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /Resuming count_once/);
-    const final = await t.db.one<{ once: number; other: number }>(`SELECT count(*) FILTER (WHERE hits = 1)::int AS once, count(*) FILTER (WHERE hits <> 1)::int AS other FROM "Counter"`);
+    const final = await t.db.one<{ once: number; other: number }>(
+      `SELECT count(*) FILTER (WHERE hits = 1)::int AS once, count(*) FILTER (WHERE hits <> 1)::int AS other FROM "Counter"`,
+    );
     assert.deepEqual(final, { once: 30000, other: 0 });
     const run = await t.db.one<{ state: string }>("SELECT state FROM breakwater.runs WHERE id = $1", [progress.run_id]);
     assert.equal(run.state, "completed");
@@ -62,7 +68,9 @@ describe("kill -9 during the enum rename's transform, then resume", () => {
   after(async () => t.drop());
 
   it("ends in the seeds' target state", async () => {
-    const users = await t.db.one<{ user: number; admin: number }>(`SELECT count(*) FILTER (WHERE role = 'USER')::int AS user, count(*) FILTER (WHERE role = 'ADMIN')::int AS admin FROM "User"`);
+    const users = await t.db.one<{ user: number; admin: number }>(
+      `SELECT count(*) FILTER (WHERE role = 'USER')::int AS user, count(*) FILTER (WHERE role = 'ADMIN')::int AS admin FROM "User"`,
+    );
     const dir = await tempProject({
       "breakwater.config.ts": slowConfig,
       "plan.ts": planSource(`{ id: "rename_killed", steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "shadow" })] }`),

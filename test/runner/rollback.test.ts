@@ -40,7 +40,10 @@ describe("a plan whose check fails", () => {
       assert.equal(await tableChecksum(t.db, `"User"`, "id"), checksum);
       assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "ADMIN"]);
       const columns = await t.db.query(`SELECT attname FROM pg_attribute WHERE attrelid = '"User"'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
-      assert.deepEqual(columns.rows.map((r) => r.attname), ["id", "email", "role", "createdAt", "score"]);
+      assert.deepEqual(
+        columns.rows.map((r) => r.attname),
+        ["id", "email", "role", "createdAt", "score"],
+      );
       const types = await t.db.query(`SELECT typname FROM pg_type WHERE typname LIKE 'Role%' AND typtype = 'e'`);
       assert.equal(types.rowCount, 1);
       const snapshots = await t.db.query(`SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'breakwater' AND relname LIKE 'snap_%'`);
@@ -86,7 +89,10 @@ describe("a plan whose check fails", () => {
        WHERE n.nspname = 'breakwater' AND c.relname LIKE 'snap_%' AND a.attname = 'role' AND NOT a.attisdropped`,
     );
     assert.ok(types.rows.length > 0, "a snapshot of role was kept");
-    assert.ok(types.rows.every((r) => r.type === "text"), "the snapshot does not depend on the enum type");
+    assert.ok(
+      types.rows.every((r) => r.type === "text"),
+      "the snapshot does not depend on the enum type",
+    );
     const undone = await runCli(["rollback", runId], { cwd: dir, databaseUrl: t.url });
     assert.equal(undone.code, 0, undone.stderr);
     assert.equal(await tableChecksum(t.db, `"User"`, "id"), checksum);
@@ -109,7 +115,9 @@ describe("a plan whose check fails", () => {
     assert.equal(undo.code, 0, undo.stderr);
     assert.deepEqual(await enumLabels(t.db, '"Role"'), ["USER", "ADMIN"]);
     assert.equal(await tableChecksum(t.db, `"User"`, "id", `id, email, role::text, "createdAt", score`), checksum);
-    const def = await t.db.one<{ def: string }>(`SELECT pg_get_expr(adbin, adrelid) AS def FROM pg_attrdef WHERE adrelid = '"User"'::regclass AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = '"User"'::regclass AND attname = 'role')`);
+    const def = await t.db.one<{ def: string }>(
+      `SELECT pg_get_expr(adbin, adrelid) AS def FROM pg_attrdef WHERE adrelid = '"User"'::regclass AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = '"User"'::regclass AND attname = 'role')`,
+    );
     assert.equal(def.def, `'USER'::"Role"`);
     const state = await t.db.one<{ state: string }>(`SELECT state FROM breakwater.runs WHERE id = $1`, [id]);
     assert.equal(state.state, "rolled_back");
@@ -144,7 +152,6 @@ describe("a plan whose check fails", () => {
     assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
     assert.ok(existsSync(path.join(dir, "maintenance", "enabled.lock")), "maintenance stays on");
   });
-
 });
 
 describe("a refused rollback", () => {

@@ -45,14 +45,20 @@ if (args.has("--no-build")) {
 
 // npm pack writes <scope>-<name>-<version>.tgz; copied to names that do not change with the version.
 const scratch = mkdtempSync(path.join(tmpdir(), "breakwater-pack-"));
-const packOutput = execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--workspace", "@breakwater/runtime", "--workspace", "breakwater", "--pack-destination", scratch], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+const packOutput = execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--workspace", "@breakwater/runtime", "--workspace", "breakwater", "--pack-destination", scratch], {
+  cwd: root,
+  encoding: "utf8",
+  stdio: ["ignore", "pipe", "inherit"],
+});
 mkdirSync(packed, { recursive: true });
 const hashes = {};
 for (const entry of JSON.parse(packOutput)) {
   const target = tarballs[entry.name];
   if (!target) continue;
   copyFileSync(path.join(scratch, entry.filename), path.join(packed, target));
-  hashes[entry.name] = createHash("sha256").update(readFileSync(path.join(packed, target))).digest("hex");
+  hashes[entry.name] = createHash("sha256")
+    .update(readFileSync(path.join(packed, target)))
+    .digest("hex");
   say(`packed ${entry.name}@${entry.version} → packed/${target} (${entry.size} bytes, sha256 ${hashes[entry.name].slice(0, 12)}…)`);
 }
 rmSync(scratch, { recursive: true, force: true });

@@ -51,7 +51,14 @@ const noop = () => undefined;
  * Runs one step between its backup-step and backup-step-done events; `done` words what it did
  * (with ok: false when it found a problem). A step that throws has no done event: the error says.
  */
-async function step<T>(emit: Emit, operation: BackupOperation, name: BackupStep, message: string, work: () => Promise<T>, done: (result: T) => string | { message: string; ok: boolean }): Promise<T> {
+async function step<T>(
+  emit: Emit,
+  operation: BackupOperation,
+  name: BackupStep,
+  message: string,
+  work: () => Promise<T>,
+  done: (result: T) => string | { message: string; ok: boolean },
+): Promise<T> {
   emit({ type: "backup-step", operation, step: name, message });
   const t0 = performance.now();
   const result = await work();
@@ -138,8 +145,16 @@ async function migrationHead(db: Database): Promise<Manifest["migrationHead"]> {
   const prisma = await db.one<{ ok: boolean }>("SELECT to_regclass('public._prisma_migrations') IS NOT NULL AS ok");
   const breakwater = await db.one<{ ok: boolean }>("SELECT to_regclass('breakwater.runs') IS NOT NULL AS ok");
   return {
-    prisma: prisma.ok ? ((await db.query<{ name: string }>("SELECT migration_name AS name FROM public._prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY finished_at DESC, migration_name DESC LIMIT 1")).rows[0]?.name ?? null) : null,
-    breakwater: breakwater.ok ? ((await db.query<{ id: string }>("SELECT id FROM breakwater.runs WHERE state = 'completed' ORDER BY finished_at DESC LIMIT 1")).rows[0]?.id ?? null) : null,
+    prisma:
+      prisma.ok ?
+        ((
+          await db.query<{ name: string }>(
+            "SELECT migration_name AS name FROM public._prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY finished_at DESC, migration_name DESC LIMIT 1",
+          )
+        ).rows[0]?.name ?? null)
+      : null,
+    breakwater:
+      breakwater.ok ? ((await db.query<{ id: string }>("SELECT id FROM breakwater.runs WHERE state = 'completed' ORDER BY finished_at DESC LIMIT 1")).rows[0]?.id ?? null) : null,
   };
 }
 
@@ -182,7 +197,9 @@ export async function readManifest(backup: string): Promise<Manifest> {
   try {
     return JSON.parse(await readFile(file, "utf8")) as Manifest;
   } catch {
-    throw new BreakwaterError("BW_BACKUP_INVALID", `No readable manifest for ${backup} (${path.basename(file)}).`, { hint: "Give the path of a backup made by `breakwater backup` (the .dump file or the directory)." });
+    throw new BreakwaterError("BW_BACKUP_INVALID", `No readable manifest for ${backup} (${path.basename(file)}).`, {
+      hint: "Give the path of a backup made by `breakwater backup` (the .dump file or the directory).",
+    });
   }
 }
 
@@ -219,62 +236,74 @@ export async function createBackup(url: string, settings: BackupSettings, option
     const tablesTotal = await tablesToDump(db);
     const t0 = performance.now();
     const format = settings.format === "custom" ? "custom format" : `directory format, ${settings.jobs} jobs`;
-    const { digest, rowCounts, head } = await step(emit, "backup", "dump", `dumping ${databaseOf(url)} with pg_dump (${format}); counting rows in the dump's snapshot meanwhile`, async () => {
-      // Counted while pg_dump runs: same snapshot, another backend, no added wall time. Index-only
-      // scans of the primary keys where they exist, on one backend: the cheapest exact count,
-      // leaving the CPU to pg_dump.
-      await db.query("SET LOCAL enable_seqscan = off");
-      await db.query("SET LOCAL max_parallel_workers_per_gather = 0");
-      const counting = (async () => ({ rowCounts: await countRows(db), head: await migrationHead(db) }))();
-      counting.catch(() => undefined);
-      const progress = progressTicker(emit, "dump", tablesTotal);
-      const verbose = verboseLines("pg_dump", () => void progress.state.tablesDone++);
-      let digest: { sha256: string; size: number } | null = null;
-      let failure = "";
-      try {
-        if (settings.format === "custom") {
-          const out = createWriteStream(target, { mode: 0o600 });
-          const hash = createHash("sha256");
-          progress.state.bytes = 0;
-          const result = await runTool(pgDump, ["--format=custom", "--verbose", `--snapshot=${snapshot}`, "--no-password", ...journalExcluded], url, {
-            onStderrLine: verbose,
-            onStdout: (chunk) => {
-              hash.update(chunk);
-              progress.state.bytes! += chunk.length;
-              out.write(chunk);
-              progress.tick();
-            },
-          });
-          await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
-          if (result.code === 0) digest = { sha256: hash.digest("hex"), size: progress.state.bytes };
-          else failure = `pg_dump failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`;
-        } else {
-          const sizer = setInterval(() => void directorySize(target).then((size) => void (progress.state.bytes = size)), 500);
-          let result;
-          try {
-            result = await runTool(pgDump, ["--format=directory", "--verbose", `--jobs=${settings.jobs}`, `--snapshot=${snapshot}`, "--no-password", ...journalExcluded, `--file=${target}`], url, { onStderrLine: verbose });
-          } finally {
-            clearInterval(sizer);
-          }
-          if (result.code === 0) {
-            await chmod(target, 0o700);
-            for (const f of await readdir(target)) await chmod(path.join(target, f), 0o600);
-            digest = await directoryDigest(target);
-            progress.state.bytes = digest.size;
+    const { digest, rowCounts, head } = await step(
+      emit,
+      "backup",
+      "dump",
+      `dumping ${databaseOf(url)} with pg_dump (${format}); counting rows in the dump's snapshot meanwhile`,
+      async () => {
+        // Counted while pg_dump runs: same snapshot, another backend, no added wall time. Index-only
+        // scans of the primary keys where they exist, on one backend: the cheapest exact count,
+        // leaving the CPU to pg_dump.
+        await db.query("SET LOCAL enable_seqscan = off");
+        await db.query("SET LOCAL max_parallel_workers_per_gather = 0");
+        const counting = (async () => ({ rowCounts: await countRows(db), head: await migrationHead(db) }))();
+        counting.catch(() => undefined);
+        const progress = progressTicker(emit, "dump", tablesTotal);
+        const verbose = verboseLines("pg_dump", () => void progress.state.tablesDone++);
+        let digest: { sha256: string; size: number } | null = null;
+        let failure = "";
+        try {
+          if (settings.format === "custom") {
+            const out = createWriteStream(target, { mode: 0o600 });
+            const hash = createHash("sha256");
+            progress.state.bytes = 0;
+            const result = await runTool(pgDump, ["--format=custom", "--verbose", `--snapshot=${snapshot}`, "--no-password", ...journalExcluded], url, {
+              onStderrLine: verbose,
+              onStdout: (chunk) => {
+                hash.update(chunk);
+                progress.state.bytes! += chunk.length;
+                out.write(chunk);
+                progress.tick();
+              },
+            });
+            await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+            if (result.code === 0) digest = { sha256: hash.digest("hex"), size: progress.state.bytes };
+            else failure = `pg_dump failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`;
           } else {
-            failure = `pg_dump failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`;
+            const sizer = setInterval(() => void directorySize(target).then((size) => void (progress.state.bytes = size)), 500);
+            let result;
+            try {
+              result = await runTool(
+                pgDump,
+                ["--format=directory", "--verbose", `--jobs=${settings.jobs}`, `--snapshot=${snapshot}`, "--no-password", ...journalExcluded, `--file=${target}`],
+                url,
+                { onStderrLine: verbose },
+              );
+            } finally {
+              clearInterval(sizer);
+            }
+            if (result.code === 0) {
+              await chmod(target, 0o700);
+              for (const f of await readdir(target)) await chmod(path.join(target, f), 0o600);
+              digest = await directoryDigest(target);
+              progress.state.bytes = digest.size;
+            } else {
+              failure = `pg_dump failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`;
+            }
           }
+        } finally {
+          progress.stop();
         }
-      } finally {
-        progress.stop();
-      }
-      const { rowCounts, head } = await counting;
-      if (!digest) {
-        await rm(target, { recursive: true, force: true });
-        throw new BreakwaterError("BW_BACKUP_FAILED", failure, { hint: "Nothing was kept; fix the cause and run the backup again." });
-      }
-      return { digest, rowCounts, head };
-    }, ({ digest }) => `wrote ${name}: ${megabytes(digest.size)}, ${tablesTotal} table${tablesTotal === 1 ? "" : "s"}`);
+        const { rowCounts, head } = await counting;
+        if (!digest) {
+          await rm(target, { recursive: true, force: true });
+          throw new BreakwaterError("BW_BACKUP_FAILED", failure, { hint: "Nothing was kept; fix the cause and run the backup again." });
+        }
+        return { digest, rowCounts, head };
+      },
+      ({ digest }) => `wrote ${name}: ${megabytes(digest.size)}, ${tablesTotal} table${tablesTotal === 1 ? "" : "s"}`,
+    );
     const manifest: Manifest = {
       tool: "breakwater",
       manifestVersion: 1,
@@ -318,29 +347,45 @@ export function resolveBackup(given: string, dir: string): string {
 async function listContents(pgRestore: Tool, backup: string, url: string, settings: BackupSettings): Promise<{ code: number; stderr: string; tables: number | null }> {
   let list = "";
   const onStdout = (chunk: Buffer) => void (list += chunk.toString());
-  const result = settings.commandPrefix?.length ? await runToolWithStdin(pgRestore, ["--list"], url, backup, { onStdout }) : await runTool(pgRestore, ["--list", backup], url, { onStdout });
+  const result =
+    settings.commandPrefix?.length ? await runToolWithStdin(pgRestore, ["--list"], url, backup, { onStdout }) : await runTool(pgRestore, ["--list", backup], url, { onStdout });
   return { ...result, tables: result.code === 0 ? list.split("\n").filter((line) => / TABLE DATA /.test(line)).length : null };
 }
 
-/** `dbname`: a database name or a connection string without credentials (see toolConnectionString). */
-async function restoreInto(url: string, dbname: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[], emit: Emit, tablesTotal: number | null): Promise<void> {
+/** One pg_restore of `backup`; `dbname` is a database name or a connection string without credentials (see toolConnectionString). */
+interface RestoreJob {
+  url: string;
+  dbname: string;
+  backup: string;
+  manifest: Manifest;
+  settings: BackupSettings;
+  pgRestore: Tool;
+  extra: string[];
+}
+
+async function restoreInto(job: RestoreJob, emit: Emit, tablesTotal: number | null): Promise<void> {
+  const { url, dbname, backup, manifest, settings, pgRestore, extra } = job;
   const progress = progressTicker(emit, "restore", tablesTotal);
+  const onStderrLine = verboseLines("pg_restore", () => void progress.state.tablesDone++);
   try {
-    await runRestore(url, dbname, backup, manifest, settings, pgRestore, extra, verboseLines("pg_restore", () => void progress.state.tablesDone++));
+    const jobs = manifest.format === "directory" && settings.jobs > 1 && !extra.includes("--single-transaction") ? [`--jobs=${settings.jobs}`] : [];
+    const args = ["--exit-on-error", "--verbose", "--no-password", `--dbname=${dbname}`, ...jobs, ...extra];
+    // Through a prefix, the file is streamed on stdin (it lives on this side).
+    const result =
+      settings.commandPrefix?.length ? await runToolWithStdin(pgRestore, args, url, backup, { onStderrLine }) : await runTool(pgRestore, [...args, backup], url, { onStderrLine });
+    if (result.code !== 0) throw new BreakwaterError("BW_RESTORE_FAILED", `pg_restore failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`);
   } finally {
     progress.stop();
   }
 }
 
-async function runRestore(url: string, dbname: string, backup: string, manifest: Manifest, settings: BackupSettings, pgRestore: Tool, extra: string[], onStderrLine: StderrLine): Promise<void> {
-  const jobs = manifest.format === "directory" && settings.jobs > 1 && !extra.includes("--single-transaction") ? [`--jobs=${settings.jobs}`] : [];
-  const args = ["--exit-on-error", "--verbose", "--no-password", `--dbname=${dbname}`, ...jobs, ...extra];
-  // Through a prefix, the file is streamed on stdin (it lives on this side).
-  const result = settings.commandPrefix?.length ? await runToolWithStdin(pgRestore, args, url, backup, { onStderrLine }) : await runTool(pgRestore, [...args, backup], url, { onStderrLine });
-  if (result.code !== 0) throw new BreakwaterError("BW_RESTORE_FAILED", `pg_restore failed (exit ${result.code}): ${result.stderr.trim().split("\n").slice(-3).join(" ")}`);
-}
-
-async function runToolWithStdin(tool: Tool, args: string[], url: string, file: string, options: { onStdout?: (chunk: Buffer) => void; onStderrLine?: StderrLine } = {}): Promise<{ code: number; stderr: string }> {
+async function runToolWithStdin(
+  tool: Tool,
+  args: string[],
+  url: string,
+  file: string,
+  options: { onStdout?: (chunk: Buffer) => void; onStderrLine?: StderrLine } = {},
+): Promise<{ code: number; stderr: string }> {
   return await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
     const child = spawn(tool.argv[0]!, [...tool.argv.slice(1), ...args], { env: libpqEnvironment(url), stdio: ["pipe", options.onStdout ? "pipe" : "ignore", "pipe"] });
     const stderr = stderrCollector(options.onStderrLine);
@@ -365,7 +410,10 @@ async function compareCounts(db: Database, expected: Record<string, number>): Pr
 /** How a row-count comparison is worded. */
 function countOutcome(manifest: Manifest): (problems: string[]) => string | { message: string; ok: boolean } {
   const tables = Object.keys(manifest.rowCounts).length;
-  return (problems) => (problems.length === 0 ? `every table's row count matches the manifest (${tables} table${tables === 1 ? "" : "s"})` : { message: `row counts differ from the manifest in ${problems.length} table${problems.length === 1 ? "" : "s"}`, ok: false });
+  return (problems) =>
+    problems.length === 0 ?
+      `every table's row count matches the manifest (${tables} table${tables === 1 ? "" : "s"})`
+    : { message: `row counts differ from the manifest in ${problems.length} table${problems.length === 1 ? "" : "s"}`, ok: false };
 }
 
 export interface VerifyResult {
@@ -373,6 +421,19 @@ export interface VerifyResult {
   problems: string[];
   durationSeconds: number;
   manifest: Manifest;
+}
+
+/** The backup file's sha256, checked against its manifest as a step of `operation`. */
+async function checksumStep(emit: Emit, operation: "verify" | "restore", backup: string, manifest: Manifest): Promise<string> {
+  const sha = await step(
+    emit,
+    operation,
+    "checksum",
+    "checking the sha256",
+    () => checksumOf(backup, manifest),
+    (sha) => (sha === manifest.sha256 ? "sha256 matches the manifest" : { message: "sha256 differs from the manifest", ok: false }),
+  );
+  return sha;
 }
 
 /** `breakwater backup verify`: checksum, `pg_restore --list`, full restore into a scratch database, counts. */
@@ -391,8 +452,7 @@ export async function verifyBackup(url: string, given: string, settings: BackupS
     problems.push(`${manifest.file} is missing`);
     return await finish();
   }
-  const sha = await step(emit, "verify", "checksum", "checking the sha256", () => checksumOf(backup, manifest), (sha) =>
-    sha === manifest.sha256 ? "sha256 matches the manifest" : { message: "sha256 differs from the manifest", ok: false });
+  const sha = await checksumStep(emit, "verify", backup, manifest);
   if (sha !== manifest.sha256) {
     problems.push(`sha256 differs: the file is ${sha}, the manifest says ${manifest.sha256} (the backup is corrupted or was changed)`);
     return await finish();
@@ -402,18 +462,33 @@ export async function verifyBackup(url: string, given: string, settings: BackupS
   try {
     const server = await serverMajor(admin);
     const pgRestore = findTool("pg_restore", settings, server.major);
-    const list = await step(emit, "verify", "list", "reading the table of contents (pg_restore --list)", () => listContents(pgRestore, backup, url, settings), (list) =>
-      list.tables === null ? { message: "pg_restore --list failed", ok: false } : `${list.tables} table${list.tables === 1 ? "" : "s"} with data`);
+    const list = await step(
+      emit,
+      "verify",
+      "list",
+      "reading the table of contents (pg_restore --list)",
+      () => listContents(pgRestore, backup, url, settings),
+      (list) => (list.tables === null ? { message: "pg_restore --list failed", ok: false } : `${list.tables} table${list.tables === 1 ? "" : "s"} with data`),
+    );
     if (list.code !== 0) {
       problems.push(`pg_restore --list failed: ${list.stderr.trim().split("\n").slice(-2).join(" ")}`);
       return await finish();
     }
     await admin.query(`CREATE DATABASE ${quoteIdent(scratch)}`);
     try {
-      await step(emit, "verify", "restore", `restoring into the scratch database ${scratch}`, () => restoreInto(url, scratch, backup, manifest, settings, pgRestore, [], emit, list.tables), () => `restored into ${scratch}`);
+      await step(
+        emit,
+        "verify",
+        "restore",
+        `restoring into the scratch database ${scratch}`,
+        () => restoreInto({ url, dbname: scratch, backup, manifest, settings, pgRestore, extra: [] }, emit, list.tables),
+        () => `restored into ${scratch}`,
+      );
       const scratchDb = await Database.connect(withDatabase(url, scratch), { applicationName: "breakwater backup verify" });
       try {
-        problems.push(...(await step(emit, "verify", "count", "comparing row counts with the manifest", () => compareCounts(scratchDb, manifest.rowCounts), countOutcome(manifest))));
+        problems.push(
+          ...(await step(emit, "verify", "count", "comparing row counts with the manifest", () => compareCounts(scratchDb, manifest.rowCounts), countOutcome(manifest))),
+        );
       } finally {
         await scratchDb.close();
       }
@@ -505,20 +580,33 @@ export async function restoreBackup(url: string, given: string, settings: Backup
   const backup = resolveBackup(given, settings.dir);
   const manifest = await readManifest(backup);
   if (!existsSync(backup)) throw new BreakwaterError("BW_BACKUP_INVALID", `${manifest.file} is missing next to its manifest.`);
-  const sha = await step(emit, "restore", "checksum", "checking the sha256", () => checksumOf(backup, manifest), (sha) =>
-    sha === manifest.sha256 ? "sha256 matches the manifest" : { message: "sha256 differs from the manifest", ok: false });
+  const sha = await checksumStep(emit, "restore", backup, manifest);
   if (sha !== manifest.sha256) throw new BreakwaterError("BW_BACKUP_INVALID", `${manifest.file} does not match its manifest's sha256; refusing to restore a corrupted backup.`);
   const database = databaseOf(url);
   const db = await openRestoreSession(url, "breakwater restore");
   try {
     const pgRestore = findTool("pg_restore", settings, (await serverMajor(db)).major);
     const fenceRaised = performance.now();
-    const fence = await step(emit, "restore", "fence", `refusing writes to ${database} (default_transaction_read_only) and ending the sessions connected before`, () => raiseRestoreFence(db, backup), (fence) =>
-      `${fence.takenOver ? `a restore that did not finish (of ${path.basename(fence.takenOver.backup)}) left writes refused since ${fence.takenOver.since}; this restore takes its fence over. ` : ""}writes refused; ${fence.ended} session(s) ended`);
+    const fence = await step(
+      emit,
+      "restore",
+      "fence",
+      `refusing writes to ${database} (default_transaction_read_only) and ending the sessions connected before`,
+      () => raiseRestoreFence(db, backup),
+      (fence) =>
+        `${fence.takenOver ? `a restore that did not finish (of ${path.basename(fence.takenOver.backup)}) left writes refused since ${fence.takenOver.since}; this restore takes its fence over. ` : ""}writes refused; ${fence.ended} session(s) ended`,
+    );
     let bad: BackupResult;
     try {
       // Its pg_dump progress shows; its own step lines would repeat this one.
-      bad = await step(emit, "restore", "bad-state", "dumping the current state first (bad-state backup)", () => createBackup(url, { ...settings, format: "custom" }, { label: "bad-state", emit: (e) => e.type === "backup-progress" && emit(e) }), (bad) => `the current state saved to ${bad.path}`);
+      bad = await step(
+        emit,
+        "restore",
+        "bad-state",
+        "dumping the current state first (bad-state backup)",
+        () => createBackup(url, { ...settings, format: "custom" }, { label: "bad-state", emit: (e) => e.type === "backup-progress" && emit(e) }),
+        (bad) => `the current state saved to ${bad.path}`,
+      );
       await recordBadState(db, bad.path);
     } catch (error) {
       // Nothing restored yet: the database is as it was, and takes writes again.
@@ -532,8 +620,19 @@ export async function restoreBackup(url: string, given: string, settings: Backup
     const single = manifest.format === "custom" || settings.jobs <= 1 ? ["--single-transaction"] : [];
     try {
       const { tables } = await listContents(pgRestore, backup, url, settings);
-      await step(emit, "restore", "restore", `restoring ${manifest.file} (pg_restore --clean --if-exists${single.length ? ", one transaction" : ""})`, () =>
-        restoreInto(url, toolConnectionString(database, writableSessionOptions), backup, manifest, settings, pgRestore, ["--clean", "--if-exists", ...single], emit, tables), () => `restored ${manifest.file}`);
+      await step(
+        emit,
+        "restore",
+        "restore",
+        `restoring ${manifest.file} (pg_restore --clean --if-exists${single.length ? ", one transaction" : ""})`,
+        () =>
+          restoreInto(
+            { url, dbname: toolConnectionString(database, writableSessionOptions), backup, manifest, settings, pgRestore, extra: ["--clean", "--if-exists", ...single] },
+            emit,
+            tables,
+          ),
+        () => `restored ${manifest.file}`,
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new BreakwaterError("BW_RESTORE_FAILED", message, {
@@ -543,8 +642,15 @@ export async function restoreBackup(url: string, given: string, settings: Backup
     const problems = await step(emit, "restore", "count", "comparing row counts with the manifest", () => compareCounts(db, manifest.rowCounts), countOutcome(manifest));
     const durationSeconds = Math.round((performance.now() - t0) / 10) / 100;
     if (problems.length > 0) return { badStateBackup: bad.path, problems, durationSeconds, writesRefusedSeconds: null };
-    await step(emit, "restore", "unfence", "allowing writes again", () => lowerRestoreFence(db), (lowered) =>
-      `writes allowed again; ${lowered.sessions.ended} session(s) opened meanwhile ended so they reconnect writable${lowered.sessions.remaining.length > 0 ? `; could not end ${lowered.sessions.remaining.join("; ")}: they refuse writes until they reconnect` : ""}`);
+    await step(
+      emit,
+      "restore",
+      "unfence",
+      "allowing writes again",
+      () => lowerRestoreFence(db),
+      (lowered) =>
+        `writes allowed again; ${lowered.sessions.ended} session(s) opened meanwhile ended so they reconnect writable${lowered.sessions.remaining.length > 0 ? `; could not end ${lowered.sessions.remaining.join("; ")}: they refuse writes until they reconnect` : ""}`,
+    );
     const writesRefusedSeconds = Math.round((performance.now() - fenceRaised) / 10) / 100;
     return { badStateBackup: bad.path, problems, durationSeconds, writesRefusedSeconds };
   } finally {

@@ -52,7 +52,9 @@ export async function openRestoreSession(url: string, applicationName: string): 
   const db = await Database.connect(writableUrl(url), { applicationName });
   if (!(await db.tryAdvisoryLock(RESTORE_LOCK_KEY))) {
     await db.close();
-    throw new BreakwaterError("BW_LOCKED", "Another `breakwater restore` is running on this database.", { hint: "Wait for it to finish; if it was killed, its session ends with it and you can run the command again." });
+    throw new BreakwaterError("BW_LOCKED", "Another `breakwater restore` is running on this database.", {
+      hint: "Wait for it to finish; if it was killed, its session ends with it and you can run the command again.",
+    });
   }
   return db;
 }
@@ -85,9 +87,13 @@ async function checkNothingBypasses(db: Database, database: { oid: number; name:
   const bypassing = overrides.filter((o) => !truthy.test(o.value.trim()));
   if (bypassing.length > 0) {
     const roles = [...new Set(bypassing.map((o) => o.role))];
-    throw new BreakwaterError("BW_RESTORE_FAILED", `The role(s) ${roles.join(", ")} set default_transaction_read_only = off for themselves, which would let their sessions write during the restore; nothing was changed.`, {
-      hint: `Remove the setting first: ${roles.map((r) => `ALTER ROLE ${quoteIdent(r)} RESET default_transaction_read_only;`).join(" ")}`,
-    });
+    throw new BreakwaterError(
+      "BW_RESTORE_FAILED",
+      `The role(s) ${roles.join(", ")} set default_transaction_read_only = off for themselves, which would let their sessions write during the restore; nothing was changed.`,
+      {
+        hint: `Remove the setting first: ${roles.map((r) => `ALTER ROLE ${quoteIdent(r)} RESET default_transaction_read_only;`).join(" ")}`,
+      },
+    );
   }
   const prepared = await db.one<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE database = current_database()");
   if (prepared.n > 0) {
@@ -184,11 +190,16 @@ export async function raiseRestoreFence(db: Database, backup: string): Promise<R
   const sessions = await endSessionsStartedBefore(db, database.oid, await now(db));
   if (sessions.remaining.length > 0) {
     if (!takenOver) await lowerRestoreFence(db);
-    throw new BreakwaterError("BW_RESTORE_FAILED", `Could not end ${sessions.remaining.length} session(s) of ${database.name} that could still write during the restore: ${sessions.remaining.join("; ")}.`, {
-      hint: takenOver
-        ? "Writes stay refused (a restore that did not finish left them so). End those sessions, or restore as a role that may end them (a superuser or a member of pg_signal_backend)."
-        : "Nothing was changed and writes are allowed again. End those sessions (or stop their application), or restore as a role that may end them (a superuser or a member of pg_signal_backend).",
-    });
+    throw new BreakwaterError(
+      "BW_RESTORE_FAILED",
+      `Could not end ${sessions.remaining.length} session(s) of ${database.name} that could still write during the restore: ${sessions.remaining.join("; ")}.`,
+      {
+        hint:
+          takenOver ?
+            "Writes stay refused (a restore that did not finish left them so). End those sessions, or restore as a role that may end them (a superuser or a member of pg_signal_backend)."
+          : "Nothing was changed and writes are allowed again. End those sessions (or stop their application), or restore as a role that may end them (a superuser or a member of pg_signal_backend).",
+      },
+    );
   }
   return { takenOver, ended: sessions.ended };
 }

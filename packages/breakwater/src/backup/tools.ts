@@ -34,7 +34,7 @@ const installFolders = () => {
     }
   }
   // Highest version first: /usr/lib/postgresql/17/bin before …/15/bin.
-  return found.sort((a, b) => (Number(/(\d+)/.exec(b)?.[1] ?? 0) - Number(/(\d+)/.exec(a)?.[1] ?? 0)));
+  return found.sort((a, b) => Number(/(\d+)/.exec(b)?.[1] ?? 0) - Number(/(\d+)/.exec(a)?.[1] ?? 0));
 };
 
 function onPath(name: string): string | null {
@@ -66,8 +66,7 @@ export function findTool(name: "pg_dump" | "pg_restore", config: ToolConfig, ser
       });
     }
     candidates.push([configured]);
-  }
-  else {
+  } else {
     for (const dir of installFolders()) if (existsSync(path.join(dir, name))) candidates.push([path.join(dir, name)]);
     const inPath = onPath(name);
     if (inPath) candidates.push([inPath]);
@@ -85,11 +84,17 @@ export function findTool(name: "pg_dump" | "pg_restore", config: ToolConfig, ser
     if (!newest || version.major > newest.major) newest = { argv, ...version };
   }
   if (!newest) {
-    throw new BreakwaterError("BW_BACKUP_TOOL", `${candidates.map((c) => c.join(" ")).join(", ")} did not answer --version like ${name}.`, { hint: `Check the path of ${name}, or the command prefix.` });
+    throw new BreakwaterError("BW_BACKUP_TOOL", `${candidates.map((c) => c.join(" ")).join(", ")} did not answer --version like ${name}.`, {
+      hint: `Check the path of ${name}, or the command prefix.`,
+    });
   }
-  throw new BreakwaterError("BW_BACKUP_TOOL", `${name} ${newest.version} (${newest.argv.join(" ")}) is older than the server (PostgreSQL ${serverMajor}); it cannot dump or restore it safely.`, {
-    hint: `Install the PostgreSQL ${serverMajor} client tools or newer, or point backup.${name === "pg_dump" ? "pgDump" : "pgRestore"} at them.`,
-  });
+  throw new BreakwaterError(
+    "BW_BACKUP_TOOL",
+    `${name} ${newest.version} (${newest.argv.join(" ")}) is older than the server (PostgreSQL ${serverMajor}); it cannot dump or restore it safely.`,
+    {
+      hint: `Install the PostgreSQL ${serverMajor} client tools or newer, or point backup.${name === "pg_dump" ? "pgDump" : "pgRestore"} at them.`,
+    },
+  );
 }
 
 /** The database a URL names (libpq's default: postgres). */
@@ -155,7 +160,12 @@ export function stderrCollector(onLine?: StderrLine): { push: (chunk: Buffer) =>
 }
 
 /** Runs a tool; stdout goes to `onStdout` when given (streamed), stderr is collected (see stderrCollector). */
-export function runTool(tool: Tool, args: string[], url: string, options: { onStdout?: (chunk: Buffer) => void; onStderrLine?: StderrLine; database?: string } = {}): Promise<ToolRun> {
+export function runTool(
+  tool: Tool,
+  args: string[],
+  url: string,
+  options: { onStdout?: (chunk: Buffer) => void; onStderrLine?: StderrLine; database?: string } = {},
+): Promise<ToolRun> {
   const env = libpqEnvironment(url);
   if (options.database) env.PGDATABASE = options.database;
   return new Promise((resolve, reject) => {

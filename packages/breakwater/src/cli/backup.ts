@@ -32,7 +32,8 @@ function parseAge(value: string): number {
 export function registerBackup(program: Command): void {
   const backup = defineCommand<BackupOptions & { format?: string; jobs?: string; label?: string }>(program, {
     name: "backup",
-    description: "Back up the database with the real pg_dump: timestamped, 0600, with a manifest (sha256, sizes, versions, row counts taken in the dump's snapshot, migration head)",
+    description:
+      "Back up the database with the real pg_dump: timestamped, 0600, with a manifest (sha256, sizes, versions, row counts taken in the dump's snapshot, migration head)",
     options: [
       ["--format <format>", "custom (one file) or directory (parallel with --jobs)"],
       ["--jobs <n>", "parallel jobs for the directory format"],
@@ -43,13 +44,21 @@ export function registerBackup(program: Command): void {
     run: async (ctx, options) => {
       const { config } = withDir(ctx, options);
       if (options.format) {
-        if (options.format !== "custom" && options.format !== "directory") throw new BreakwaterError("BW_CONFIG_INVALID", `--format must be custom or directory, got ${options.format}`);
+        if (options.format !== "custom" && options.format !== "directory")
+          throw new BreakwaterError("BW_CONFIG_INVALID", `--format must be custom or directory, got ${options.format}`);
         config.backup.format = options.format as BackupFormat;
       }
       if (options.jobs) config.backup.jobs = Math.max(1, Number(options.jobs) || 1);
       const result = await createBackup(ctx.databaseUrl(), config.backup, { label: options.label ?? null, emit: ctx.output.handle });
       ctx.output.result(
-        { type: "result", path: result.path, manifest: result.manifestPath, sizeBytes: result.manifest.sizeBytes, sha256: result.manifest.sha256, durationSeconds: result.manifest.durationSeconds },
+        {
+          type: "result",
+          path: result.path,
+          manifest: result.manifestPath,
+          sizeBytes: result.manifest.sizeBytes,
+          sha256: result.manifest.sha256,
+          durationSeconds: result.manifest.durationSeconds,
+        },
         `Backup written: ${result.path} (${megabytes(result.manifest.sizeBytes)}, ${result.manifest.durationSeconds} s, sha256 ${result.manifest.sha256.slice(0, 16)}…)\nManifest: ${result.manifestPath}`,
       );
     },
@@ -69,7 +78,9 @@ export function registerBackup(program: Command): void {
       const { green, red } = ctx.output.palette;
       ctx.output.result(
         { type: "result", ok: result.ok, problems: result.problems, durationSeconds: result.durationSeconds },
-        result.ok ? `${green("Verified")}: restored into a scratch database, every table's row count matches (${result.durationSeconds} s).` : `${red("NOT verified")}:\n  ${result.problems.join("\n  ")}`,
+        result.ok ?
+          `${green("Verified")}: restored into a scratch database, every table's row count matches (${result.durationSeconds} s).`
+        : `${red("NOT verified")}:\n  ${result.problems.join("\n  ")}`,
       );
       return result.ok ? 0 : 13;
     },
@@ -90,9 +101,16 @@ export function registerBackup(program: Command): void {
       if (options.keep === undefined && options.olderThan === undefined) throw new BreakwaterError("BW_CONFIG_INVALID", "Give --keep N and/or --older-than AGE.");
       const keep = options.keep === undefined ? undefined : Number(options.keep);
       if (keep !== undefined && (!Number.isInteger(keep) || keep < 0)) throw new BreakwaterError("BW_CONFIG_INVALID", `--keep must be a whole number, got ${options.keep}`);
-      const result = await pruneBackups(config.backup.dir, { ...(keep === undefined ? {} : { keep }), ...(options.olderThan ? { olderThanSeconds: parseAge(options.olderThan) } : {}) }, options.dryRun ?? false);
+      const result = await pruneBackups(
+        config.backup.dir,
+        { ...(keep === undefined ? {} : { keep }), ...(options.olderThan ? { olderThanSeconds: parseAge(options.olderThan) } : {}) },
+        options.dryRun ?? false,
+      );
       const spared = result.spared.map((s) => `\n  ${s.path} (${s.reason}: never deleted)`).join("");
-      ctx.output.result(result, `${options.dryRun ? "Would delete" : "Deleted"} ${result.removed.length} backup(s)${result.removed.length ? `:\n  ${result.removed.join("\n  ")}` : ""}\nKept ${result.kept.length}.${spared}`);
+      ctx.output.result(
+        result,
+        `${options.dryRun ? "Would delete" : "Deleted"} ${result.removed.length} backup(s)${result.removed.length ? `:\n  ${result.removed.join("\n  ")}` : ""}\nKept ${result.kept.length}.${spared}`,
+      );
     },
   });
 
@@ -105,12 +123,27 @@ export function registerBackup(program: Command): void {
       const list = await listBackups(withDir(ctx, options).config.backup.dir);
       const { green, red, dim } = ctx.output.palette;
       const lines = list.map((b) => {
-        const age = b.ageSeconds < 3600 ? `${Math.round(b.ageSeconds / 60)} min` : b.ageSeconds < 172800 ? `${Math.round(b.ageSeconds / 3600)} h` : `${Math.round(b.ageSeconds / 86400)} d`;
-        const verified = b.manifest.verified ? (b.manifest.verified.ok ? green(`verified ${b.manifest.verified.at}`) : red("verification FAILED")) : dim("not verified");
+        const age =
+          b.ageSeconds < 3600 ? `${Math.round(b.ageSeconds / 60)} min`
+          : b.ageSeconds < 172800 ? `${Math.round(b.ageSeconds / 3600)} h`
+          : `${Math.round(b.ageSeconds / 86400)} d`;
+        const verified =
+          b.manifest.verified ?
+            b.manifest.verified.ok ?
+              green(`verified ${b.manifest.verified.at}`)
+            : red("verification FAILED")
+          : dim("not verified");
         return `${b.path}  ${age} old  ${megabytes(b.manifest.sizeBytes)}  ${verified}`;
       });
       ctx.output.result(
-        list.map((b) => ({ path: b.path, ageSeconds: Math.round(b.ageSeconds), sizeBytes: b.manifest.sizeBytes, format: b.manifest.format, label: b.manifest.label, verified: b.manifest.verified })),
+        list.map((b) => ({
+          path: b.path,
+          ageSeconds: Math.round(b.ageSeconds),
+          sizeBytes: b.manifest.sizeBytes,
+          format: b.manifest.format,
+          label: b.manifest.label,
+          verified: b.manifest.verified,
+        })),
         lines.length ? lines.join("\n") : "No backups.",
       );
     },
@@ -119,7 +152,8 @@ export function registerBackup(program: Command): void {
   defineCommand<BackupOptions & { yes?: boolean; liftFence?: boolean }>(program, {
     name: "restore",
     arguments: [["[backup]", "the .dump file or directory (or its name in the backup folder)"]],
-    description: "Restore a backup: refuse writes in the database (and end its sessions), dump the current (bad) state, pg_restore --clean --if-exists, compare row counts with the manifest, then allow writes again",
+    description:
+      "Restore a backup: refuse writes in the database (and end its sessions), dump the current (bad) state, pg_restore --clean --if-exists, compare row counts with the manifest, then allow writes again",
     options: [
       ["--yes", "do not ask for confirmation (required when not on a terminal)"],
       ["--lift-fence", "after a restore that failed or was killed: let writes into the database again"],
@@ -132,8 +166,9 @@ export function registerBackup(program: Command): void {
       if (options.liftFence) {
         const { fence, sessions } = await liftRestoreFence(url);
         const database = databaseOf(url);
-        const text = fence
-          ? `Writes are allowed again on ${database} (refused since ${fence.since} by the restore of ${fence.backup}${fence.badStateBackup ? `; the state before it is in ${fence.badStateBackup}` : ""}). ${sessions.ended} session(s) opened meanwhile were ended so they reconnect writable.${sessions.remaining.length ? `\nCould not end ${sessions.remaining.join("; ")}: they refuse writes until they reconnect.` : ""}\nMaintenance mode is unchanged (breakwater maintenance off).`
+        const text =
+          fence ?
+            `Writes are allowed again on ${database} (refused since ${fence.since} by the restore of ${fence.backup}${fence.badStateBackup ? `; the state before it is in ${fence.badStateBackup}` : ""}). ${sessions.ended} session(s) opened meanwhile were ended so they reconnect writable.${sessions.remaining.length ? `\nCould not end ${sessions.remaining.join("; ")}: they refuse writes until they reconnect.` : ""}\nMaintenance mode is unchanged (breakwater maintenance off).`
           : `No restore fence on ${database}: breakwater was not refusing its writes.`;
         ctx.output.result({ type: "result", lifted: fence !== null, fence, sessionsEnded: sessions.ended, sessionsRemaining: sessions.remaining }, text);
         return;
@@ -142,10 +177,14 @@ export function registerBackup(program: Command): void {
       const backup = resolveBackup(given, config.backup.dir);
       if (!options.yes) {
         if (!process.stdin.isTTY) {
-          throw new BreakwaterError("BW_CONFIRMATION_NEEDED", `Restoring replaces the data of the database with ${backup}; not on a terminal, so nothing was done.`, { hint: "Add --yes to confirm." });
+          throw new BreakwaterError("BW_CONFIRMATION_NEEDED", `Restoring replaces the data of the database with ${backup}; not on a terminal, so nothing was done.`, {
+            hint: "Add --yes to confirm.",
+          });
         }
         const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question(`Replace the database's data with ${backup}? Writes are refused and its sessions ended meanwhile; the current state is dumped first. Type "restore" to go on: `);
+        const answer = await rl.question(
+          `Replace the database's data with ${backup}? Writes are refused and its sessions ended meanwhile; the current state is dumped first. Type "restore" to go on: `,
+        );
         rl.close();
         if (answer.trim() !== "restore") throw new BreakwaterError("BW_CONFIRMATION_NEEDED", "Not confirmed; nothing was done.");
       }

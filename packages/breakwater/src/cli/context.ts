@@ -33,8 +33,7 @@ export function maintenanceStoreFor(config: ResolvedConfig, databaseUrl: string 
 
 /** A context around a config; `loadConfig: false` for commands that read none (plan, demo): the defaults then. */
 export async function commandContext(options: CommandOptions, output: EventRenderer, needs: { loadConfig?: boolean } = {}): Promise<CommandContext> {
-  const config =
-    needs.loadConfig === false ? resolveConfig({}, process.cwd(), null) : await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
+  const config = needs.loadConfig === false ? resolveConfig({}, process.cwd(), null) : await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
   return contextFor(config, output);
 }
 

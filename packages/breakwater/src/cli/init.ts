@@ -11,9 +11,13 @@ interface InitOptions extends CommandOptions {
 
 function describeProject(project: ProjectFacts): string {
   const names = project.frameworks.map((framework) =>
-    framework === "next" ? `Next.js${project.next?.version ? ` ${project.next.version}` : ""}${project.next?.dir === "src" ? " (src/)" : ""}` : framework === "express" ? "Express" : "Fastify",
+    framework === "next" ? `Next.js${project.next?.version ? ` ${project.next.version}` : ""}${project.next?.dir === "src" ? " (src/)" : ""}`
+    : framework === "express" ? "Express"
+    : "Fastify",
   );
-  return [...(names.length ? names : ["no web framework"]), project.typescript ? "TypeScript" : "JavaScript", ...(project.prisma ? ["Prisma"] : []), project.packageManager].join(", ");
+  return [...(names.length ? names : ["no web framework"]), project.typescript ? "TypeScript" : "JavaScript", ...(project.prisma ? ["Prisma"] : []), project.packageManager].join(
+    ", ",
+  );
 }
 
 function label(step: FileStep, dryRun: boolean): string {
@@ -59,7 +63,8 @@ export function initSummary(plan: InitPlan, dryRun: boolean) {
 export function registerInit(program: Command): void {
   defineCommand<InitOptions>(program, {
     name: "init",
-    description: "Add breakwater to the app in this folder: breakwater.config, the Next.js proxy (or the lines for Express/Fastify), .gitignore entries, package.json scripts; never overwrites a file",
+    description:
+      "Add breakwater to the app in this folder: breakwater.config, the Next.js proxy (or the lines for Express/Fastify), .gitignore entries, package.json scripts; never overwrites a file",
     options: [["--dry-run", "print what it would do; write nothing"]],
     examples: ["npx breakwater init", "npx breakwater init --dry-run"],
     loadConfig: false,

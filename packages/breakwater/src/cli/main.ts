@@ -50,7 +50,9 @@ export async function buildProgram(args: string[]): Promise<Command> {
   // Set before the commands are added: each command copies these settings when it is created.
   const program = new Command()
     .name("breakwater")
-    .description("Safe breaking PostgreSQL migrations: resumable plans with maintenance mode, snapshots, verified batched transforms and short locks.\nConnects to DATABASE_URL (or databaseUrl in breakwater.config.ts).")
+    .description(
+      "Safe breaking PostgreSQL migrations: resumable plans with maintenance mode, snapshots, verified batched transforms and short locks.\nConnects to DATABASE_URL (or databaseUrl in breakwater.config.ts).",
+    )
     .version(version, "-v, --version", "print the version")
     .addOption(new Option("-V", "print the version").hideHelp())
     .option("--config <file>", "config file (default: breakwater.config.ts, .mts, .js or .mjs in the working directory)")

@@ -66,13 +66,17 @@ export function registerMaintenance(program: Command): void {
     examples: ['npx breakwater maintenance on --reason "Database upgrade" --retry-after 120', "npx breakwater maintenance on --read-only --until 30m --store postgres"],
     run: async (ctx, options) => {
       const retryAfter = options.retryAfter === undefined ? null : Number(options.retryAfter);
-      if (retryAfter !== null && (!Number.isInteger(retryAfter) || retryAfter < 0)) throw new BreakwaterError("BW_CONFIG_INVALID", `--retry-after must be a whole number of seconds, got ${options.retryAfter}`);
+      if (retryAfter !== null && (!Number.isInteger(retryAfter) || retryAfter < 0))
+        throw new BreakwaterError("BW_CONFIG_INVALID", `--retry-after must be a whole number of seconds, got ${options.retryAfter}`);
       const until = options.until === undefined ? null : parseUntil(options.until);
       const store = storeOf(ctx, options);
       const mode: MaintenanceMode = options.readOnly ? "read-only" : "full";
       const wasOff = await store.enable({ mode, reason: options.reason ?? null, retryAfter: retryAfter ?? ctx.config.maintenance.retryAfter ?? null, until });
       const { yellow } = ctx.output.palette;
-      ctx.output.result({ enabled: true, mode, store: store.kind, location: store.location, wasOff, until }, `${yellow(`Maintenance ${wasOff ? "on" : "updated"}`)} (${mode}${until ? `, until ${until}` : ""}) — ${store.location}`);
+      ctx.output.result(
+        { enabled: true, mode, store: store.kind, location: store.location, wasOff, until },
+        `${yellow(`Maintenance ${wasOff ? "on" : "updated"}`)} (${mode}${until ? `, until ${until}` : ""}) — ${store.location}`,
+      );
     },
   });
 
@@ -86,7 +90,10 @@ export function registerMaintenance(program: Command): void {
       await store.disable();
       const fences = await fencesStillUp(ctx.config.databaseUrl);
       const note = fences
-        .map((f) => `\nThe write fence of run ${f.runId} still refuses writes to ${f.tables.join(", ")} (since ${f.since.toISOString()}): the run is unfinished. \`breakwater resume ${f.runId}\` completes it and \`breakwater rollback ${f.runId}\` undoes it; either lowers the fence.`)
+        .map(
+          (f) =>
+            `\nThe write fence of run ${f.runId} still refuses writes to ${f.tables.join(", ")} (since ${f.since.toISOString()}): the run is unfinished. \`breakwater resume ${f.runId}\` completes it and \`breakwater rollback ${f.runId}\` undoes it; either lowers the fence.`,
+        )
         .join("");
       ctx.output.result({ enabled: false, store: store.kind, location: store.location, fences }, `${ctx.output.palette.green("Maintenance off")} — ${store.location}${note}`);
     },
@@ -105,9 +112,9 @@ export function registerMaintenance(program: Command): void {
       const { green, yellow } = ctx.output.palette;
       ctx.output.result(
         { active, ...state, expired, store: store.kind, location: store.location },
-        active
-          ? `${yellow(`Maintenance ON (${state.mode})`)}${state.reason ? ` — ${state.reason}` : ""}${state.since ? `, since ${state.since}` : ""}${state.until ? `, until ${state.until}` : ""} — ${store.location}`
-          : `${green("Maintenance off")}${expired ? ` (expired at ${state.until})` : ""} — ${store.location}`,
+        active ?
+          `${yellow(`Maintenance ON (${state.mode})`)}${state.reason ? ` — ${state.reason}` : ""}${state.since ? `, since ${state.since}` : ""}${state.until ? `, until ${state.until}` : ""} — ${store.location}`
+        : `${green("Maintenance off")}${expired ? ` (expired at ${state.until})` : ""} — ${store.location}`,
       );
     },
   });

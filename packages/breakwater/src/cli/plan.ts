@@ -36,7 +36,8 @@ function pairs(values: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const value of values) {
     const at = value.indexOf("=");
-    if (at <= 0 || at === value.length - 1) throw new BreakwaterError("BW_PLAN_INVALID", `${flag} ${value}: expected Old=New (e.g. ${flag === "--fill" ? `--fill User.role="'user'"` : "--rename Role.USER=EMPLOYEE"})`);
+    if (at <= 0 || at === value.length - 1)
+      throw new BreakwaterError("BW_PLAN_INVALID", `${flag} ${value}: expected Old=New (e.g. ${flag === "--fill" ? `--fill User.role="'user'"` : "--rename Role.USER=EMPLOYEE"})`);
     out[value.slice(0, at).trim()] = value.slice(at + 1).trim();
   }
   return out;
@@ -65,8 +66,12 @@ async function readSource(from: string, to: string, target: SchemaSet): Promise<
     if (names.length === 0) throw Object.assign(new Error(`no .prisma file under ${to} at ${from}`), { stderr: `no .prisma file under ${to} at ${from}` });
     return { label, folder: true, files: await Promise.all(names.map(async (n) => ({ path: n, content: await git(["show", `${from}:./${n}`], path.resolve(to)) }))) };
   } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split("\n")[0];
-    throw new BreakwaterError("BW_PLAN_INVALID", `--from ${from} is neither a file nor a git revision holding ${to}: ${stderr}`, { hint: "Give a file or folder (prisma/schema.old.prisma) or a git revision (HEAD~1, main, a tag)." });
+    const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message)
+      .trim()
+      .split("\n")[0];
+    throw new BreakwaterError("BW_PLAN_INVALID", `--from ${from} is neither a file nor a git revision holding ${to}: ${stderr}`, {
+      hint: "Give a file or folder (prisma/schema.old.prisma) or a git revision (HEAD~1, main, a tag).",
+    });
   }
 }
 
@@ -106,7 +111,11 @@ function terminalAsker(): { ask: (question: Question) => Promise<string | null>;
       const answer = await line(`  choose 1-${question.options.length}${none}: `);
       if (answer === "") return null;
       const n = Number(answer);
-      return Number.isInteger(n) && n >= 1 && n <= question.options.length ? question.options[n - 1]! : question.options.includes(answer) ? answer : null;
+      return (
+        Number.isInteger(n) && n >= 1 && n <= question.options.length ? question.options[n - 1]!
+        : question.options.includes(answer) ? answer
+        : null
+      );
     },
   };
 }
@@ -114,14 +123,19 @@ function terminalAsker(): { ask: (question: Question) => Promise<string | null>;
 /** Which Prisma validated the schemas and wrote the SQL, and what may differ from the project's own. */
 function engineLines(report: EngineReport): string[] {
   const by = (who: { prisma: string; source: string }, engine: string) =>
-    `Prisma ${who.prisma} (${who.source === "breakwater" ? `breakwater's own ${engine}` : who.source === "project-migrate-diff" ? "the project's own prisma migrate diff, offline" : `the project's own ${engine}`})`;
+    `Prisma ${who.prisma} (${
+      who.source === "breakwater" ? `breakwater's own ${engine}`
+      : who.source === "project-migrate-diff" ? "the project's own prisma migrate diff, offline"
+      : `the project's own ${engine}`
+    })`;
   return [`Schemas validated by ${by(report.validator, "schema parser")}; SQL written by ${by(report.sql, "schema engine")}.`, ...report.notes.map((n) => `  note: ${n}`)];
 }
 
 export function registerPlan(program: Command): void {
   defineCommand<PlanOptions>(program, {
     name: "plan",
-    description: "Diff two versions of schema.prisma with Prisma's own engine (offline), classify each change safe / breaking, and scaffold the three steps for breaking ones: intermediate migration, plan, final migration",
+    description:
+      "Diff two versions of schema.prisma with Prisma's own engine (offline), classify each change safe / breaking, and scaffold the three steps for breaking ones: intermediate migration, plan, final migration",
     options: [
       new Option("--from <git-ref|file>", "the old schema: a file, or a git revision of the --to file (HEAD, main, a tag)").makeOptionMandatory(),
       ["--to <file|folder>", "the new schema: a file, or a folder of .prisma files (default: prisma/schema.prisma, else prisma/schema/)"],
@@ -160,7 +174,10 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
       // Default: prisma/schema.prisma, else a prisma/schema/ folder (multi-file schema).
       const toOption = options.to ?? (!existsSync("prisma/schema.prisma") && existsSync("prisma/schema") ? "prisma/schema" : "prisma/schema.prisma");
       const to = path.resolve(toOption);
-      if (!existsSync(to)) throw new BreakwaterError("BW_PLAN_INVALID", `No schema at ${toOption}.`, { hint: "Give --to <file or folder> (default prisma/schema.prisma, or the prisma/schema/ folder)." });
+      if (!existsSync(to))
+        throw new BreakwaterError("BW_PLAN_INVALID", `No schema at ${toOption}.`, {
+          hint: "Give --to <file or folder> (default prisma/schema.prisma, or the prisma/schema/ folder).",
+        });
       const target = await readSchema(to, toOption);
       const source = await readSource(options.from, toOption, target);
       // Migrations live next to the schema file; for a folder, inside it when there, else next to it.
@@ -181,9 +198,9 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
         output.result({ changes: [], files: [], engines: result.engines }, `No changes between ${source.label} and ${toOption}.\n${engineLines(result.engines).join("\n")}`);
         return;
       }
-      const written = options.dryRun
-        ? null
-        : await writeScaffold(result, {
+      const written =
+        options.dryRun ? null : (
+          await writeScaffold(result, {
             migrationsDir: path.resolve(options.migrations ?? migrationsDefault),
             planDir: path.resolve(options.out ?? path.join(path.dirname(to), "breakwater")),
             name,
@@ -191,8 +208,15 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
             guard: options.guard ?? false,
             dbSchema: options.dbSchema,
             fromLabel: source.label,
-          });
-      const json = { changes: analysis.changes, breaking: analysis.breaking, sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final }, engines: result.engines, written };
+          })
+        );
+      const json = {
+        changes: analysis.changes,
+        breaking: analysis.breaking,
+        sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final },
+        engines: result.engines,
+        written,
+      };
       const rel = (f: string) => path.relative(process.cwd(), f) || f;
       const lines = [`Changes from ${source.label} to ${toOption}:`];
       for (const c of analysis.changes) lines.push(`  ${c.breaking ? "breaking" : "safe    "}  ${c.subject.padEnd(24)} ${c.detail}`);

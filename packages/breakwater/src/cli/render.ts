@@ -19,7 +19,10 @@ export function outputMode(json: boolean | undefined, stream: OutputStream = pro
 }
 
 const formatRate = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
-const formatEta = (s: number | null) => (s === null ? "?" : s < 60 ? `${Math.ceil(s)}s` : `${Math.floor(s / 60)}m${Math.ceil(s % 60)}s`);
+const formatEta = (s: number | null) =>
+  s === null ? "?"
+  : s < 60 ? `${Math.ceil(s)}s`
+  : `${Math.floor(s / 60)}m${Math.ceil(s % 60)}s`;
 const formatDuration = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`);
 const megabytes = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const count = (n: number) => n.toLocaleString("en-US");
@@ -139,12 +142,17 @@ export class EventRenderer {
       }
       case "check": {
         const { ok, name, expected, actual } = event.result;
-        const mark = this.mode === "tty" ? `${ok ? c.green("✔") : c.red("✘")} check:` : ok ? "check passed:" : c.red("check FAILED:");
+        const mark =
+          this.mode === "tty" ? `${ok ? c.green("✔") : c.red("✘")} check:`
+          : ok ? "check passed:"
+          : c.red("check FAILED:");
         this.line(`  ${mark} ${name} — expected ${String(expected)}, got ${String(actual)}`);
         break;
       }
       case "maintenance":
-        this.line(`  ${event.enabled ? `${this.mark("on", c.yellow)}${c.yellow("maintenance mode on")}` : `${this.mark("off", c.green)}${c.green("maintenance mode off")}`} (${event.file})`);
+        this.line(
+          `  ${event.enabled ? `${this.mark("on", c.yellow)}${c.yellow("maintenance mode on")}` : `${this.mark("off", c.green)}${c.green("maintenance mode off")}`} (${event.file})`,
+        );
         break;
       case "rollback-start":
         this.line(`  ${this.mark("rollback", c.yellow)}${c.yellow("rolling back:")} ${event.reason}`);
@@ -183,7 +191,10 @@ export class EventRenderer {
       const mark = event.ok ? this.symbol("done", c.green) : this.mark("failed", c.red);
       return this.line(`  ${mark}${event.ok ? event.message : c.red(event.message)} ${c.dim(`(${formatDuration(event.durationMs)})`)}`);
     }
-    const tables = event.tablesTotal !== null ? `${count(event.tablesDone ?? 0)}/${count(event.tablesTotal)} tables` : event.tablesDone ? `${count(event.tablesDone)} tables` : null;
+    const tables =
+      event.tablesTotal !== null ? `${count(event.tablesDone ?? 0)}/${count(event.tablesTotal)} tables`
+      : event.tablesDone ? `${count(event.tablesDone)} tables`
+      : null;
     const parts = [event.bytes === null ? null : megabytes(event.bytes), tables, `${(event.elapsedMs / 1000).toFixed(1)} s`].filter((p) => p !== null);
     this.progress(`    ${event.phase === "dump" ? "pg_dump" : "pg_restore"}: ${parts.join(", ")}`);
   }
@@ -202,11 +213,13 @@ export class EventRenderer {
   /** Prints an error (message + hint; a JSON line with --json) and returns the exit code. */
   error(error: unknown): number {
     this.clearLive();
-    const bw = isBreakwaterError(error)
-      ? error
-      : isConnectionLoss(error)
-        ? new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection: ${errorMessage(error)}`, { hint: "Nothing committed is lost. Run the command again when the database is reachable (`breakwater status` shows where a run stands; `breakwater resume` continues it)." })
-        : new BreakwaterError("BW_INTERNAL", errorMessage(error));
+    const bw =
+      isBreakwaterError(error) ? error
+      : isConnectionLoss(error) ?
+        new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection: ${errorMessage(error)}`, {
+          hint: "Nothing committed is lost. Run the command again when the database is reachable (`breakwater status` shows where a run stands; `breakwater resume` continues it).",
+        })
+      : new BreakwaterError("BW_INTERNAL", errorMessage(error));
     const location = bw.details?.location as SourceLocation | undefined;
     if (this.mode === "json") {
       const where = location ? { location: { file: location.file, line: location.line, column: location.column } } : {};

@@ -5,7 +5,11 @@ import { defineCommand } from "./command.ts";
 import type { Palette } from "./style.ts";
 
 function stateColor(state: RunStatus["state"], palette: Palette): string {
-  const paint = state === "completed" ? palette.green : state === "failed" ? palette.red : state === "rolled_back" ? palette.yellow : palette.cyan;
+  const paint =
+    state === "completed" ? palette.green
+    : state === "failed" ? palette.red
+    : state === "rolled_back" ? palette.yellow
+    : palette.cyan;
   return paint(state);
 }
 
@@ -14,7 +18,6 @@ export function registerStatus(program: Command): void {
     name: "status",
     arguments: [["[id]", "show every step of one run"]],
     description: "List the runs recorded in the database and the step each one stands at",
-    exampleHeading: "Example:",
     examples: ["npx breakwater status", "npx breakwater status --json | jq '.[0].state'"],
     run: async (ctx, _options, id?: string) => {
       const runs = await runStatus(ctx.databaseUrl(), id);

@@ -57,7 +57,10 @@ const configSchema = z
     /** tables with at least this many rows get the shadow-column contract under contract: "auto" */
     shadowThresholdRows: z.number().int().min(0).optional(),
     /** how long a run retries a lost connection before it stops, resumable */
-    reconnect: z.object({ timeoutMs: z.number().int().min(0).max(3_600_000).optional() }).strict().default({}),
+    reconnect: z
+      .object({ timeoutMs: z.number().int().min(0).max(3_600_000).optional() })
+      .strict()
+      .default({}),
     reportDir: z.string().min(1).optional(),
   })
   .strict();
@@ -104,7 +107,12 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
     databaseUrl: c.databaseUrl ?? env.DATABASE_URL,
     databaseUrlSource: c.databaseUrl === undefined ? "DATABASE_URL" : `databaseUrl in ${configPath ? path.basename(configPath) : "the config"}`,
     maintenanceFile: path.resolve(cwd, c.maintenance.file ?? "maintenance/enabled.lock"),
-    maintenance: { store: c.maintenance.store ?? "file", mode: c.maintenance.mode ?? "read-only", fence: c.maintenance.fence ?? true, retryAfter: c.maintenance.retryAfter ?? null },
+    maintenance: {
+      store: c.maintenance.store ?? "file",
+      mode: c.maintenance.mode ?? "read-only",
+      fence: c.maintenance.fence ?? true,
+      retryAfter: c.maintenance.retryAfter ?? null,
+    },
     lock: {
       lockTimeoutMs: c.lock.timeoutMs ?? defaultLockPolicy.lockTimeoutMs,
       retries: c.lock.retries ?? defaultLockPolicy.retries,
@@ -141,7 +149,12 @@ export async function loadConfig(options: { cwd?: string; explicitPath?: string 
   }
   let value: unknown = {};
   if (file) {
-    const module = await importUserModule(file, { code: "BW_CONFIG_INVALID", what: path.relative(cwd, file) || file, hint: "Fix the syntax or imports of the config file; see the README section “Configuration”.", cwd });
+    const module = await importUserModule(file, {
+      code: "BW_CONFIG_INVALID",
+      what: path.relative(cwd, file) || file,
+      hint: "Fix the syntax or imports of the config file; see the README section “Configuration”.",
+      cwd,
+    });
     value = module.default;
   }
   return resolveConfig(value, cwd, file);

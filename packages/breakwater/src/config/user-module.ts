@@ -103,7 +103,10 @@ function describeLoadFailure(error: unknown, file: string, cwd: string): { locat
   const syntax = error instanceof Error && error.name === "TransformError" ? /^(.+):(\d+):(\d+): ERROR: (.*)$/m.exec(text) : null;
   if (syntax) {
     const [, where, line, byteColumn, message] = syntax;
-    return { location: locate(where!, Number(line), (lineText) => Buffer.from(lineText).subarray(0, Number(byteColumn)).toString().length + 1, cwd), message: `syntax error: ${message}` };
+    return {
+      location: locate(where!, Number(line), (lineText) => Buffer.from(lineText).subarray(0, Number(byteColumn)).toString().length + 1, cwd),
+      message: `syntax error: ${message}`,
+    };
   }
   const firstLine = text.split("\n")[0]!;
   const message = `${error instanceof Error ? `${error.name}: ` : ""}${firstLine.replaceAll(`${pathToFileURL(cwd).href}/`, "").replaceAll(`${cwd}${path.sep}`, "")}`;

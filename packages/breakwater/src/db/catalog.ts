@@ -59,10 +59,7 @@ export async function enumValues(db: Database, schema: string, name: string): Pr
 }
 
 export async function typeExists(db: Database, schema: string, name: string): Promise<boolean> {
-  const { rows } = await db.query(
-    "SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2",
-    [schema, name],
-  );
+  const { rows } = await db.query("SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2", [schema, name]);
   return rows.length > 0;
 }
 
@@ -132,8 +129,17 @@ export async function hasUserDefinedType(db: Database, table: TableRef, columns:
 /** Every column of every ordinary or partitioned table whose type is the enum or an array of it. */
 export async function enumColumns(db: Database, enumOid: number): Promise<EnumColumn[]> {
   const { rows } = await db.query<{
-    schema: string; table: string; column: string; quoted: string; attnum: number; is_array: boolean; not_null: boolean;
-    default_expression: string | null; estimated_rows: number; relid: number; partitioned: boolean;
+    schema: string;
+    table: string;
+    column: string;
+    quoted: string;
+    attnum: number;
+    is_array: boolean;
+    not_null: boolean;
+    default_expression: string | null;
+    estimated_rows: number;
+    relid: number;
+    partitioned: boolean;
   }>(
     `SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, quote_ident(a.attname) AS quoted, a.attnum::int AS attnum,
             a.atttypid <> $1 AS is_array, a.attnotnull AS not_null,

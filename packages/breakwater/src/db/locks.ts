@@ -57,7 +57,10 @@ export async function findBlockers(db: Database, tables: TableRef[]): Promise<Bl
 export function describeBlockers(blockers: Blocker[]): string {
   if (blockers.length === 0) return "no blocking session found any more";
   return blockers
-    .map((b) => `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ""}, ${b.state}${b.transactionSeconds !== null ? `, transaction open ${b.transactionSeconds.toFixed(1)} s` : ""}`)
+    .map(
+      (b) =>
+        `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ""}, ${b.state}${b.transactionSeconds !== null ? `, transaction open ${b.transactionSeconds.toFixed(1)} s` : ""}`,
+    )
     .join("; ");
 }
 

@@ -89,7 +89,11 @@ function utf8CharLength(bytes: Uint8Array, i: number): number {
   const first = bytes[i]!;
   if (first === 0) return 0;
   if (first < 0x80) return 1;
-  const length = first >= 0xc2 && first <= 0xdf ? 2 : first >= 0xe0 && first <= 0xef ? 3 : first >= 0xf0 && first <= 0xf4 ? 4 : 0;
+  const length =
+    first >= 0xc2 && first <= 0xdf ? 2
+    : first >= 0xe0 && first <= 0xef ? 3
+    : first >= 0xf0 && first <= 0xf4 ? 4
+    : 0;
   if (length === 0 || i + length > bytes.length) return 0;
   for (let k = 1; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return 0;
   const second = bytes[i + 1]!;
@@ -104,14 +108,18 @@ function utf8CharLength(bytes: Uint8Array, i: number): number {
  */
 export function findInvalidUtf8(bytes: Uint8Array): InvalidUtf8 | null {
   if (isUtf8(bytes) && !bytes.includes(0)) return null;
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const length = utf8CharLength(bytes, i);
     if (length > 0) {
       i += length;
       continue;
     }
     const first = bytes[i]!;
-    const announced = first >= 0xf0 && first <= 0xf7 ? 4 : first >= 0xe0 && first <= 0xef ? 3 : first >= 0xc0 && first <= 0xdf ? 2 : 1;
+    const announced =
+      first >= 0xf0 && first <= 0xf7 ? 4
+      : first >= 0xe0 && first <= 0xef ? 3
+      : first >= 0xc0 && first <= 0xdf ? 2
+      : 1;
     const shown = [...bytes.subarray(i, Math.min(bytes.length, i + announced))].map((b) => `0x${b.toString(16).padStart(2, "0")}`).join(" ");
     const line = bytes.subarray(0, i).filter((b) => b === 0x0a).length + 1;
     return { offset: i, line, reason: `invalid byte sequence for encoding "UTF8": ${shown} at byte offset ${i} (line ${line})` };

@@ -34,7 +34,9 @@ export function demoPlan(options: { failCheck?: boolean; rows?: number } = {}): 
       steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], appReadsNewValues: true })],
       checks: [
         { name: "no user lost", sql: `SELECT count(*) FROM "User"`, expect: "before" },
-        ...(options.failCheck ? [{ name: "deliberately failing check (--fail-check): expects one user more", sql: `SELECT count(*) FROM "User"`, expect: (options.rows ?? 0) + 1 }] : []),
+        ...(options.failCheck ?
+          [{ name: "deliberately failing check (--fail-check): expects one user more", sql: `SELECT count(*) FROM "User"`, expect: (options.rows ?? 0) + 1 }]
+        : []),
       ],
     }),
     "demo plan",

@@ -89,7 +89,9 @@ async function readPackageJson(dir: string): Promise<{ text: string; value: Pack
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object");
     return { text, value: value as PackageJson };
   } catch (error) {
-    throw new BreakwaterError("BW_CONFIG_INVALID", `package.json cannot be read: ${errorMessage(error)}`, { hint: "Fix package.json (it must be one JSON object), then run breakwater init again." });
+    throw new BreakwaterError("BW_CONFIG_INVALID", `package.json cannot be read: ${errorMessage(error)}`, {
+      hint: "Fix package.json (it must be one JSON object), then run breakwater init again.",
+    });
   }
 }
 
@@ -137,7 +139,11 @@ export async function detectProject(dir: string, pkg: PackageJson): Promise<Proj
   }
   if (dependency(pkg, "express") !== null) frameworks.push("express");
   if (dependency(pkg, "fastify") !== null) frameworks.push("fastify");
-  const prisma = dependency(pkg, "prisma") !== null || dependency(pkg, "@prisma/client") !== null || existsSync(path.join(dir, "prisma", "schema.prisma")) || existsSync(path.join(dir, "prisma.config.ts"));
+  const prisma =
+    dependency(pkg, "prisma") !== null ||
+    dependency(pkg, "@prisma/client") !== null ||
+    existsSync(path.join(dir, "prisma", "schema.prisma")) ||
+    existsSync(path.join(dir, "prisma.config.ts"));
   return {
     name: typeof pkg.name === "string" ? pkg.name : null,
     typescript,
@@ -175,10 +181,13 @@ function nextStep(dir: string, project: ProjectFacts, next: NextFacts, warnings:
   const lines = nextLines({ kind, typescript: project.typescript });
   if (next.major === null) warnings.push("The Next.js version could not be read from package.json or node_modules; assumed 16 or later (proxy.ts).");
   if (next.major !== null && next.major < 15) {
-    warnings.push(`Next.js ${next.version} runs middleware on the Edge runtime only; breakwater needs the Node.js runtime of Next.js 15.5 or later. Upgrade next, then run breakwater init again.`);
+    warnings.push(
+      `Next.js ${next.version} runs middleware on the Edge runtime only; breakwater needs the Node.js runtime of Next.js 15.5 or later. Upgrade next, then run breakwater init again.`,
+    );
     return { path: target, action: "manual", note: `needs Next.js 15.5 or later (found ${next.version})`, lines };
   }
-  if (next.major === 15 && next.minor !== null && next.minor < 5) warnings.push(`middleware.ts with runtime "nodejs" needs Next.js 15.5 or later (found ${next.version}): upgrade next before you build.`);
+  if (next.major === 15 && next.minor !== null && next.minor < 5)
+    warnings.push(`middleware.ts with runtime "nodejs" needs Next.js 15.5 or later (found ${next.version}): upgrade next before you build.`);
   const names = (base: string) => nextExtensions.map((ext) => relative(next.dir, `${base}.${ext}`));
   const same = existing(dir, names(kind));
   if (same) return { path: same, action: "manual", note: "exists, left as it is; add these lines", lines };
@@ -192,14 +201,27 @@ function nextStep(dir: string, project: ProjectFacts, next: NextFacts, warnings:
       lines,
     };
   }
-  return { path: target, action: "create", note: `maintenance mode for every page (Next.js ${next.major === null ? "16+" : next.major} ${kind})`, content: nextFile({ kind, typescript: project.typescript }) };
+  return {
+    path: target,
+    action: "create",
+    note: `maintenance mode for every page (Next.js ${next.major === null ? "16+" : next.major} ${kind})`,
+    content: nextFile({ kind, typescript: project.typescript }),
+  };
 }
 
 function serverSteps(project: ProjectFacts): FileStep[] {
   const steps: FileStep[] = [];
-  if (project.frameworks.includes("express")) steps.push({ path: "(your Express app)", action: "manual", note: "breakwater does not guess the entry file", lines: expressLines(project.moduleStyle) });
-  if (project.frameworks.includes("fastify")) steps.push({ path: "(your Fastify app)", action: "manual", note: "breakwater does not guess the entry file", lines: fastifyLines(project.moduleStyle) });
-  if (project.frameworks.length === 0) steps.push({ path: "(your server)", action: "manual", note: "no Next.js, Express or Fastify dependency found; for Hono, Bun, Deno or any handler taking a Request", lines: fetchLines(project.moduleStyle) });
+  if (project.frameworks.includes("express"))
+    steps.push({ path: "(your Express app)", action: "manual", note: "breakwater does not guess the entry file", lines: expressLines(project.moduleStyle) });
+  if (project.frameworks.includes("fastify"))
+    steps.push({ path: "(your Fastify app)", action: "manual", note: "breakwater does not guess the entry file", lines: fastifyLines(project.moduleStyle) });
+  if (project.frameworks.length === 0)
+    steps.push({
+      path: "(your server)",
+      action: "manual",
+      note: "no Next.js, Express or Fastify dependency found; for Hono, Bun, Deno or any handler taking a Request",
+      lines: fetchLines(project.moduleStyle),
+    });
   return steps;
 }
 
@@ -228,7 +250,10 @@ async function gitignoreStep(dir: string): Promise<FileStep> {
   const block = `# breakwater: maintenance lock, backups, migration logs\n${missing.join("\n")}\n`;
   if (text === null) return { path: ".gitignore", action: "create", note: `ignores ${missing.join(", ")}`, content: block };
   const eol = text.includes("\r\n") ? "\r\n" : "\n";
-  const separator = text === "" ? "" : text.endsWith("\n") ? eol : `${eol}${eol}`;
+  const separator =
+    text === "" ? ""
+    : text.endsWith("\n") ? eol
+    : `${eol}${eol}`;
   return { path: ".gitignore", action: "update", note: `added ${missing.join(", ")}`, content: `${text}${separator}${block.replaceAll("\n", eol)}` };
 }
 

@@ -50,7 +50,9 @@ function nextStore(typescript: boolean): string {
 }
 
 function nextConfig(kind: NextTarget["kind"]): string {
-  return kind === "proxy" ? `export const config = {\n  matcher: ["${nextMatcher}"],\n};` : `export const config = {\n  // breakwater reads a file or PostgreSQL: the Edge runtime cannot.\n  runtime: "nodejs",\n  matcher: ["${nextMatcher}"],\n};`;
+  return kind === "proxy" ?
+      `export const config = {\n  matcher: ["${nextMatcher}"],\n};`
+    : `export const config = {\n  // breakwater reads a file or PostgreSQL: the Edge runtime cannot.\n  runtime: "nodejs",\n  matcher: ["${nextMatcher}"],\n};`;
 }
 
 /** The whole proxy.ts / middleware.ts written when the project has none. */

@@ -42,11 +42,18 @@ export const addEnumValueOperation: Operation<Input, Facts, "addEnumValue"> = {
     const type = quoteQualified(input.schema, input.enum);
     plan.summary.push(`${input.enum}: add ${input.value}${facts.alreadyPresent ? " (already present, nothing to do)" : ""}`);
     if (!facts.alreadyPresent) {
-      const position = input.before ? ` BEFORE ${quoteLiteral(input.before)}` : input.after ? ` AFTER ${quoteLiteral(input.after)}` : "";
-      plan.expand.push({ label: `add ${input.value} to ${input.enum} (committed alone)`, statements: [`ALTER TYPE ${type} ADD VALUE IF NOT EXISTS ${quoteLiteral(input.value)}${position}`] });
-      plan.notes.push(`${input.enum}.${input.value} stays in the type if the run is rolled back: PostgreSQL cannot remove an enum value without rebuilding the type (no row uses it after the rollback).`);
+      const position =
+        input.before ? ` BEFORE ${quoteLiteral(input.before)}`
+        : input.after ? ` AFTER ${quoteLiteral(input.after)}`
+        : "";
+      plan.expand.push({
+        label: `add ${input.value} to ${input.enum} (committed alone)`,
+        statements: [`ALTER TYPE ${type} ADD VALUE IF NOT EXISTS ${quoteLiteral(input.value)}${position}`],
+      });
+      plan.notes.push(
+        `${input.enum}.${input.value} stays in the type if the run is rolled back: PostgreSQL cannot remove an enum value without rebuilding the type (no row uses it after the rollback).`,
+      );
     }
     return plan;
   },
 };
-

@@ -38,7 +38,8 @@ export const backfillOperation: Operation<Input, Facts, "backfill"> = {
     // Parsed before anything touches the database: one expression each, nothing after a `;`.
     for (const [column, expression] of Object.entries(input.set)) await checkExpression(expression, `${what}: \`set.${column}\``);
     if (input.where !== undefined) await checkExpression(input.where, `${what}: \`where\``);
-    if (!(await tableExists(db, table))) throw preflightError(`Table ${displayTable(table)} does not exist.`, "Names are case-sensitive; give { schema, name } for a table outside public.");
+    if (!(await tableExists(db, table)))
+      throw preflightError(`Table ${displayTable(table)} does not exist.`, "Names are case-sensitive; give { schema, name } for a table outside public.");
     const columns = await columnNames(db, table);
     const missing = Object.keys(input.set).filter((c) => !columns.includes(c));
     if (missing.length > 0) throw preflightError(`Table ${displayTable(table)} has no column ${missing.join(", ")}.`);
@@ -47,7 +48,10 @@ export const backfillOperation: Operation<Input, Facts, "backfill"> = {
     // Batches walk the primary key: a row whose key moves ahead of the cursor would be met again, without end.
     const movedKey = key.filter((k) => k.name in input.set).map((k) => k.name);
     if (movedKey.length > 0) {
-      throw preflightError(`The ${what} sets ${movedKey.join(", ")}, the key its batches walk; a row moved ahead of the batches would be updated again and again.`, "Change primary key values with a `sql` step, or copy the rows into a new table.");
+      throw preflightError(
+        `The ${what} sets ${movedKey.join(", ")}, the key its batches walk; a row moved ahead of the batches would be updated again and again.`,
+        "Change primary key values with a `sql` step, or copy the rows into a new table.",
+      );
     }
     const asText = await hasUserDefinedType(db, table, Object.keys(input.set));
     // Prove the expressions and predicate are valid SQL for this table before anything changes,
@@ -70,7 +74,11 @@ export const backfillOperation: Operation<Input, Facts, "backfill"> = {
     const where = input.where === undefined ? null : embedExpression(input.where);
     plan.summary.push(`backfill ${displayTable(table)}: ${columns.join(", ")}${input.where ? ` where ${input.where}` : ""}`);
     plan.snapshots.push({ into: context.snapshotTable(0), table, key: facts.key, columns, where, restoreOnRollback: true, ...(facts.asText ? { asText: true } : {}) });
-    plan.measures.push({ name: `${displayTable(table)}:matching`, label: `rows of ${displayTable(table)} to backfill`, sql: `SELECT count(*) FROM ${quoteTable(table)}${where ? ` WHERE ${where}` : ""}` });
+    plan.measures.push({
+      name: `${displayTable(table)}:matching`,
+      label: `rows of ${displayTable(table)} to backfill`,
+      sql: `SELECT count(*) FROM ${quoteTable(table)}${where ? ` WHERE ${where}` : ""}`,
+    });
     plan.changes.push({ label: `${displayTable(table)}: ${columns.join(", ")}`, measure: `${displayTable(table)}:matching` });
     plan.transforms.push({ label: `backfill ${displayTable(table)}`, table, key: facts.key, set: assignments(input), where });
     return plan;
@@ -79,10 +87,11 @@ export const backfillOperation: Operation<Input, Facts, "backfill"> = {
 
 /** `"a" = (expr), "b" = (expr)`: each expression already checked by checkExpression. */
 function assignments(input: Input): string {
-  return Object.entries(input.set).map(([c, e]) => `${quoteIdent(c)} = ${embedExpression(e)}`).join(", ");
+  return Object.entries(input.set)
+    .map(([c, e]) => `${quoteIdent(c)} = ${embedExpression(e)}`)
+    .join(", ");
 }
 
 function updateStatement(table: TableRef, input: Input): string {
   return `UPDATE ${quoteTable(table)} SET ${assignments(input)}${input.where === undefined ? "" : ` WHERE ${embedExpression(input.where)}`}`;
 }
-

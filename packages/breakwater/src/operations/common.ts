@@ -3,7 +3,11 @@ import { z } from "zod";
 import type { TableRef } from "../db/quote.ts";
 import { BreakwaterError } from "@breakwater/runtime/internal";
 
-export const identifier = z.string().min(1, "must not be empty").max(63, "PostgreSQL names are at most 63 bytes").refine((s) => !s.includes("\u0000"), "must not contain NUL");
+export const identifier = z
+  .string()
+  .min(1, "must not be empty")
+  .max(63, "PostgreSQL names are at most 63 bytes")
+  .refine((s) => !s.includes("\u0000"), "must not contain NUL");
 
 /** A table as `"Name"` (schema public) or `{ schema, name }`; a dot in a string is part of the name. */
 export const tableInput = z.union([identifier, z.object({ schema: identifier, name: identifier }).strict()]);

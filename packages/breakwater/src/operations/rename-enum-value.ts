@@ -83,9 +83,7 @@ function finalValuesOf(input: Input, oldValues: string[]): string[] {
     const missing = [...wanted].filter((v) => !given.has(v));
     const extra = input.values.filter((v) => !wanted.has(v));
     if (missing.length > 0 || extra.length > 0 || given.size !== input.values.length) {
-      throw preflightError(
-        `\`values\` must list exactly ${[...wanted].join(", ")} (missing: ${missing.join(", ") || "none"}, unexpected: ${extra.join(", ") || "none"}).`,
-      );
+      throw preflightError(`\`values\` must list exactly ${[...wanted].join(", ")} (missing: ${missing.join(", ") || "none"}, unexpected: ${extra.join(", ") || "none"}).`);
     }
     return input.values;
   }
@@ -141,12 +139,18 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
   const renamesInPlace = input.contract === "renameValue";
   const typeDependents = renamesInPlace ? [] : await enumTypeDependents(db, type.oid);
   if (typeDependents.length > 0) {
-    throw preflightError(`Enum ${typeName} is used by ${typeDependents.join("; ")}; the type cannot be replaced while they depend on it.`, "Drop those objects in an expand `sql` step and recreate them after this step.");
+    throw preflightError(
+      `Enum ${typeName} is used by ${typeDependents.join("; ")}; the type cannot be replaced while they depend on it.`,
+      "Drop those objects in an expand `sql` step and recreate them after this step.",
+    );
   }
   const newType = fitsName(`${input.enum}__bw_new`) ? `${input.enum}__bw_new` : context.objectName("type");
   const oldTypeDuringRollback = fitsName(`${input.enum}__bw_old`) ? `${input.enum}__bw_old` : context.objectName("oldtype");
   if (await typeExists(db, input.schema, newType)) {
-    throw preflightError(`A type named ${input.schema}.${newType} already exists.`, "It is left from another run: roll that run back (`breakwater rollback <id>`) or drop the type.");
+    throw preflightError(
+      `A type named ${input.schema}.${newType} already exists.`,
+      "It is left from another run: roll that run back (`breakwater rollback <id>`) or drop the type.",
+    );
   }
   const columns: ColumnFacts[] = [];
   const found = await enumColumns(db, type.oid);
@@ -157,7 +161,10 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
       throw preflightError(`${displayTable(column.table)} has no primary key; breakwater needs one to batch, snapshot and resume.`, "Add a primary key first.");
     }
     if (column.dependents.length > 0 && !renamesInPlace) {
-      throw preflightError(`${where} is used by ${column.dependents.join("; ")}; its type cannot change while they depend on it.`, "Drop them in an expand `sql` step and recreate them in a later step.");
+      throw preflightError(
+        `${where} is used by ${column.dependents.join("; ")}; its type cannot change while they depend on it.`,
+        "Drop them in an expand `sql` step and recreate them in a later step.",
+      );
     }
     const shadow = fitsName(`${column.column}__bw`) ? `${column.column}__bw` : context.objectName(`c${j}`);
     const common = await mostCommonValue(db, column);
@@ -166,11 +173,18 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
       shadow,
       rows: await exactOrEstimatedRows(db, column),
       defaultLabel: parseDefaultLabel(column.defaultExpression, where),
-      commonLabel: common === null ? null : common === input.from ? input.to : common,
+      commonLabel:
+        common === null ? null
+        : common === input.from ? input.to
+        : common,
     });
   }
   const anyLarge = columns.some((c) => c.rows >= context.shadowThresholdRows);
-  const strategy = input.contract === "auto" ? (anyLarge ? "shadow" : "typeSwap") : input.contract;
+  const strategy =
+    input.contract === "auto" ?
+      anyLarge ? "shadow"
+      : "typeSwap"
+    : input.contract;
   if (strategy === "renameValue") {
     // ALTER TYPE … RENAME VALUE keeps every row's OID: valid only when `to` is new and the final
     // order is the old one with `to` in place of `from` (added values right after it).
@@ -235,11 +249,23 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
     const t = quoteTable(c.column.table);
     const col = quoteIdent(c.column.column);
     const label = `${displayTable(c.column.table)}.${c.column.column}`;
-    snapshots.push({ into: snapshot, table: c.column.table, key: c.column.key, columns: [c.column.column], where: `${col}::text = ${quoteLiteral(input.from)}`, restoreOnRollback: false, asText: true });
+    snapshots.push({
+      into: snapshot,
+      table: c.column.table,
+      key: c.column.key,
+      columns: [c.column.column],
+      where: `${col}::text = ${quoteLiteral(input.from)}`,
+      restoreOnRollback: false,
+      asText: true,
+    });
     const fromMeasure = `${label}:${input.from}`;
     const toMeasure = `${label}:${input.to}`;
     measures.push({ name: fromMeasure, label: `${input.from} in ${label} before`, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.from)}` });
-    measures.push({ name: toMeasure, label: `${input.to} in ${label} before`, sql: toExisted ? `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}` : "SELECT 0" });
+    measures.push({
+      name: toMeasure,
+      label: `${input.to} in ${label} before`,
+      sql: toExisted ? `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}` : "SELECT 0",
+    });
     changes.push({ label: `${label}: ${input.from} → ${input.to}`, measure: fromMeasure });
     measures.push({ name: `${label}:rows`, label: `rows in ${displayTable(c.column.table)} before`, sql: `SELECT count(*) FROM ${t}` });
     const carried: CheckSpec = {
@@ -258,7 +284,11 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
     );
     finalChecks.push(
       { name: `${input.from} left (${label})`, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.from)}`, expect: { equals: 0 } },
-      { name: `${input.to} after (${label})`, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}`, expect: { equalsMeasures: toExisted ? [fromMeasure, toMeasure] : [fromMeasure] } },
+      {
+        name: `${input.to} after (${label})`,
+        sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}`,
+        expect: { equalsMeasures: toExisted ? [fromMeasure, toMeasure] : [fromMeasure] },
+      },
     );
   }
   finalChecks.push({
@@ -267,7 +297,10 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
     expect: { equals: facts.finalValues.join(", ") },
   });
 
-  const createType: Action = { label: `create type ${facts.newType} (${facts.finalValues.join(", ")})`, statements: [`CREATE TYPE ${newType} AS ENUM (${valuesList(facts.finalValues)})`] };
+  const createType: Action = {
+    label: `create type ${facts.newType} (${facts.finalValues.join(", ")})`,
+    statements: [`CREATE TYPE ${newType} AS ENUM (${valuesList(facts.finalValues)})`],
+  };
   const swapTypes = [`DROP TYPE ${oldType}`, `ALTER TYPE ${newType} RENAME TO ${quoteIdent(input.enum)}`];
   const mappedDefault = (c: ColumnFacts, typeSql: string) =>
     c.defaultLabel === null ? null : `${quoteLiteral(c.defaultLabel === input.from ? input.to : c.defaultLabel)}::${typeSql}`;
@@ -299,17 +332,23 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
   const summary = [
     `${input.schema === "public" ? "" : `${input.schema}.`}${input.enum}: ${input.from} → ${input.to}${input.add.length ? `, adds ${input.add.join(", ")}` : ""}; values after: ${facts.finalValues.join(", ")}`,
     `columns: ${facts.columns.map((c) => `${displayTable(c.column.table)}.${c.column.column} (~${c.rows} rows)`).join(", ") || "none"}`,
-    `contract: ${facts.strategy === "shadow" ? "shadow column + rename swap (short locks)" : facts.strategy === "typeSwap" ? "type swap (rewrites the table under ACCESS EXCLUSIVE)" : "rename value"}`,
+    `contract: ${
+      facts.strategy === "shadow" ? "shadow column + rename swap (short locks)"
+      : facts.strategy === "typeSwap" ? "type swap (rewrites the table under ACCESS EXCLUSIVE)"
+      : "rename value"
+    }`,
   ];
 
   if (facts.strategy === "renameValue") {
     // Catalog only: every row holding `from` reads `to` at commit; no row is written.
     let previous = input.to;
-    const additions = input.add.filter((a) => !facts.oldValues.includes(a) && a !== input.to).map((a) => {
-      const sql = `ALTER TYPE ${oldType} ADD VALUE ${quoteLiteral(a)} AFTER ${quoteLiteral(previous)}`;
-      previous = a;
-      return sql;
-    });
+    const additions = input.add
+      .filter((a) => !facts.oldValues.includes(a) && a !== input.to)
+      .map((a) => {
+        const sql = `ALTER TYPE ${oldType} ADD VALUE ${quoteLiteral(a)} AFTER ${quoteLiteral(previous)}`;
+        previous = a;
+        return sql;
+      });
     return {
       summary: [...summary.slice(0, 2), "contract: ALTER TYPE … RENAME VALUE (catalog only, no row written)"],
       expand: [],
@@ -389,9 +428,9 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
         // most common new value without being written (PostgreSQL ≥ 11 "missing value"); the
         // transform then writes only the rows whose value differs. The default itself is dropped
         // at once: new rows get their value from the trigger.
-        ...(c.commonLabel === null
-          ? [`ALTER TABLE ${t} ADD COLUMN ${shadow} ${newType}`]
-          : [`ALTER TABLE ${t} ADD COLUMN ${shadow} ${newType} DEFAULT ${quoteLiteral(c.commonLabel)}::${newType}`, `ALTER TABLE ${t} ALTER COLUMN ${shadow} DROP DEFAULT`]),
+        ...(c.commonLabel === null ?
+          [`ALTER TABLE ${t} ADD COLUMN ${shadow} ${newType}`]
+        : [`ALTER TABLE ${t} ADD COLUMN ${shadow} ${newType} DEFAULT ${quoteLiteral(c.commonLabel)}::${newType}`, `ALTER TABLE ${t} ALTER COLUMN ${shadow} DROP DEFAULT`]),
         // Writes by the application between now and the swap keep the shadow column in step.
         `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $bw$ BEGIN NEW.${shadow} := ${mapExpression(input, `NEW.${col}`, newType)}; RETURN NEW; END $bw$`,
         `CREATE TRIGGER ${quoteIdent(trigger)} BEFORE INSERT OR UPDATE OF ${col} ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
@@ -490,7 +529,20 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       ],
     },
   ];
-  return { summary, expand, snapshots, measures, transforms, checks: shadowChecks, contract, finalChecks, rollback, rollbackAfterContract, changes, notes: ["columns swapped by rename move to the end of the table's column order"] };
+  return {
+    summary,
+    expand,
+    snapshots,
+    measures,
+    transforms,
+    checks: shadowChecks,
+    contract,
+    finalChecks,
+    rollback,
+    rollbackAfterContract,
+    changes,
+    notes: ["columns swapped by rename move to the end of the table's column order"],
+  };
 }
 
 /** `CREATE INDEX name ON t USING btree (role)` → `CREATE INDEX CONCURRENTLY copy ON t USING btree (role__bw)`; copyName is quoted. */
@@ -518,4 +570,3 @@ export const renameEnumValueOperation: Operation<Input, Facts, "renameEnumValue"
   inspect,
   plan,
 };
-

@@ -44,4 +44,3 @@ export const sqlOperation: Operation<Input, Record<string, never>, "sql"> = {
     return plan;
   },
 };
-

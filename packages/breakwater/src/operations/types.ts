@@ -111,7 +111,12 @@ export interface PlanContext {
 export type SchemaAccepts<Kind extends keyof StepInputs, Schema extends z.ZodType> = Same<z.input<Schema>, StepInputs[Kind]>;
 
 /** True when each type is assignable to the other. */
-export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export type Same<A, B> =
+  [A] extends [B] ?
+    [B] extends [A] ?
+      true
+    : false
+  : false;
 
 /** Fails to compile unless given `true`: `type _Accepts = Proof<SchemaAccepts<"sql", typeof inputSchema>>`. */
 export type Proof<T extends true> = T;
@@ -126,5 +131,18 @@ export interface Operation<Input = unknown, Facts = unknown, Kind extends keyof 
 }
 
 export function emptyPlan(): OperationPlan {
-  return { summary: [], expand: [], snapshots: [], measures: [], transforms: [], checks: [], contract: [], finalChecks: [], rollback: [], rollbackAfterContract: [], changes: [], notes: [] };
+  return {
+    summary: [],
+    expand: [],
+    snapshots: [],
+    measures: [],
+    transforms: [],
+    checks: [],
+    contract: [],
+    finalChecks: [],
+    rollback: [],
+    rollbackAfterContract: [],
+    changes: [],
+    notes: [],
+  };
 }

@@ -30,13 +30,13 @@ const planSchema = z
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, "use letters, digits, _ . - (at most 100), e.g. 2025-11-25_role_employee"),
     description: z.string().optional(),
     steps: z.array(z.object({ op: z.string() }).passthrough()),
-    checks: z
-      .array(
-        z.object({ name: z.string().min(1), sql: z.string().min(1), expect: z.union([z.number(), z.boolean(), z.string()]) }).strict(),
-      )
-      .default([]),
+    checks: z.array(z.object({ name: z.string().min(1), sql: z.string().min(1), expect: z.union([z.number(), z.boolean(), z.string()]) }).strict()).default([]),
     batch: z
-      .object({ size: z.number().int().min(1).max(1_000_000).optional(), maxMs: z.number().int().min(10).max(60_000).optional(), pauseMs: z.number().int().min(0).max(60_000).optional() })
+      .object({
+        size: z.number().int().min(1).max(1_000_000).optional(),
+        maxMs: z.number().int().min(10).max(60_000).optional(),
+        pauseMs: z.number().int().min(0).max(60_000).optional(),
+      })
       .strict()
       .default({}),
     backup: z.enum(["snapshot", "full", "both"]).optional(),
@@ -59,13 +59,24 @@ export function validatePlan(value: unknown, source = "plan"): Plan {
   const steps: ValidatedStep[] = parsed.data.steps.map((step, index) => {
     const operation = operationFor(step.op);
     if (!operation) {
-      throw new BreakwaterError("BW_PLAN_INVALID", `Invalid ${source}: steps.${index}.op: unknown operation ${JSON.stringify(step.op)} (known: ${Object.keys(operations).join(", ")})`);
+      throw new BreakwaterError(
+        "BW_PLAN_INVALID",
+        `Invalid ${source}: steps.${index}.op: unknown operation ${JSON.stringify(step.op)} (known: ${Object.keys(operations).join(", ")})`,
+      );
     }
     const result = operation.schema.safeParse(step);
     if (!result.success) throw new BreakwaterError("BW_PLAN_INVALID", `Invalid ${source}: ${formatIssues(result.error, `steps.${index}.`)}`);
     return { op: operation.kind, input: result.data as Record<string, unknown> };
   });
-  return { id: parsed.data.id, description: parsed.data.description ?? null, steps, checks: parsed.data.checks, batch: parsed.data.batch, backup: parsed.data.backup ?? null, keepMaintenance: parsed.data.keepMaintenance ?? false };
+  return {
+    id: parsed.data.id,
+    description: parsed.data.description ?? null,
+    steps,
+    checks: parsed.data.checks,
+    batch: parsed.data.batch,
+    backup: parsed.data.backup ?? null,
+    keepMaintenance: parsed.data.keepMaintenance ?? false,
+  };
 }
 
 export interface LoadedPlan {
@@ -85,6 +96,7 @@ export async function loadPlan(file: string, cwd = process.cwd()): Promise<Loade
   }
   const module = await importUserModule(absolute, { code: "BW_PLAN_INVALID", what: `plan ${file}`, hint: "Fix the syntax or imports of the plan file.", cwd });
   const exported = module.default ?? module.migration;
-  if (exported === undefined) throw new BreakwaterError("BW_PLAN_INVALID", `Plan ${file} has no default export.`, { hint: "Write `export default defineMigration({ id, steps })`." });
+  if (exported === undefined)
+    throw new BreakwaterError("BW_PLAN_INVALID", `Plan ${file} has no default export.`, { hint: "Write `export default defineMigration({ id, steps })`." });
   return { plan: validatePlan(exported, `plan ${file}`), path: absolute, sha256: createHash("sha256").update(source).digest("hex") };
 }

@@ -48,7 +48,11 @@ export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: Operatio
   const locks = steps
     .filter((s) => s.lock_mode && s.lock_hold_ms !== null && s.state === "done")
     .map((s) => ({ step: s.label, mode: s.lock_mode!, longestHoldMs: Math.round(s.lock_hold_ms! * 10) / 10 }));
-  const status = run.state === "completed" ? "successful" : run.state === "rolled_back" ? "rolled back" : run.state === "failed" ? "failed" : "in progress";
+  const status =
+    run.state === "completed" ? "successful"
+    : run.state === "rolled_back" ? "rolled back"
+    : run.state === "failed" ? "failed"
+    : "in progress";
   const rolledBack = run.state === "rolled_back";
   return {
     maintenanceKept: run.state === "completed" && keepsMaintenance(run.plan) && run.maintenance_off_at === null,
@@ -66,7 +70,7 @@ export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: Operatio
     totalRowsChanged: rolledBack ? 0 : rowsChanged.reduce((sum, r) => sum + r.rows, 0),
     rowsRewritten: transforms.reduce((sum, s) => sum + Number(s.rows), 0),
     checks: run.checks ?? [],
-    rollback: { needed: rolledBack || steps.some((s) => s.phase === "rollback"), restored: rolledBack, reason: rolledBack ? run.error?.message ?? "requested" : null },
+    rollback: { needed: rolledBack || steps.some((s) => s.phase === "rollback"), restored: rolledBack, reason: rolledBack ? (run.error?.message ?? "requested") : null },
     locks,
     longestAccessExclusiveMs: Math.round(Math.max(0, ...locks.filter((l) => l.mode === "ACCESS EXCLUSIVE").map((l) => l.longestHoldMs)) * 10) / 10,
     longestBatchMs: transforms.length ? Math.round(Math.max(...transforms.map((s) => Number(s.data?.longestBatchMs ?? 0))) * 10) / 10 : null,
@@ -97,12 +101,14 @@ export function renderMarkdown(log: MigrationLog, options: { symbols?: boolean }
   const full = log.maintenanceMode === "full";
   const refused = full ? "of refused requests" : "of refused writes";
   const outage =
-    log.writeOutageSeconds === null
-      ? "None"
-      : log.maintenanceKept
-        ? `${log.writeOutageSeconds} s ${refused} so far (${full ? "full maintenance mode; reads refused too" : "maintenance mode; reads served"}) — maintenance stays on until \`breakwater maintenance off\`, after ${log.maintenanceReason ? "the application that reads the new values is deployed" : "the contract migration"}`
-        : `${log.writeOutageSeconds} s ${refused} (${full ? "full maintenance mode); reads refused too" : "maintenance mode); reads served"}`;
-  const rollback = log.rollback.restored ? `Needed — data and schema restored (${log.rollback.reason})` : log.rollback.needed ? "Started, not finished" : "Not needed";
+    log.writeOutageSeconds === null ? "None"
+    : log.maintenanceKept ?
+      `${log.writeOutageSeconds} s ${refused} so far (${full ? "full maintenance mode; reads refused too" : "maintenance mode; reads served"}) — maintenance stays on until \`breakwater maintenance off\`, after ${log.maintenanceReason ? "the application that reads the new values is deployed" : "the contract migration"}`
+    : `${log.writeOutageSeconds} s ${refused} (${full ? "full maintenance mode); reads refused too" : "maintenance mode); reads served"}`;
+  const rollback =
+    log.rollback.restored ? `Needed — data and schema restored (${log.rollback.reason})`
+    : log.rollback.needed ? "Started, not finished"
+    : "Not needed";
   const lines = [
     "## Migration Log",
     "",
@@ -118,7 +124,7 @@ export function renderMarkdown(log: MigrationLog, options: { symbols?: boolean }
     `**Rows changed**: ${number(log.totalRowsChanged)}${log.rowsChanged.length ? ` (${log.rowsChanged.map((r) => `${r.label}: ${number(r.rows)}`).join("; ")})` : ""}`,
     `**Rows rewritten by transforms**: ${number(log.rowsRewritten)}${log.longestBatchMs !== null ? `; longest batch ${log.longestBatchMs} ms` : ""}`,
     `**Longest ACCESS EXCLUSIVE lock**: ${log.longestAccessExclusiveMs} ms`,
-    `**Backup**: ${log.backup ? `${log.backup.path} (${(log.backup.sizeBytes / 1024 / 1024).toFixed(1)} MB, sha256 ${log.backup.sha256.slice(0, 16)}…); rollback uses the targeted snapshot, \`breakwater restore\` this file` : "targeted snapshot only (plan backup: \"snapshot\")"}`,
+    `**Backup**: ${log.backup ? `${log.backup.path} (${(log.backup.sizeBytes / 1024 / 1024).toFixed(1)} MB, sha256 ${log.backup.sha256.slice(0, 16)}…); rollback uses the targeted snapshot, \`breakwater restore\` this file` : 'targeted snapshot only (plan backup: "snapshot")'}`,
     "",
     "**Changes**:",
     "",
@@ -128,7 +134,17 @@ export function renderMarkdown(log: MigrationLog, options: { symbols?: boolean }
     "",
     "| Check | Expected | Actual | Result |",
     "| --- | --- | --- | --- |",
-    ...log.checks.map((c) => `| ${cell(c.name)} | ${cell(c.expected)} | ${cell(c.actual)} | ${options.symbols === false ? (c.ok ? "pass" : "FAIL") : c.ok ? "✅" : "❌"} |`),
+    ...log.checks.map(
+      (c) =>
+        `| ${cell(c.name)} | ${cell(c.expected)} | ${cell(c.actual)} | ${
+          options.symbols === false ?
+            c.ok ?
+              "pass"
+            : "FAIL"
+          : c.ok ? "✅"
+          : "❌"
+        } |`,
+    ),
     "",
     "**Locks** (strongest lock of each step, longest hold):",
     "",

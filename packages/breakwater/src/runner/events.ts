@@ -17,8 +17,30 @@ export interface CheckResult {
 export type RunnerEvent =
   | { type: "run"; runId: string; planId: string; resumed: boolean }
   | { type: "step-start"; runId: string; seq: number; phase: Phase; label: string }
-  | { type: "step-done"; runId: string; seq: number; phase: Phase; label: string; durationMs: number; rows: number; skipped: boolean; lockHoldMs: number | null; lockMode: string | null }
-  | { type: "progress"; runId: string; label: string; rows: number; scanned: number; total: number; rowsPerSecond: number; etaSeconds: number | null; batchSize: number; lastBatchMs: number }
+  | {
+      type: "step-done";
+      runId: string;
+      seq: number;
+      phase: Phase;
+      label: string;
+      durationMs: number;
+      rows: number;
+      skipped: boolean;
+      lockHoldMs: number | null;
+      lockMode: string | null;
+    }
+  | {
+      type: "progress";
+      runId: string;
+      label: string;
+      rows: number;
+      scanned: number;
+      total: number;
+      rowsPerSecond: number;
+      etaSeconds: number | null;
+      batchSize: number;
+      lastBatchMs: number;
+    }
   | { type: "lock-retry"; runId: string; label: string; info: LockRetryInfo }
   | { type: "check"; runId: string; result: CheckResult }
   | { type: "maintenance"; runId: string; enabled: boolean; /** the store's location: a file path or breakwater.maintenance on host/db */ file: string }

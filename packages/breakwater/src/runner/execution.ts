@@ -20,7 +20,6 @@ import { getRun, getSteps, insertSteps, markStepDone, markStepFailed, markStepRu
 import { buildProgram, keepsMaintenance, newValuesUnreadable, type Program, type ProgramStep } from "./program.ts";
 import { RunnerSession, type SessionPolicy } from "./session.ts";
 
-
 export interface RunnerOptions {
   config: ResolvedConfig;
   databaseUrl: string;
@@ -61,9 +60,13 @@ export function toBreakwaterError(error: unknown, label: string): BreakwaterErro
   if (isBreakwaterError(error)) return error;
   const info = sqlErrorInfo(error);
   if (isConnectionLoss(error)) {
-    return new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection during "${label}": ${info.message}`, { hint: "Nothing committed is lost: run `breakwater resume` when the database is reachable again." });
+    return new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection during "${label}": ${info.message}`, {
+      hint: "Nothing committed is lost: run `breakwater resume` when the database is reachable again.",
+    });
   }
-  return new BreakwaterError("BW_SQL_FAILED", `Step "${label}" failed: ${info.message}${info.sqlstate ? ` (SQLSTATE ${info.sqlstate})` : ""}`, { details: { sqlstate: info.sqlstate } });
+  return new BreakwaterError("BW_SQL_FAILED", `Step "${label}" failed: ${info.message}${info.sqlstate ? ` (SQLSTATE ${info.sqlstate})` : ""}`, {
+    details: { sqlstate: info.sqlstate },
+  });
 }
 
 /** Data errors (SQLSTATE classes 22 and 23) would fail again on resume: undo instead. */
@@ -128,9 +131,13 @@ export class RunExecution {
         if (failure.code !== "BW_CONNECTION_FAILED" && !this.db.isClosed && !isConnectionLoss(error)) throw error;
         // A statement that takes the server down every time must not loop for ever.
         if (reconnects >= maxReconnects) {
-          throw new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection ${reconnects + 1} times during this command; the last time during "${label}": ${failure.message}`, {
-            hint: `Look at the server's log for what ends the connection, then run \`breakwater resume ${this.run.id}\`. Maintenance mode and the write fence stay on meanwhile.`,
-          });
+          throw new BreakwaterError(
+            "BW_CONNECTION_FAILED",
+            `Lost the database connection ${reconnects + 1} times during this command; the last time during "${label}": ${failure.message}`,
+            {
+              hint: `Look at the server's log for what ends the connection, then run \`breakwater resume ${this.run.id}\`. Maintenance mode and the write fence stay on meanwhile.`,
+            },
+          );
         }
         const cause = isBreakwaterError(error) ? error.message : `during "${label}": ${sqlErrorInfo(error).message}`;
         await this.session.reconnect(this.run.id, cause, sessionPolicy(this.options), (message) => this.emit({ type: "warning", runId: this.run.id, message }));
@@ -161,8 +168,16 @@ export class RunExecution {
       try {
         const result = await this.executeStep(step, row?.cursor ?? null, Number(row?.rows ?? 0), row?.data ?? null);
         this.emit({
-          type: "step-done", runId: this.run.id, seq: step.seq, phase: step.phase, label: step.label, durationMs: performance.now() - started,
-          rows: result.rows, skipped: result.skipped ?? false, lockHoldMs: result.lockHoldMs, lockMode: result.lockMode,
+          type: "step-done",
+          runId: this.run.id,
+          seq: step.seq,
+          phase: step.phase,
+          label: step.label,
+          durationMs: performance.now() - started,
+          rows: result.rows,
+          skipped: result.skipped ?? false,
+          lockHoldMs: result.lockHoldMs,
+          lockMode: result.lockMode,
         });
       } catch (error) {
         const failure = toBreakwaterError(error, step.label);
@@ -236,7 +251,11 @@ export class RunExecution {
         this.run.maintenance_created = created;
         this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file: store.location });
         if (unreadable) {
-          this.emit({ type: "warning", runId: this.run.id, message: `Maintenance is full (reads refused too) and stays on after the run until \`breakwater maintenance off\`: ${unreadable}. Deploy the application that knows the new values, then turn maintenance off.` });
+          this.emit({
+            type: "warning",
+            runId: this.run.id,
+            message: `Maintenance is full (reads refused too) and stays on after the run until \`breakwater maintenance off\`: ${unreadable}. Deploy the application that knows the new values, then turn maintenance off.`,
+          });
         }
         await markStepDone(this.db, this.run.id, step.seq, { data: { store: store.kind, location: store.location, created, mode, reason: unreadable } });
         return empty;
@@ -250,7 +269,14 @@ export class RunExecution {
         return empty;
       }
       case "final_checks": {
-        const results = await this.db.readOnly((tx) => evaluateChecks(tx, this.program.plans.flatMap((p) => p.finalChecks), this.ctx.measures, "final"));
+        const results = await this.db.readOnly((tx) =>
+          evaluateChecks(
+            tx,
+            this.program.plans.flatMap((p) => p.finalChecks),
+            this.ctx.measures,
+            "final",
+          ),
+        );
         // Checks evaluated inside contract transactions are kept with the run, too.
         const steps = await getSteps(this.db, this.run.id);
         const inContract = steps.flatMap((s) => (s.phase === "contract" && Array.isArray(s.data?.checks) ? (s.data.checks as CheckResult[]) : []));
@@ -263,8 +289,15 @@ export class RunExecution {
         if (keepsMaintenance(this.run.plan)) {
           await this.lowerFence();
           const store = this.options.store;
-          const why = this.run.plan.keepMaintenance === true ? "as the plan asks: deploy the contract migration (breakwater deploy) and" : "because the application serving now cannot read the new enum values:";
-          this.emit({ type: "warning", runId: this.run.id, message: `Maintenance mode stays on (${store.location}), ${why} deploy the application built from the new schema, then run \`breakwater maintenance off\`.` });
+          const why =
+            this.run.plan.keepMaintenance === true ?
+              "as the plan asks: deploy the contract migration (breakwater deploy) and"
+            : "because the application serving now cannot read the new enum values:";
+          this.emit({
+            type: "warning",
+            runId: this.run.id,
+            message: `Maintenance mode stays on (${store.location}), ${why} deploy the application built from the new schema, then run \`breakwater maintenance off\`.`,
+          });
           await markStepDone(this.db, this.run.id, step.seq, {});
           return empty;
         }
@@ -290,9 +323,16 @@ export class RunExecution {
 
   async raiseFence(): Promise<void> {
     if (!this.options.config.maintenance.fence) return;
-    const { partitionsGuarded } = await raiseFence(this.db, this.run.id, this.fencedTables(), this.ctx.lock, (info) => this.emit({ type: "lock-retry", runId: this.run.id, label: "raise the write fence", info }));
+    const { partitionsGuarded } = await raiseFence(this.db, this.run.id, this.fencedTables(), this.ctx.lock, (info) =>
+      this.emit({ type: "lock-retry", runId: this.run.id, label: "raise the write fence", info }),
+    );
     if (!partitionsGuarded) {
-      this.emit({ type: "warning", runId: this.run.id, message: "Every partition is fenced, but ATTACH / DETACH PARTITION on the fenced tables cannot be refused during this run: that needs an event trigger, which only a superuser may create. Do not change their partitions until the run has finished." });
+      this.emit({
+        type: "warning",
+        runId: this.run.id,
+        message:
+          "Every partition is fenced, but ATTACH / DETACH PARTITION on the fenced tables cannot be refused during this run: that needs an event trigger, which only a superuser may create. Do not change their partitions until the run has finished.",
+      });
     }
   }
 
@@ -311,7 +351,11 @@ export class RunExecution {
   }
 
   async finish(state: RunRow["state"], error: BreakwaterError | null): Promise<MigrationLog> {
-    await updateRun(this.db, this.run.id, { state, finished_at: state === "failed" ? null : new Date(), error: error ? { code: error.code, message: error.message, hint: error.hint } : null });
+    await updateRun(this.db, this.run.id, {
+      state,
+      finished_at: state === "failed" ? null : new Date(),
+      error: error ? { code: error.code, message: error.message, hint: error.hint } : null,
+    });
     await this.refresh();
     const log = buildMigrationLog(this.run, await getSteps(this.db, this.run.id), this.program.plans);
     await updateRun(this.db, this.run.id, { report: log });
@@ -349,9 +393,7 @@ export class RunExecution {
     for (let i = this.program.plans.length - 1; i >= 0; i--) {
       const plan = this.program.plans[i]!;
       const opSteps = byOp(i);
-      const committed = this.program.steps.some(
-        (p) => p.kind === "action" && p.opIndex === i && p.action.commitPoint && opSteps.find((s) => s.seq === p.seq)?.state === "done",
-      );
+      const committed = this.program.steps.some((p) => p.kind === "action" && p.opIndex === i && p.action.commitPoint && opSteps.find((s) => s.seq === p.seq)?.state === "done");
       const started = opSteps.some((s) => s.state !== "pending");
       if (!started) continue;
       const kind = this.run.plan.steps[i]!.op;
@@ -367,7 +409,10 @@ export class RunExecution {
         if (transformed) {
           for (const [n, snapshot] of plan.snapshots.entries()) {
             if (!snapshot.restoreOnRollback) continue;
-            await this.rollbackStep(i, 50 + n, `restore ${snapshot.columns.join(", ")} of ${snapshot.table.name} from the snapshot`, async () => ({ rows: await restoreSnapshot(this.ctx, snapshot), lockHoldMs: null }));
+            await this.rollbackStep(i, 50 + n, `restore ${snapshot.columns.join(", ")} of ${snapshot.table.name} from the snapshot`, async () => ({
+              rows: await restoreSnapshot(this.ctx, snapshot),
+              lockHoldMs: null,
+            }));
           }
         }
         await this.rollbackActions(i, plan.rollback, 0);
@@ -388,9 +433,13 @@ export class RunExecution {
         } catch (error) {
           const info = sqlErrorInfo(error);
           if (info.sqlstate === "22P02") {
-            throw new BreakwaterError("BW_ROLLBACK_CONFLICT", `Cannot undo "${action.label}": ${info.message}. Rows written after the migration use values the old schema does not have.`, {
-              hint: `Maintenance mode stays on, and the write fence is lowered so that you can change or delete those rows; then run \`breakwater rollback ${this.run.id}\` again.`,
-            });
+            throw new BreakwaterError(
+              "BW_ROLLBACK_CONFLICT",
+              `Cannot undo "${action.label}": ${info.message}. Rows written after the migration use values the old schema does not have.`,
+              {
+                hint: `Maintenance mode stays on, and the write fence is lowered so that you can change or delete those rows; then run \`breakwater rollback ${this.run.id}\` again.`,
+              },
+            );
           }
           throw error;
         }
@@ -409,7 +458,18 @@ export class RunExecution {
     const started = performance.now();
     const result = await fn(seq);
     if (!result.done) await markStepDone(this.db, this.run.id, seq, { rows: result.rows });
-    this.emit({ type: "step-done", runId: this.run.id, seq, phase: "rollback", label, durationMs: performance.now() - started, rows: result.rows, skipped: false, lockHoldMs: result.lockHoldMs, lockMode: null });
+    this.emit({
+      type: "step-done",
+      runId: this.run.id,
+      seq,
+      phase: "rollback",
+      label,
+      durationMs: performance.now() - started,
+      rows: result.rows,
+      skipped: false,
+      lockHoldMs: result.lockHoldMs,
+      lockMode: null,
+    });
   }
 
   /** Runs the remaining steps; on a failed check undoes everything, otherwise leaves the run resumable. */
@@ -435,7 +495,9 @@ export class RunExecution {
         throw new RunFailure(failure, { runId: this.run.id, state: "rolled_back", log });
       }
       const hinted = new BreakwaterError(failure.code, failure.message, {
-        hint: failure.hint ?? `Fix the cause, then \`breakwater resume ${this.run.id}\` to continue, or \`breakwater rollback ${this.run.id}\` to undo. Maintenance mode stays on meanwhile.`,
+        hint:
+          failure.hint ??
+          `Fix the cause, then \`breakwater resume ${this.run.id}\` to continue, or \`breakwater rollback ${this.run.id}\` to undo. Maintenance mode stays on meanwhile.`,
         details: failure.details ?? {},
       });
       const log = await this.finish("failed", hinted);

@@ -114,10 +114,13 @@ export async function insertRun(db: Database, run: { id: string; plan: Plan; pla
 
 export async function insertSteps(db: Database, runId: string, steps: { seq: number; phase: Phase; opIndex: number | null; label: string }[]): Promise<void> {
   for (const s of steps) {
-    await db.query(
-      "INSERT INTO breakwater.steps (run_id, seq, phase, op_index, label) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, seq) DO NOTHING",
-      [runId, s.seq, s.phase, s.opIndex, s.label],
-    );
+    await db.query("INSERT INTO breakwater.steps (run_id, seq, phase, op_index, label) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, seq) DO NOTHING", [
+      runId,
+      s.seq,
+      s.phase,
+      s.opIndex,
+      s.label,
+    ]);
   }
 }
 
@@ -141,7 +144,13 @@ export async function getSteps(db: Database, runId: string): Promise<StepRow[]> 
   return (await db.query<StepRow>("SELECT * FROM breakwater.steps WHERE run_id = $1 ORDER BY seq", [runId])).rows;
 }
 
-export async function updateRun(db: Database, runId: string, fields: Partial<Record<"state" | "phase" | "finished_at" | "maintenance_created" | "maintenance_on_at" | "maintenance_off_at" | "measures" | "checks" | "error" | "report" | "holder", unknown>>): Promise<void> {
+export async function updateRun(
+  db: Database,
+  runId: string,
+  fields: Partial<
+    Record<"state" | "phase" | "finished_at" | "maintenance_created" | "maintenance_on_at" | "maintenance_off_at" | "measures" | "checks" | "error" | "report" | "holder", unknown>
+  >,
+): Promise<void> {
   const entries = Object.entries(fields);
   if (entries.length === 0) return;
   const json = new Set(["measures", "checks", "error", "report"]);
@@ -166,7 +175,16 @@ export async function markStepDone(
             rows = coalesce($4, rows), lock_mode = coalesce($5, lock_mode), lock_hold_ms = coalesce($6, lock_hold_ms),
             retries = retries + coalesce($7, 0), data = coalesce($8, data)
       WHERE run_id = $1 AND seq = $2`,
-    [runId, seq, result.skipped ? "skipped" : "done", result.rows ?? null, result.lockMode ?? null, result.lockHoldMs ?? null, result.retries ?? 0, result.data ? JSON.stringify(result.data) : null],
+    [
+      runId,
+      seq,
+      result.skipped ? "skipped" : "done",
+      result.rows ?? null,
+      result.lockMode ?? null,
+      result.lockHoldMs ?? null,
+      result.retries ?? 0,
+      result.data ? JSON.stringify(result.data) : null,
+    ],
   );
 }
 

@@ -60,13 +60,28 @@ export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadow
   plans.forEach((p, i) => p.expand.forEach((action) => push({ phase: "expand", opIndex: i, label: action.label, kind: "action", action })));
   push({ phase: "maintenance_on", opIndex: null, label: "maintenance mode on", kind: "marker" });
   push({ phase: "maintenance_on", opIndex: null, label: "raise the write fence on the tables the run changes", kind: "fence" });
-  plans.forEach((p, i) => p.snapshots.forEach((snapshot) => push({ phase: "snapshot", opIndex: i, label: `snapshot ${snapshot.columns.join(", ")} of ${snapshot.table.name} into ${snapshot.into.schema}.${snapshot.into.name}`, kind: "snapshot", snapshot })));
+  plans.forEach((p, i) =>
+    p.snapshots.forEach((snapshot) =>
+      push({
+        phase: "snapshot",
+        opIndex: i,
+        label: `snapshot ${snapshot.columns.join(", ")} of ${snapshot.table.name} into ${snapshot.into.schema}.${snapshot.into.name}`,
+        kind: "snapshot",
+        snapshot,
+      }),
+    ),
+  );
   push({ phase: "snapshot", opIndex: null, label: "measure the counts the checks compare with", kind: "measure" });
   plans.forEach((p, i) => p.transforms.forEach((transform) => push({ phase: "transform", opIndex: i, label: transform.label, kind: "transform", transform })));
   push({ phase: "verify", opIndex: null, label: "verify the invariants and the plan's checks", kind: "marker" });
   plans.forEach((p, i) => p.contract.forEach((action) => push({ phase: "contract", opIndex: i, label: action.label, kind: "action", action })));
   push({ phase: "final_checks", opIndex: null, label: "check the final state", kind: "marker" });
-  push({ phase: "maintenance_off", opIndex: null, label: keepsMaintenance(plan) ? `lower the write fence; maintenance stays on (${plan.keepMaintenance ? "keepMaintenance" : "new enum values"})` : "maintenance mode off", kind: "marker" });
+  push({
+    phase: "maintenance_off",
+    opIndex: null,
+    label: keepsMaintenance(plan) ? `lower the write fence; maintenance stays on (${plan.keepMaintenance ? "keepMaintenance" : "new enum values"})` : "maintenance mode off",
+    kind: "marker",
+  });
   push({ phase: "report", opIndex: null, label: "write the migration log", kind: "marker" });
   return { plans, steps };
 }

@@ -52,13 +52,19 @@ async function recordRun(session: RunnerSession, loaded: LoadedPlan, options: Ru
       const program = buildProgram(runId, plan, facts, options.config.shadowThresholdRows, plan.backup === "full" || plan.backup === "both");
       await db.transaction(async (tx) => {
         await insertRun(tx, { id: runId, plan, planPath: loaded.path, planSha256: loaded.sha256, facts });
-        await insertSteps(tx, runId, program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })));
+        await insertSteps(
+          tx,
+          runId,
+          program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })),
+        );
       });
       return await getRun(db, runId);
     } catch (error) {
       if (!isConnectionLoss(error) && !isBreakwaterError(error, "BW_CONNECTION_FAILED")) throw error;
       if (reconnects >= maxReconnects) throw toBreakwaterError(error, "preflight");
-      await session.reconnect(runId, `during "preflight": ${sqlErrorInfo(error).message}`, sessionPolicy(options), (message) => options.emit?.({ type: "warning", runId, message }));
+      await session.reconnect(runId, `during "preflight": ${sqlErrorInfo(error).message}`, sessionPolicy(options), (message) =>
+        options.emit?.({ type: "warning", runId, message }),
+      );
     }
   }
 }
@@ -99,7 +105,8 @@ export async function resumeRun(runId: string | undefined, options: RunnerOption
   const session = await openSession(options, "resume");
   try {
     const { db } = session;
-    if (!(await journalExists(db))) throw new BreakwaterError("BW_NOTHING_TO_RESUME", "breakwater has never run on this database.", { hint: "Start with `breakwater run <plan>`." });
+    if (!(await journalExists(db)))
+      throw new BreakwaterError("BW_NOTHING_TO_RESUME", "breakwater has never run on this database.", { hint: "Start with `breakwater run <plan>`." });
     const run = runId ? await getRun(db, runId) : await latestUnfinished(db);
     if (run.state === "completed" || run.state === "rolled_back") {
       throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already ${run.state.replace("_", " ")}.`);
@@ -107,7 +114,11 @@ export async function resumeRun(runId: string | undefined, options: RunnerOption
     await session.setApplicationName(`breakwater resume ${run.id} (${holderDescription()})`);
     const execution = new RunExecution(session, run, options);
     // Steps a runner of an earlier version did not journal before it died (each row's cursor must exist).
-    await insertSteps(db, run.id, execution.program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })));
+    await insertSteps(
+      db,
+      run.id,
+      execution.program.steps.map((s) => ({ seq: s.seq, phase: s.phase, opIndex: s.opIndex, label: s.label })),
+    );
     // The crashed runner's session is gone: this one becomes the writer the fence lets through.
     await takeOverFence(db, run.id);
     options.emit?.({ type: "run", runId: run.id, planId: run.plan_id, resumed: true });

@@ -91,9 +91,13 @@ export class RunnerSession {
     for (;;) {
       const left = policy.reconnectTimeoutMs - (Date.now() - started);
       if (left <= 0) {
-        throw new BreakwaterError("BW_CONNECTION_FAILED", `Lost the database connection at ${describeUrl(this.url)} and could not get it back within ${Math.round(policy.reconnectTimeoutMs / 1000)} s: ${last}`, {
-          hint: `Nothing committed is lost: run \`breakwater resume ${runId}\` when the database is reachable again. Maintenance mode and the write fence stay on meanwhile.`,
-        });
+        throw new BreakwaterError(
+          "BW_CONNECTION_FAILED",
+          `Lost the database connection at ${describeUrl(this.url)} and could not get it back within ${Math.round(policy.reconnectTimeoutMs / 1000)} s: ${last}`,
+          {
+            hint: `Nothing committed is lost: run \`breakwater resume ${runId}\` when the database is reachable again. Maintenance mode and the write fence stay on meanwhile.`,
+          },
+        );
       }
       let db: Database | undefined;
       try {
@@ -147,9 +151,9 @@ async function takeRunnerLock(db: Database, url: string, policy: SessionPolicy, 
     }
     if (ended !== holder.pid) {
       notice(
-        ours
-          ? `The previous connection (backend ${holder.pid}) still holds the runner lock; ending it.`
-          : `The runner that held the lock (pid ${holder.runnerPid} on ${holder.host}) is gone, but its database session (backend ${holder.pid}) still holds the runner lock; ending it.`,
+        ours ?
+          `The previous connection (backend ${holder.pid}) still holds the runner lock; ending it.`
+        : `The runner that held the lock (pid ${holder.runnerPid} on ${holder.host}) is gone, but its database session (backend ${holder.pid}) still holds the runner lock; ending it.`,
       );
       const terminated = await db.one<{ ok: boolean }>("SELECT pg_terminate_backend($1) AS ok", [holder.pid]).catch(() => ({ ok: false }));
       if (!terminated.ok) {
@@ -160,11 +164,14 @@ async function takeRunnerLock(db: Database, url: string, policy: SessionPolicy, 
       ended = holder.pid;
     }
     if (Date.now() - started > policy.reconnectTimeoutMs) {
-      throw new BreakwaterError("BW_LOCKED", `Backend ${holder.pid} of a runner that is gone still holds the runner lock after ${Math.round(policy.reconnectTimeoutMs / 1000)} s.`, {
-        hint: `Check it with SELECT * FROM pg_stat_activity WHERE pid = ${holder.pid}; run the command again once it has ended.`,
-      });
+      throw new BreakwaterError(
+        "BW_LOCKED",
+        `Backend ${holder.pid} of a runner that is gone still holds the runner lock after ${Math.round(policy.reconnectTimeoutMs / 1000)} s.`,
+        {
+          hint: `Check it with SELECT * FROM pg_stat_activity WHERE pid = ${holder.pid}; run the command again once it has ended.`,
+        },
+      );
     }
     await sleep(100);
   }
 }
-

@@ -23,9 +23,7 @@ export async function executeSnapshot(ctx: ExecutionContext, seq: number, snapsh
       await setLocalLockTimeout(tx, ctx.lock.lockTimeoutMs);
       await tx.query(`DROP TABLE IF EXISTS ${quoteTable(snapshot.into)}`);
       rows = (
-        await tx.query(
-          `CREATE TABLE ${quoteTable(snapshot.into)} AS SELECT ${selectList} FROM ${quoteTable(snapshot.table)}${snapshot.where ? ` WHERE ${snapshot.where}` : ""}`,
-        )
+        await tx.query(`CREATE TABLE ${quoteTable(snapshot.into)} AS SELECT ${selectList} FROM ${quoteTable(snapshot.table)}${snapshot.where ? ` WHERE ${snapshot.where}` : ""}`)
       ).rowCount;
       await tx.query(`ALTER TABLE ${quoteTable(snapshot.into)} ADD PRIMARY KEY (${snapshot.key.map((k) => quoteIdent(k.name)).join(", ")})`);
       await markStepDone(tx, ctx.runId, seq, { rows, lockMode: "ACCESS SHARE", data: { table: `${snapshot.into.schema}.${snapshot.into.name}` } });
@@ -50,6 +48,7 @@ export async function restoreSnapshot(ctx: ExecutionContext, snapshot: SnapshotS
     db.transaction(async (tx) => {
       await setLocalLockTimeout(tx, ctx.lock.lockTimeoutMs);
       return (await tx.query(`UPDATE ${quoteTable(snapshot.table)} AS t SET ${sets.join(", ")} FROM ${quoteTable(snapshot.into)} AS s WHERE ${match}`)).rowCount;
-    }));
+    }),
+  );
   return value;
 }

@@ -59,7 +59,14 @@ async function physicalParts(db: Database, table: string): Promise<{ partitioned
  * in the journal, so a crash never redoes or loses a batch. The batch size adapts so a batch stays
  * under batch.maxMs, and never exceeds batch.size rows.
  */
-export async function executeTransform(ctx: ExecutionContext, seq: number, transform: TransformSpec, startCursor: string[] | null, startRows: number, startData: Record<string, unknown> | null): Promise<StepResult> {
+export async function executeTransform(
+  ctx: ExecutionContext,
+  seq: number,
+  transform: TransformSpec,
+  startCursor: string[] | null,
+  startRows: number,
+  startData: Record<string, unknown> | null,
+): Promise<StepResult> {
   const { db } = ctx;
   const table = quoteTable(transform.table);
   const keys = transform.key;
@@ -86,7 +93,10 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
       if (!cursor) return { part: 0, block: 0 };
       if (!partitioned) return { part: 0, block: Number(cursor[0]) };
       const part = parts.findIndex((p) => p.name === cursor[0]);
-      if (part < 0) throw new BreakwaterError("BW_SQL_FAILED", `Partition ${cursor[0]} of ${displayTable(transform.table)}, where the transform stopped, is gone.`, { hint: "Partitions must not change during a run; roll the run back." });
+      if (part < 0)
+        throw new BreakwaterError("BW_SQL_FAILED", `Partition ${cursor[0]} of ${displayTable(transform.table)}, where the transform stopped, is gone.`, {
+          hint: "Partitions must not change during a run; roll the run back.",
+        });
       return { part, block: Number(cursor[1]) };
     };
     windowing = {
@@ -144,13 +154,20 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
     };
   } else {
     const single = keys.length === 1 && /^(smallint|integer|bigint|text|character varying.*|numeric.*|date|timestamp.*)$/.test(keys[0]!.type);
-    const source = (hasCursor: boolean) => `SELECT ${keyColumns} FROM ${table} WHERE ${conditions(hasCursor && `${keyTuple} > ${tuple(params(2))}`, windowFilter && `(${windowFilter})`)} ORDER BY ${keyColumns} LIMIT $1`;
+    const source = (hasCursor: boolean) =>
+      `SELECT ${keyColumns} FROM ${table} WHERE ${conditions(hasCursor && `${keyTuple} > ${tuple(params(2))}`, windowFilter && `(${windowFilter})`)} ORDER BY ${keyColumns} LIMIT $1`;
     windowing = {
       remaining: async (tx, cursor) =>
-        (await tx.one<{ n: number }>(`SELECT count(*)::int8 AS n FROM ${table} WHERE ${conditions(cursor !== null && `${keyTuple} > ${tuple(params(1))}`, windowFilter && `(${windowFilter})`)}`, cursor ?? [])).n,
+        (
+          await tx.one<{ n: number }>(
+            `SELECT count(*)::int8 AS n FROM ${table} WHERE ${conditions(cursor !== null && `${keyTuple} > ${tuple(params(1))}`, windowFilter && `(${windowFilter})`)}`,
+            cursor ?? [],
+          )
+        ).n,
       next: async (tx, cursor, size) => {
-        const sql = single
-          ? `SELECT count(*)::int8 AS window_size, max(${keyColumns})::text AS k0 FROM (${source(cursor !== null)}) AS w`
+        const sql =
+          single ?
+            `SELECT count(*)::int8 AS window_size, max(${keyColumns})::text AS k0 FROM (${source(cursor !== null)}) AS w`
           : `SELECT window_size, ${keys.map((k, i) => `${quoteIdent(k.name)}::text AS k${i}`).join(", ")}
                FROM (SELECT *, count(*) OVER () AS window_size FROM (${source(cursor !== null)}) AS w) AS x
               ORDER BY ${keys.map((k) => `${quoteIdent(k.name)} DESC`).join(", ")} LIMIT 1`;
@@ -179,9 +196,13 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
     if (rows <= rowBound) return;
     rowBound = Math.max(rowBound, (await db.one<{ n: number }>(`SELECT count(*)::int8 AS n FROM ${table}`)).n);
     if (rows > rowBound) {
-      throw new BreakwaterError("BW_TRANSFORM_UNBOUNDED", `The transform of ${displayTable(transform.table)} changed ${rows} rows, more than the ${rowBound} rows the table holds: something moves rows ahead of the batches (a trigger changing the key?). Stopped.`, {
-        hint: "Find what changes the rows' keys (triggers on the table), then `breakwater rollback` the run, or fix it and `breakwater resume`. Maintenance mode stays on meanwhile.",
-      });
+      throw new BreakwaterError(
+        "BW_TRANSFORM_UNBOUNDED",
+        `The transform of ${displayTable(transform.table)} changed ${rows} rows, more than the ${rowBound} rows the table holds: something moves rows ahead of the batches (a trigger changing the key?). Stopped.`,
+        {
+          hint: "Find what changes the rows' keys (triggers on the table), then `breakwater rollback` the run, or fix it and `breakwater resume`. Maintenance mode stays on meanwhile.",
+        },
+      );
     }
   };
   let size = Math.max(1, Math.min(ctx.batch.size, 1000));
@@ -203,10 +224,15 @@ export async function executeTransform(ctx: ExecutionContext, seq: number, trans
         const newScanned = scanned + window.rows;
         const newLongest = Math.max(longestBatchMs, performance.now() - batchStart);
         const journaled = await tx.query(`UPDATE breakwater.steps SET cursor = $3, rows = rows + $4, data = $5 WHERE run_id = $1 AND seq = $2`, [
-          ctx.runId, seq, JSON.stringify(window.upper), changed, JSON.stringify({ scanned: newScanned, batches: batches + 1, longestBatchMs: newLongest, rowBound }),
+          ctx.runId,
+          seq,
+          JSON.stringify(window.upper),
+          changed,
+          JSON.stringify({ scanned: newScanned, batches: batches + 1, longestBatchMs: newLongest, rowBound }),
         ]);
         // A batch whose cursor is not recorded would be done again after a crash: never commit one.
-        if (journaled.rowCount !== 1) throw new BreakwaterError("BW_INTERNAL", `The journal has no step ${seq} of run ${ctx.runId} to record the transform's progress in; the batch was not applied.`);
+        if (journaled.rowCount !== 1)
+          throw new BreakwaterError("BW_INTERNAL", `The journal has no step ${seq} of run ${ctx.runId} to record the transform's progress in; the batch was not applied.`);
         // Only after COMMIT do these become the state (a rolled-back batch leaves them as they were).
         cursor = window.upper;
         rows += changed;

@@ -23,7 +23,10 @@ export interface FileProgress {
 /** What a file split into transactions left committed when a later statement failed. */
 export function describeCommitted(progress: FileProgress): string {
   const n = progress.committed.length;
-  const added = progress.committed.map(addedEnumValue).filter((v) => v !== null).map((v) => `${quoteLiteral(v.value)} to ${v.type.map(quoteIdent).join(".")}`);
+  const added = progress.committed
+    .map(addedEnumValue)
+    .filter((v) => v !== null)
+    .map((v) => `${quoteLiteral(v.value)} to ${v.type.map(quoteIdent).join(".")}`);
   return `Committed before the failure, not rolled back: ${n === 1 ? "statement 1" : `statements 1–${n}`} of ${progress.total}${added.length ? `, which added ${added.join(", ")}` : ""}.`;
 }
 
@@ -31,7 +34,14 @@ export function describeCommitted(progress: FileProgress): string {
  * Runs `attempt` under lock_timeout; when a lock is busy, again after a backoff, as long as
  * `retryable()` says nothing the attempt did can have been committed.
  */
-async function withLockTimeout(db: Database, name: string, lock: LockPolicy, emit: (e: MigrateEvent) => void, retryable: () => Promise<boolean>, attempt: () => Promise<void>): Promise<void> {
+async function withLockTimeout(
+  db: Database,
+  name: string,
+  lock: LockPolicy,
+  emit: (e: MigrateEvent) => void,
+  retryable: () => Promise<boolean>,
+  attempt: () => Promise<void>,
+): Promise<void> {
   for (let n = 0; ; n++) {
     await db.query("SELECT set_config('lock_timeout', $1, false)", [`${lock.lockTimeoutMs}ms`]);
     try {
@@ -59,15 +69,31 @@ export async function applyFile(db: Database, folder: PendingMigration, progress
   const statements = () => (parsed ??= splitStatements(folder.sql, `${folder.name}/migration.sql`));
   const ownTransactions = async () => (await statements().catch(() => null))?.some((s) => s.kind === "TransactionStmt") ?? true;
   try {
-    await withLockTimeout(db, folder.name, lock, emit, async () => !(await ownTransactions()), () => db.query(folder.sql).then(() => undefined));
+    await withLockTimeout(
+      db,
+      folder.name,
+      lock,
+      emit,
+      async () => !(await ownTransactions()),
+      () => db.query(folder.sql).then(() => undefined),
+    );
   } catch (error) {
     if (sqlErrorInfo(error).sqlstate !== "55P04" || (await ownTransactions())) throw error;
     const list = await statements();
     if (!list.some(isEnumValueAddition)) throw error;
     progress.total = list.length;
-    emit({ type: "migration-note", name: folder.name, message: "PostgreSQL refused it as one transaction (55P04: it uses an enum value it adds); running its statements in order, committing after each ALTER TYPE … ADD VALUE a later statement uses" });
+    emit({
+      type: "migration-note",
+      name: folder.name,
+      message:
+        "PostgreSQL refused it as one transaction (55P04: it uses an enum value it adds); running its statements in order, committing after each ALTER TYPE … ADD VALUE a later statement uses",
+    });
     const commits = await applyInTransactions(db, folder.name, list, progress, lock, emit);
-    emit({ type: "migration-note", name: folder.name, message: `applied in ${commits.length + 1} transactions, committed after statement${commits.length > 1 ? "s" : ""} ${listNumbers(commits.map((i) => i + 1))}` });
+    emit({
+      type: "migration-note",
+      name: folder.name,
+      message: `applied in ${commits.length + 1} transactions, committed after statement${commits.length > 1 ? "s" : ""} ${listNumbers(commits.map((i) => i + 1))}`,
+    });
   }
 }
 
@@ -78,29 +104,43 @@ export async function applyFile(db: Database, folder: PendingMigration, progress
  * Statements already committed never run again (lock timeouts included). Returns the indexes of
  * the statements committed after.
  */
-async function applyInTransactions(db: Database, name: string, statements: Statement[], progress: FileProgress, lock: LockPolicy, emit: (e: MigrateEvent) => void): Promise<number[]> {
+async function applyInTransactions(
+  db: Database,
+  name: string,
+  statements: Statement[],
+  progress: FileProgress,
+  lock: LockPolicy,
+  emit: (e: MigrateEvent) => void,
+): Promise<number[]> {
   const commitAfter = new Set<number>();
   for (;;) {
     let failedAt = -1;
     try {
-      await withLockTimeout(db, name, lock, emit, async () => true, async () => {
-        await db.query("BEGIN");
-        try {
-          for (let i = progress.committed.length; i < statements.length; i++) {
-            failedAt = i;
-            await db.query(statements[i]!.text);
-            if (commitAfter.has(i) && i < statements.length - 1) {
-              await db.query("COMMIT");
-              progress.committed.push(...statements.slice(progress.committed.length, i + 1));
-              await db.query("BEGIN");
+      await withLockTimeout(
+        db,
+        name,
+        lock,
+        emit,
+        async () => true,
+        async () => {
+          await db.query("BEGIN");
+          try {
+            for (let i = progress.committed.length; i < statements.length; i++) {
+              failedAt = i;
+              await db.query(statements[i]!.text);
+              if (commitAfter.has(i) && i < statements.length - 1) {
+                await db.query("COMMIT");
+                progress.committed.push(...statements.slice(progress.committed.length, i + 1));
+                await db.query("BEGIN");
+              }
             }
+            await db.query("COMMIT");
+          } catch (error) {
+            await db.query("ROLLBACK").catch(() => undefined);
+            throw error;
           }
-          await db.query("COMMIT");
-        } catch (error) {
-          await db.query("ROLLBACK").catch(() => undefined);
-          throw error;
-        }
-      });
+        },
+      );
       return [...commitAfter].sort((a, b) => a - b);
     } catch (error) {
       if (sqlErrorInfo(error).sqlstate !== "55P04") throw error;

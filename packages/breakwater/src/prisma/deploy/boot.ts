@@ -34,7 +34,18 @@ export interface BootResult {
   constraints: ConstraintResult[] | null;
 }
 
-export async function boot(url: string, options: { migrationsDir: string; constraintsFile: string; constraintsRequired: boolean; waitSeconds: number; lock: LockPolicy; backup?: DeployOptions["backup"]; emit?: (e: MigrateEvent | { type: "boot-note"; message: string }) => void }): Promise<BootResult> {
+export async function boot(
+  url: string,
+  options: {
+    migrationsDir: string;
+    constraintsFile: string;
+    constraintsRequired: boolean;
+    waitSeconds: number;
+    lock: LockPolicy;
+    backup?: DeployOptions["backup"];
+    emit?: (e: MigrateEvent | { type: "boot-note"; message: string }) => void;
+  },
+): Promise<BootResult> {
   const emit = options.emit ?? (() => undefined);
   await waitForDatabase(url, options.waitSeconds, (message) => emit({ type: "boot-note", message }));
   const deployed = await deploy(url, { migrationsDir: options.migrationsDir, lock: options.lock, emit, ...(options.backup ? { backup: options.backup } : {}) });

@@ -50,10 +50,10 @@ async function planStatement(db: Database, statement: Statement, index: number):
       }
       const { schema, name } = relationOf(s.node);
       const conname = adds[0].def.Constraint.conname as string;
-      const found = await db.query(
-        "SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = to_regclass($2)",
-        [conname, schema ? quoteQualified(schema, name) : quoteIdent(name)],
-      );
+      const found = await db.query("SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = to_regclass($2)", [
+        conname,
+        schema ? quoteQualified(schema, name) : quoteIdent(name),
+      ]);
       return { skip: found.rowCount > 0, outcome: found.rowCount > 0 ? "unchanged" : "created" };
     }
     case "DropStmt":
@@ -108,7 +108,10 @@ export async function applyConstraints(db: Database, file: string): Promise<Cons
       if (!plans[i]!.skip) await tx.query(s.text);
       if (outcome === "replaced") {
         const after = await definitionOf(tx, s);
-        outcome = before === null ? "created" : before === after ? "unchanged" : "replaced";
+        outcome =
+          before === null ? "created"
+          : before === after ? "unchanged"
+          : "replaced";
       }
       results.push({ statement: s.text.split("\n")[0]!.slice(0, 80), outcome });
     }

@@ -10,7 +10,17 @@ import type { BackupEvent, MigrationEvent } from "../../runner/events.ts";
 import { destroysData, splitStatements } from "../../db/sql-statements.ts";
 import { planCompleted } from "../plan-gate.ts";
 import { applyFile, describeCommitted, type FileProgress } from "./apply-file.ts";
-import { connectForPrisma, createMigrationsTable, migrationsTableExists, preparePending, prismaError, readMigrations, readRows, takePrismaLock, type PendingMigration } from "./migrations.ts";
+import {
+  connectForPrisma,
+  createMigrationsTable,
+  migrationsTableExists,
+  preparePending,
+  prismaError,
+  readMigrations,
+  readRows,
+  takePrismaLock,
+  type PendingMigration,
+} from "./migrations.ts";
 
 /** What deploy emits: each migration folder, and the full backup it may take first. */
 export type MigrateEvent = MigrationEvent | BackupEvent;
@@ -38,7 +48,7 @@ export interface DeployResult {
 /** The first pending folder that calls for a full backup under the policy, with the reason. */
 async function backupTrigger(pending: PendingMigration[], when: "never" | "destructive" | "always"): Promise<{ folder: PendingMigration; reason: string } | null> {
   if (when === "never" || pending.length === 0) return null;
-  if (when === "always") return { folder: pending[0]!, reason: "backup.beforeDeploy is \"always\"" };
+  if (when === "always") return { folder: pending[0]!, reason: 'backup.beforeDeploy is "always"' };
   for (const folder of pending) {
     const reasons = (await splitStatements(folder.sql, `${folder.name}/migration.sql`)).map(destroysData).filter((r): r is string => r !== null);
     if (reasons.length > 0) return { folder, reason: [...new Set(reasons)].join(", ") };
@@ -64,7 +74,11 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
         [schema],
       );
       if (others.n > 0) {
-        throw prismaError("P3005", "The database schema is not empty. Read more about how to baseline an existing production database: https://pris.ly/d/migrate-baseline", "Mark the migrations that are already applied with `breakwater migrate resolve --applied <name>`.");
+        throw prismaError(
+          "P3005",
+          "The database schema is not empty. Read more about how to baseline an existing production database: https://pris.ly/d/migrate-baseline",
+          "Mark the migrations that are already applied with `breakwater migrate resolve --applied <name>`.",
+        );
       }
       if (!options.dryRun) await createMigrationsTable(db);
     }
@@ -90,7 +104,8 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
       }
     }
     const trigger = await backupTrigger(pending, options.backup?.when ?? "never");
-    if (options.dryRun) return { applied: [], pending: pending.map((p) => p.name), waiting, backup: trigger ? { before: trigger.folder.name, reason: trigger.reason, path: null } : null };
+    if (options.dryRun)
+      return { applied: [], pending: pending.map((p) => p.name), waiting, backup: trigger ? { before: trigger.folder.name, reason: trigger.reason, path: null } : null };
     let backup: DeployResult["backup"] = null;
     const done: { name: string; durationMs: number }[] = [];
     for (const folder of pending) {
@@ -103,7 +118,12 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
         emit({ type: "migration-note", name: folder.name, message: `backup written: ${taken.path}` });
       }
       emit({ type: "migration-start", name: folder.name });
-      if (folder.byteOrderMark) emit({ type: "migration-note", name: folder.name, message: "starts with a UTF-8 byte-order mark: run without it, as psql does (sent as it is, PostgreSQL answers 42601 syntax error)" });
+      if (folder.byteOrderMark)
+        emit({
+          type: "migration-note",
+          name: folder.name,
+          message: "starts with a UTF-8 byte-order mark: run without it, as psql does (sent as it is, PostgreSQL answers 42601 syntax error)",
+        });
       const started = performance.now();
       const id = randomUUID();
       await db.query(`INSERT INTO "_prisma_migrations" (id, checksum, started_at, migration_name) VALUES ($1, $2, now(), $3)`, [id, folder.checksum, folder.name]);
@@ -119,9 +139,9 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
         throw prismaError(
           "P3018",
           `A migration failed to apply. New migrations cannot be applied before the error is recovered from. Read more about how to resolve migration issues in a production database: https://pris.ly/d/migrate-resolve\n\nMigration name: ${folder.name}\n\nDatabase error code: ${info.sqlstate ?? "unknown"}\n\nDatabase error:\n${info.message}${kept}`,
-          kept
-            ? `Those statements stay applied. Finish the migration by hand and run \`breakwater migrate resolve --applied ${folder.name}\`, or make the file safe to run again from its start (ADD VALUE IF NOT EXISTS …) and run \`breakwater migrate resolve --rolled-back ${folder.name}\`, then deploy.`
-            : undefined,
+          kept ?
+            `Those statements stay applied. Finish the migration by hand and run \`breakwater migrate resolve --applied ${folder.name}\`, or make the file safe to run again from its start (ADD VALUE IF NOT EXISTS …) and run \`breakwater migrate resolve --rolled-back ${folder.name}\`, then deploy.`
+          : undefined,
         );
       }
       await db.query(`UPDATE "_prisma_migrations" SET applied_steps_count = applied_steps_count + 1 WHERE id = $1`, [id]);

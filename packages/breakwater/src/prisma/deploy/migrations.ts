@@ -92,7 +92,10 @@ export async function readMigrations(dir: string): Promise<MigrationFolder[]> {
     }
   }
   const folders: MigrationFolder[] = [];
-  for (const entry of (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+  for (const entry of (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()) {
     const file = path.join(dir, entry, "migration.sql");
     const bytes = existsSync(file) ? await readFile(file) : null;
     folders.push({ name: entry, file, bytes, requiresPlan: await readGate(path.join(dir, entry, GATE_FILE)) });
@@ -144,7 +147,11 @@ export async function takePrismaLock(db: Database, url: string, waitMs: number):
   } catch (error) {
     if (!isLockTimeout(error)) throw error;
     const where = describeUrl(url).split("/")[0];
-    throw prismaError("P1002", `The database server at \`${where}\` was reached but timed out. Timed out trying to acquire a postgres advisory lock (SELECT pg_advisory_lock(${PRISMA_LOCK_KEY})). Timeout: ${waitMs}ms.`, "Another `prisma migrate` or `breakwater deploy` holds the lock; wait for it to finish.");
+    throw prismaError(
+      "P1002",
+      `The database server at \`${where}\` was reached but timed out. Timed out trying to acquire a postgres advisory lock (SELECT pg_advisory_lock(${PRISMA_LOCK_KEY})). Timeout: ${waitMs}ms.`,
+      "Another `prisma migrate` or `breakwater deploy` holds the lock; wait for it to finish.",
+    );
   } finally {
     await db.query("SELECT set_config('lock_timeout', '0', false)");
   }

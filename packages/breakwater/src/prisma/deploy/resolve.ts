@@ -12,7 +12,11 @@ export async function resolveMigration(url: string, migrationsDir: string, mode:
     await createMigrationsTable(db);
     const rows = (await readRows(db, schema)).filter((r) => r.migration_name === name);
     if (mode === "rolled-back") {
-      if (rows.length === 0) throw prismaError("P3011", `Migration \`${name}\` cannot be rolled back because it was never applied to the database. Hint: did you pass in the whole migration name? (example: "20201207184859_initial_migration")`);
+      if (rows.length === 0)
+        throw prismaError(
+          "P3011",
+          `Migration \`${name}\` cannot be rolled back because it was never applied to the database. Hint: did you pass in the whole migration name? (example: "20201207184859_initial_migration")`,
+        );
       const unfinished = rows.filter((r) => r.finished_at === null && r.rolled_back_at === null);
       if (unfinished.length === 0) throw prismaError("P3012", `Migration \`${name}\` cannot be rolled back because it is not in a failed state.`);
       await db.query(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = $1 AND finished_at IS NULL AND rolled_back_at IS NULL`, [name]);
@@ -20,8 +24,13 @@ export async function resolveMigration(url: string, migrationsDir: string, mode:
     }
     // As Prisma: a folder without its file is "not found" here, not P3015.
     const bytes = folders.find((f) => f.name === name)?.bytes;
-    if (!bytes) throw prismaError("P3017", `The migration ${name} could not be found. Please make sure that the migration exists, and that you included the whole name of the directory. (example: "20201207184859_initial_migration")`);
-    if (rows.some((r) => r.finished_at !== null && r.rolled_back_at === null)) throw prismaError("P3008", `The migration \`${name}\` is already recorded as applied in the database.`);
+    if (!bytes)
+      throw prismaError(
+        "P3017",
+        `The migration ${name} could not be found. Please make sure that the migration exists, and that you included the whole name of the directory. (example: "20201207184859_initial_migration")`,
+      );
+    if (rows.some((r) => r.finished_at !== null && r.rolled_back_at === null))
+      throw prismaError("P3008", `The migration \`${name}\` is already recorded as applied in the database.`);
     await db.transaction(async (tx) => {
       await tx.query(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = $1 AND finished_at IS NULL AND rolled_back_at IS NULL`, [name]);
       await tx.query(

@@ -49,7 +49,10 @@ export function ownEngineText(content: string): { text: string; omitted: string[
     }
     if (block === "generator") {
       return line.replace(/^(\s*previewFeatures\s*=\s*\[)([^\]]*)\]/, (_, head: string, list: string) => {
-        const names = list.split(",").map((n) => n.trim()).filter(Boolean);
+        const names = list
+          .split(",")
+          .map((n) => n.trim())
+          .filter(Boolean);
         const kept = names.filter((n) => ownPreviewFeatures!.has(n.replace(/^"|"$/g, "")));
         for (const n of names) if (!kept.includes(n)) omitted.add(`preview feature ${n} (unknown to Prisma ${OWN_PRISMA})`);
         return `${head}${kept.join(", ")}]`;
@@ -104,8 +107,11 @@ async function instantiateEngine(wasmPath: string): Promise<EngineModule> {
 
 /** The names a schema engine WASM imports: equal names mean the pinned glue drives it (the same wasm-bindgen output). */
 export async function engineImports(wasmPath: string): Promise<string[]> {
-  const api = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object>; Module: { imports(m: object): { module: string; name: string }[] } } }).WebAssembly;
-  return api.Module.imports(await api.compile(await readFile(wasmPath))).map((i) => `${i.module}:${i.name}`).sort();
+  const api = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object>; Module: { imports(m: object): { module: string; name: string }[] } } })
+    .WebAssembly;
+  return api.Module.imports(await api.compile(await readFile(wasmPath)))
+    .map((i) => `${i.module}:${i.name}`)
+    .sort();
 }
 
 export type DiffSide = SchemaFile[] | "empty";
@@ -116,7 +122,11 @@ export async function diffWithWasm(wasmPath: string, from: DiffSide, to: DiffSid
   const logs: string[] = [];
   const target = (side: DiffSide) => (side === "empty" ? { tag: "empty" } : { tag: "schemaDatamodel", files: side });
   const datamodels = to === "empty" ? (from as SchemaFile[]) : to;
-  const engine = await module.SchemaEngine.new({ datamodels: datamodels.map((f) => [f.path, f.content]) }, (line) => logs.push(line), bindMigrationAwareSqlAdapterFactory(offlineAdapterFactory()));
+  const engine = await module.SchemaEngine.new(
+    { datamodels: datamodels.map((f) => [f.path, f.content]) },
+    (line) => logs.push(line),
+    bindMigrationAwareSqlAdapterFactory(offlineAdapterFactory()),
+  );
   try {
     const result = await engine.diff({ from: target(from), to: target(to), script: true, exitCode: null, filters: { externalTables: [], externalEnums: [] } });
     return result.stdout ?? "";

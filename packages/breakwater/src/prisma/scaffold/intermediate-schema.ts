@@ -78,7 +78,11 @@ export function intermediateSchema(sourceFiles: SchemaFile[], targetFiles: Schem
 
   for (const move of analysis.enumMoves) {
     const { file, block, at, indent } = member("enum", move.enumName, move.to);
-    file.lines.splice(at >= 0 ? at : block.start + 1, 0, `${indent}${sourceMember(sources, "enum", move.enumName, move.from)} // removed by the final migration: rows move to ${move.to}`);
+    file.lines.splice(
+      at >= 0 ? at : block.start + 1,
+      0,
+      `${indent}${sourceMember(sources, "enum", move.enumName, move.from)} // removed by the final migration: rows move to ${move.to}`,
+    );
   }
   for (const rename of analysis.columnRenames) {
     const { file, at, indent } = member("model", rename.model, rename.to);

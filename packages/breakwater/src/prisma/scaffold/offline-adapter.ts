@@ -17,7 +17,11 @@ export function offlineAdapterFactory(): SqlMigrationAwareDriverAdapterFactory {
     queryRaw(query: SqlQuery): Promise<SqlResultSet> {
       if (!query.sql.includes("server_version_num")) return refuse(query.sql);
       // The bootstrap query: the schema exists, and the server is PostgreSQL 15.
-      return Promise.resolve({ columnNames: ["exists", "version", "numeric_version"], columnTypes: [BOOLEAN, TEXT, INT32], rows: [[true, "PostgreSQL 15.0", 150000]] } as SqlResultSet);
+      return Promise.resolve({
+        columnNames: ["exists", "version", "numeric_version"],
+        columnTypes: [BOOLEAN, TEXT, INT32],
+        rows: [[true, "PostgreSQL 15.0", 150000]],
+      } as SqlResultSet);
     },
     executeRaw: (query: SqlQuery) => refuse(query.sql),
     executeScript: () => refuse("a script"),

@@ -55,7 +55,11 @@ export function planSteps(analysis: Analysis, source: Datamodel, target: Datamod
             set: { [columnOf(field)]: quoteLiteral(toDb) },
             where: `${column} = ${quoteLiteral(fromDb)}`,
             checks: [
-              { name: `${move.from} before = ${move.to} after (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${column} IN (${quoteLiteral(fromDb)}, ${quoteLiteral(toDb)})`, expect: "before" },
+              {
+                name: `${move.from} before = ${move.to} after (${label})`,
+                sql: `SELECT count(*) FROM ${sql} WHERE ${column} IN (${quoteLiteral(fromDb)}, ${quoteLiteral(toDb)})`,
+                expect: "before",
+              },
               { name: `${move.from} left (${label})`, sql: `SELECT count(*) FROM ${sql} WHERE ${column} = ${quoteLiteral(fromDb)}`, expect: 0 },
             ],
           });
@@ -74,7 +78,13 @@ export function planSteps(analysis: Analysis, source: Datamodel, target: Datamod
       tableSql: sql,
       set: { [to]: quoteIdent(from) },
       where: `${quoteIdent(to)} IS DISTINCT FROM ${quoteIdent(from)}`,
-      checks: [{ name: `${rename.model}.${rename.to} differs from ${rename.from}`, sql: `SELECT count(*) FROM ${sql} WHERE ${quoteIdent(to)} IS DISTINCT FROM ${quoteIdent(from)}`, expect: 0 }],
+      checks: [
+        {
+          name: `${rename.model}.${rename.to} differs from ${rename.from}`,
+          sql: `SELECT count(*) FROM ${sql} WHERE ${quoteIdent(to)} IS DISTINCT FROM ${quoteIdent(from)}`,
+          expect: 0,
+        },
+      ],
     });
   }
   for (const fill of analysis.fills) {
@@ -95,9 +105,16 @@ export function planSteps(analysis: Analysis, source: Datamodel, target: Datamod
 /** A value that would fail, be truncated or be rounded by the new type is counted (or names itself in the error). */
 export function typeCheckSpecs(typeChecks: TypeCheck[], source: Datamodel, dbSchema: string): PlanStep["checks"] {
   return typeChecks.map((c) => {
-    const { sql } = tableRef(source.models.find((m) => m.name === c.model)!, dbSchema);
+    const { sql } = tableRef(
+      source.models.find((m) => m.name === c.model)!,
+      dbSchema,
+    );
     const col = quoteIdent(c.column);
-    return { name: `${c.model}.${c.field} converts to ${c.newType} without loss`, sql: `SELECT count(*) FROM ${sql} WHERE ${col} IS NOT NULL AND ((${col})::${c.newType})::${c.oldType} IS DISTINCT FROM ${col}`, expect: 0 };
+    return {
+      name: `${c.model}.${c.field} converts to ${c.newType} without loss`,
+      sql: `SELECT count(*) FROM ${sql} WHERE ${col} IS NOT NULL AND ((${col})::${c.newType})::${c.oldType} IS DISTINCT FROM ${col}`,
+      expect: 0,
+    };
   });
 }
 
@@ -106,7 +123,11 @@ export function planFileSource(id: string, description: string, steps: PlanStep[
   const checks = [
     ...steps.flatMap((s) => s.checks),
     ...extraChecks,
-    ...tables.map((s) => ({ name: `rows of ${typeof s.table === "string" ? s.table : `${s.table.schema}.${s.table.name}`}`, sql: `SELECT count(*) FROM ${s.tableSql}`, expect: "before" as const })),
+    ...tables.map((s) => ({
+      name: `rows of ${typeof s.table === "string" ? s.table : `${s.table.schema}.${s.table.name}`}`,
+      sql: `SELECT count(*) FROM ${s.tableSql}`,
+      expect: "before" as const,
+    })),
   ];
   // Template literals read better for SQL full of double quotes.
   const lit = (v: unknown) => (typeof v === "string" && !/[`\\]|\$\{/.test(v) && v.includes('"') ? `\`${v}\`` : JSON.stringify(v));
@@ -124,7 +145,12 @@ export function planFileSource(id: string, description: string, steps: PlanStep[
     `  // old application cannot write old values back in between.`,
     `  keepMaintenance: true,`,
     `  steps: [`,
-    ...steps.map((s) => `    backfill({ table: ${lit(s.table)}, set: { ${Object.entries(s.set).map(([c, e]) => `${lit(c)}: ${lit(e)}`).join(", ")} }, where: ${lit(s.where)} }),`),
+    ...steps.map(
+      (s) =>
+        `    backfill({ table: ${lit(s.table)}, set: { ${Object.entries(s.set)
+          .map(([c, e]) => `${lit(c)}: ${lit(e)}`)
+          .join(", ")} }, where: ${lit(s.where)} }),`,
+    ),
     `  ],`,
     `  checks: [`,
     ...checks.map((c) => `    { name: ${lit(c.name)}, sql: ${lit(c.sql)}, expect: ${lit(c.expect)} },`),

@@ -73,12 +73,17 @@ function schemaError(error: unknown, who: string, label: string): BreakwaterErro
   } catch {
     // not JSON: keep the text
   }
-  return new BreakwaterError("BW_SCHEMA_INVALID", `${who} rejects ${label}:\n${message.replace(ansi, "").trim()}`, { hint: "Fix the schema (the message is Prisma's own), then run breakwater plan again." });
+  return new BreakwaterError("BW_SCHEMA_INVALID", `${who} rejects ${label}:\n${message.replace(ansi, "").trim()}`, {
+    hint: "Fix the schema (the message is Prisma's own), then run breakwater plan again.",
+  });
 }
 
 function dmmf(parser: SchemaParser, files: SchemaFile[], fileList: boolean): Datamodel {
   // Prisma 5.0–5.14 take one schema text; later versions a list of [path, text].
-  const prismaSchema = fileList ? files.map((f) => [f.path, f.content]) : files.length === 1 ? files[0]!.content : files.map((f) => [f.path, f.content]);
+  const prismaSchema =
+    fileList ? files.map((f) => [f.path, f.content])
+    : files.length === 1 ? files[0]!.content
+    : files.map((f) => [f.path, f.content]);
   return (JSON.parse(parser.get_dmmf(JSON.stringify({ prismaSchema }))) as { datamodel: Datamodel }).datamodel;
 }
 
@@ -174,16 +179,21 @@ export async function selectEngines(schemaDir: string): Promise<Engines> {
     diff = (from, to) => migrateDiff(project, from, to);
   } else if (project) {
     const why =
-      project.major >= 7
-        ? `${theirs}'s migrate diff needs its native schema engine${engineWasm && existsSync(engineWasm) ? " and the schema engine WASM it bundles is another build than breakwater's" : ""}`
-        : `${theirs} bundles no schema engine WASM (Prisma bundles one from 6.6 on) and its migrate diff needs its native schema engine`;
-    note(`The SQL is written by ${own}'s schema engine: ${why}. Where Prisma's SQL changed between ${project.version} and ${OWN_PRISMA}, the migrations differ from what \`prisma migrate diff\` of ${project.version} prints; review them.`);
+      project.major >= 7 ?
+        `${theirs}'s migrate diff needs its native schema engine${engineWasm && existsSync(engineWasm) ? " and the schema engine WASM it bundles is another build than breakwater's" : ""}`
+      : `${theirs} bundles no schema engine WASM (Prisma bundles one from 6.6 on) and its migrate diff needs its native schema engine`;
+    note(
+      `The SQL is written by ${own}'s schema engine: ${why}. Where Prisma's SQL changed between ${project.version} and ${OWN_PRISMA}, the migrations differ from what \`prisma migrate diff\` of ${project.version} prints; review them.`,
+    );
     if (project.major < 6) {
       const ownDiff = diff;
       diff = async (from, to) => {
         const sql = await ownDiff(from, to);
         for (const table of manyToMany) {
-          if (sql.includes(`"${table}"`)) note(`Implicit many-to-many table ${table}: ${own}'s SQL keys it with a primary key "${table}_AB_pkey" (Prisma 6 and later), ${theirs} with a unique index "${table}_AB_unique"; the table this SQL creates is not what Prisma ${project.major} expects (its migrate dev reports drift).`);
+          if (sql.includes(`"${table}"`))
+            note(
+              `Implicit many-to-many table ${table}: ${own}'s SQL keys it with a primary key "${table}_AB_pkey" (Prisma 6 and later), ${theirs} with a unique index "${table}_AB_unique"; the table this SQL creates is not what Prisma ${project.major} expects (its migrate dev reports drift).`,
+            );
         }
         return sql;
       };
@@ -228,8 +238,12 @@ async function migrateDiff(project: ProjectPrisma, from: DiffSide, to: DiffSide)
     // The CLI prints the engine's script and a newline.
     return stdout.endsWith("\n\n") ? stdout.slice(0, -1) : stdout;
   } catch (error) {
-    const output = String((error as { stderr?: string }).stderr || (error as Error).message).replace(ansi, "").trim();
-    throw new BreakwaterError("BW_SCHEMA_INVALID", `Prisma ${project.version}'s migrate diff (the project's own, run offline) failed:\n${output}`, { hint: "The schemas passed its validation; run `prisma migrate diff` yourself to see whether it fails the same way." });
+    const output = String((error as { stderr?: string }).stderr || (error as Error).message)
+      .replace(ansi, "")
+      .trim();
+    throw new BreakwaterError("BW_SCHEMA_INVALID", `Prisma ${project.version}'s migrate diff (the project's own, run offline) failed:\n${output}`, {
+      hint: "The schemas passed its validation; run `prisma migrate diff` yourself to see whether it fails the same way.",
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

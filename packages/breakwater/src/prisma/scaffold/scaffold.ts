@@ -54,16 +54,25 @@ export interface Scaffold {
 
 /** Asks what the flags did not say; refuses when nobody can answer. */
 async function resolveQuestions(input: ScaffoldInput, source: Datamodel, target: Datamodel): Promise<Analysis> {
-  const decisions: Decisions = { renames: { ...input.decisions.renames }, fills: { ...input.decisions.fills }, noRenames: input.decisions.noRenames, notRenamed: [...(input.decisions.notRenamed ?? [])] };
+  const decisions: Decisions = {
+    renames: { ...input.decisions.renames },
+    fills: { ...input.decisions.fills },
+    noRenames: input.decisions.noRenames,
+    notRenamed: [...(input.decisions.notRenamed ?? [])],
+  };
   for (;;) {
     const analysis = analyze(source, target, decisions);
     const question = analysis.questions[0];
     if (question === undefined) return analysis;
     if (!input.ask) {
       const lines = analysis.questions.map((q) => `  - ${q.prompt}\n      ${flagFor(q)}`);
-      throw new BreakwaterError("BW_RENAME_UNCONFIRMED", `breakwater will not guess; ${analysis.questions.length === 1 ? "one question needs" : `${analysis.questions.length} questions need`} an answer:\n${lines.join("\n")}`, {
-        hint: "Pass the answers as flags (or run in a terminal to be asked). --no-renames treats every rename candidate as a removal plus an addition.",
-      });
+      throw new BreakwaterError(
+        "BW_RENAME_UNCONFIRMED",
+        `breakwater will not guess; ${analysis.questions.length === 1 ? "one question needs" : `${analysis.questions.length} questions need`} an answer:\n${lines.join("\n")}`,
+        {
+          hint: "Pass the answers as flags (or run in a terminal to be asked). --no-renames treats every rename candidate as a removal plus an addition.",
+        },
+      );
     }
     const answer = await input.ask(question);
     if (answer === null || answer === "") {
@@ -94,12 +103,24 @@ export async function scaffold(input: ScaffoldInput): Promise<Scaffold> {
   try {
     engines.parse(files, "the intermediate schema");
   } catch (error) {
-    throw new BreakwaterError("BW_INTERNAL", `The intermediate schema breakwater wrote is not valid Prisma: ${(error as Error).message}`, { hint: "Please report this with both schemas." });
+    throw new BreakwaterError("BW_INTERNAL", `The intermediate schema breakwater wrote is not valid Prisma: ${(error as Error).message}`, {
+      hint: "Please report this with both schemas.",
+    });
   }
   const intermediateSql = await engines.diff(input.source.files, files);
   const finalSql = await engines.diff(files, input.target.files);
   const typeChecks = await typeChangeChecks(analysis, source, input.source.files, finalSql, engines);
-  return { analysis, source, target, single: null, intermediate: { sql: intermediateSql, files }, final: finalSql, typeChecks, folder: input.target.folder, engines: engines.report };
+  return {
+    analysis,
+    source,
+    target,
+    single: null,
+    intermediate: { sql: intermediateSql, files },
+    final: finalSql,
+    typeChecks,
+    folder: input.target.folder,
+    engines: engines.report,
+  };
 }
 
 /**
@@ -118,17 +139,29 @@ async function typeChangeChecks(analysis: Analysis, source: Datamodel, sourceFil
     const table = model.dbName ?? model.name;
     const column = columnOf(model.fields.find((f) => f.name === change.field)!);
     const onTable = (s: Statement) => s.kind === "AlterTableStmt" && (s.node.relation as { relname?: string } | undefined)?.relname === table;
-    const cmds = finals.filter(onTable).flatMap((s) => ((s.node.cmds as { AlterTableCmd?: { subtype?: string; name?: string; def?: { ColumnDef?: { colname?: string } } } }[]) ?? []).map((c) => ({ ...c.AlterTableCmd, text: s.text })));
+    const cmds = finals.filter(onTable).flatMap((s) =>
+      ((s.node.cmds as { AlterTableCmd?: { subtype?: string; name?: string; def?: { ColumnDef?: { colname?: string } } } }[]) ?? []).map((c) => ({
+        ...c.AlterTableCmd,
+        text: s.text,
+      })),
+    );
     if (cmds.some((c) => c.subtype === "AT_DropColumn" && c.name === column) && cmds.some((c) => c.subtype === "AT_AddColumn" && c.def?.ColumnDef?.colname === column)) {
-      throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `${change.model}.${change.field}: Prisma makes this type change by dropping the column and adding it again, which loses every value.`, {
-        hint: `Add a field of the new type under a new name (safe), fill it with a plan of your own (backfill with the conversion you want), then remove ${change.field} and rename the new field with @map("${column}") if the column name must stay.`,
-      });
+      throw new BreakwaterError(
+        "BW_UNSUPPORTED_CHANGE",
+        `${change.model}.${change.field}: Prisma makes this type change by dropping the column and adding it again, which loses every value.`,
+        {
+          hint: `Add a field of the new type under a new name (safe), fill it with a plan of your own (backfill with the conversion you want), then remove ${change.field} and rename the new field with @map("${column}") if the column name must stay.`,
+        },
+      );
     }
     const alter = cmds.find((c) => c.subtype === "AT_AlterColumnType" && c.name === column);
     const newType = alter ? new RegExp(`ALTER COLUMN ${quoteRegExp(quoteIdent(column))} SET DATA TYPE (.+?)(?: USING .*)?(?:,\\n|$)`, "m").exec(alter.text)?.[1] : undefined;
     const createText = created.find((s) => s.kind === "CreateStmt" && (s.node.relation as { relname?: string } | undefined)?.relname === table)?.text ?? "";
     const oldType = new RegExp(`^\\s+${quoteRegExp(quoteIdent(column))} (.+?)(?: NOT NULL)?(?: DEFAULT .*)?,?$`, "m").exec(createText)?.[1];
-    if (!newType || !oldType) throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `${change.model}.${change.field}: breakwater cannot read the type change from Prisma's migration.`, { hint: "Write the check by hand in a plan, between the two migrations." });
+    if (!newType || !oldType)
+      throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `${change.model}.${change.field}: breakwater cannot read the type change from Prisma's migration.`, {
+        hint: "Write the check by hand in a plan, between the two migrations.",
+      });
     checks.push({ model: change.model, field: change.field, column, newType, oldType });
   }
   return checks;
@@ -177,7 +210,13 @@ function timestamp(date: Date): string {
 
 /** Folder timestamps after every existing one, as Prisma applies folders in name order. */
 async function nextTimestamps(dir: string, now: Date, count: number): Promise<string[]> {
-  const existing = existsSync(dir) ? (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name.slice(0, 14)).filter((n) => /^\d{14}$/.test(n)) : [];
+  const existing =
+    existsSync(dir) ?
+      (await readdir(dir, { withFileTypes: true }))
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name.slice(0, 14))
+        .filter((n) => /^\d{14}$/.test(n))
+    : [];
   let t = now.getTime();
   const latest = existing.sort().at(-1);
   const out: string[] = [];
@@ -190,18 +229,28 @@ async function nextTimestamps(dir: string, now: Date, count: number): Promise<st
 }
 
 export function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 60) || "schema_change";
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "_")
+      .replace(/^_+|_+$/g, "")
+      .slice(0, 60) || "schema_change"
+  );
 }
 
 export function describeChanges(changes: SchemaChange[]): string {
-  return changes.filter((c) => c.breaking).map((c) => c.detail).join("; ");
+  return changes
+    .filter((c) => c.breaking)
+    .map((c) => c.detail)
+    .join("; ");
 }
 
 export async function writeScaffold(result: Scaffold, options: WriteOptions): Promise<Written> {
   const now = options.now ?? new Date();
   const files: string[] = [];
   const write = async (file: string, text: string) => {
-    if (existsSync(file)) throw new BreakwaterError("BW_PLAN_INVALID", `${file} already exists; breakwater plan never overwrites.`, { hint: "Choose another --name, or remove the file first." });
+    if (existsSync(file))
+      throw new BreakwaterError("BW_PLAN_INVALID", `${file} already exists; breakwater plan never overwrites.`, { hint: "Choose another --name, or remove the file first." });
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, text);
     files.push(file);
@@ -209,7 +258,10 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
   // A second scaffold of the same change would add the same columns and values twice.
   const existing = existsSync(options.migrationsDir) ? await readdir(options.migrationsDir) : [];
   const clash = existing.find((n) => [`_${options.name}`, `_${options.name}_expand`, `_${options.name}_contract`].some((suffix) => n.endsWith(suffix) && /^\d{14}_/.test(n)));
-  if (clash) throw new BreakwaterError("BW_PLAN_INVALID", `A migration named ${options.name} exists already: ${clash}.`, { hint: "Was this change scaffolded before? Remove those folders to scaffold again, or choose another --name." });
+  if (clash)
+    throw new BreakwaterError("BW_PLAN_INVALID", `A migration named ${options.name} exists already: ${clash}.`, {
+      hint: "Was this change scaffolded before? Remove those folders to scaffold again, or choose another --name.",
+    });
   if (result.single !== null) {
     const [stamp] = await nextTimestamps(options.migrationsDir, now, 1);
     const folder = path.join(options.migrationsDir, `${stamp}_${options.name}`);
@@ -225,7 +277,10 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
   const typeChecks = typeCheckSpecs(result.typeChecks, result.source, options.dbSchema);
   const hasPlan = steps.length > 0 || typeChecks.length > 0;
   await write(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql);
-  await write(path.join(finalFolder, "migration.sql"), options.guard && hasPlan ? guardSql(id, path.relative(path.dirname(options.migrationsDir), planFolder)) + result.final! : result.final!);
+  await write(
+    path.join(finalFolder, "migration.sql"),
+    options.guard && hasPlan ? guardSql(id, path.relative(path.dirname(options.migrationsDir), planFolder)) + result.final! : result.final!,
+  );
   if (hasPlan) await write(path.join(finalFolder, GATE_FILE), gateFileText(id));
   // One schema file → schema.intermediate.prisma; a schema folder → schema.intermediate/ with the same files.
   const schemaPath = result.folder ? path.join(planFolder, "schema.intermediate") : path.join(planFolder, "schema.intermediate.prisma");

@@ -109,14 +109,30 @@ export function defaultSql(field: DmmfField, target: Datamodel): string | null {
 const scalar = (f: DmmfField) => f.kind === "scalar" || f.kind === "enum";
 const sameType = (a: DmmfField, b: DmmfField) => a.type === b.type && a.isList === b.isList && a.kind === b.kind;
 const nativeOf = (f: DmmfField) => (f.nativeType ? `@db.${f.nativeType[0]}${f.nativeType[1].length ? `(${f.nativeType[1].join(",")})` : ""}` : "");
-const typeText = (f: DmmfField) => `${f.type}${f.isList ? "[]" : f.isRequired ? "" : "?"}${nativeOf(f) ? ` ${nativeOf(f)}` : ""}`;
+const typeText = (f: DmmfField) =>
+  `${f.type}${
+    f.isList ? "[]"
+    : f.isRequired ? ""
+    : "?"
+  }${nativeOf(f) ? ` ${nativeOf(f)}` : ""}`;
 
 function byName<T extends { name: string }>(items: T[]): Map<string, T> {
   return new Map(items.map((i) => [i.name, i]));
 }
 
 export function analyze(source: Datamodel, target: Datamodel, decisions: Decisions): Analysis {
-  const out: Analysis = { changes: [], questions: [], enumMoves: [], columnRenames: [], fills: [], removedColumns: [], removedModels: [], removedEnums: [], typeChanges: [], breaking: false };
+  const out: Analysis = {
+    changes: [],
+    questions: [],
+    enumMoves: [],
+    columnRenames: [],
+    fills: [],
+    removedColumns: [],
+    removedModels: [],
+    removedEnums: [],
+    typeChanges: [],
+    breaking: false,
+  };
   const used = new Set<string>();
   const change = (kind: ChangeKind, breaking: boolean, subject: string, detail: string) => out.changes.push({ kind, breaking, subject, detail });
 
@@ -144,14 +160,28 @@ export function analyze(source: Datamodel, target: Datamodel, decisions: Decisio
     const confirmed = decisions.renames[key];
     if (confirmed !== undefined) {
       used.add(key);
-      throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Table rename ${m.name} → ${confirmed} is recognised but not scaffolded: Prisma's diff drops ${m.name} with its rows and creates ${confirmed} empty.`, {
-        hint: `Keep the table name with @@map("${m.dbName ?? m.name}") on model ${confirmed} (no data moves), or copy the rows with a plan of your own between two migrations.`,
-      });
+      throw new BreakwaterError(
+        "BW_UNSUPPORTED_CHANGE",
+        `Table rename ${m.name} → ${confirmed} is recognised but not scaffolded: Prisma's diff drops ${m.name} with its rows and creates ${confirmed} empty.`,
+        {
+          hint: `Keep the table name with @@map("${m.dbName ?? m.name}") on model ${confirmed} (no data moves), or copy the rows with a plan of your own between two migrations.`,
+        },
+      );
     }
-    const columnsOf = (x: DmmfModel) => x.fields.filter(scalar).map((f) => f.name).sort().join(",");
+    const columnsOf = (x: DmmfModel) =>
+      x.fields
+        .filter(scalar)
+        .map((f) => f.name)
+        .sort()
+        .join(",");
     const candidates = addedModels.filter((a) => columnsOf(a) === columnsOf(m)).map((a) => a.name);
     if (candidates.length > 0 && !decisions.noRenames && !decisions.notRenamed?.includes(key)) {
-      out.questions.push({ kind: "model", key, prompt: `Model ${m.name} is gone and ${candidates.join(", ")} is new with the same fields. Was ${m.name} renamed?`, options: candidates });
+      out.questions.push({
+        kind: "model",
+        key,
+        prompt: `Model ${m.name} is gone and ${candidates.join(", ")} is new with the same fields. Was ${m.name} renamed?`,
+        options: candidates,
+      });
     }
     out.removedModels.push(m.name);
     change("model-removed", true, m.name, `model ${m.name} removed: table ${m.dbName ?? m.name} and its rows are dropped by the final migration`);
@@ -163,10 +193,14 @@ export function analyze(source: Datamodel, target: Datamodel, decisions: Decisio
   }
 
   for (const key of Object.keys(decisions.renames)) {
-    if (!used.has(key)) throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${decisions.renames[key]} matches no removed enum value, field or model.`, { hint: "Give the old name as Enum.VALUE, Model.field or Model, exactly as in the old schema." });
+    if (!used.has(key))
+      throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${decisions.renames[key]} matches no removed enum value, field or model.`, {
+        hint: "Give the old name as Enum.VALUE, Model.field or Model, exactly as in the old schema.",
+      });
   }
   for (const key of Object.keys(decisions.fills)) {
-    if (!out.fills.some((f) => `${f.model}.${f.field}` === key)) throw new BreakwaterError("BW_PLAN_INVALID", `--fill ${key} matches no field made required.`, { hint: "Give Model.field of a field that becomes required." });
+    if (!out.fills.some((f) => `${f.model}.${f.field}` === key))
+      throw new BreakwaterError("BW_PLAN_INVALID", `--fill ${key} matches no field made required.`, { hint: "Give Model.field of a field that becomes required." });
   }
   out.breaking = out.changes.some((c) => c.breaking);
   return out;
@@ -184,7 +218,8 @@ function analyzeEnum(e: DmmfEnum, t: DmmfEnum, decisions: Decisions, out: Analys
     const to = decisions.renames[key];
     if (to !== undefined) {
       used.add(key);
-      if (!after.includes(to)) throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${to}: enum ${e.name} has no value ${to} in the new schema (values: ${after.join(", ")}).`);
+      if (!after.includes(to))
+        throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${to}: enum ${e.name} has no value ${to} in the new schema (values: ${after.join(", ")}).`);
       const rename = added.includes(to);
       out.enumMoves.push({ enumName: e.name, from: value, to });
       change("enum-value-moved", true, key, `value ${value} removed from enum ${e.name}; its rows move to ${to}${rename ? " (a rename)" : ""}`);
@@ -192,7 +227,12 @@ function analyzeEnum(e: DmmfEnum, t: DmmfEnum, decisions: Decisions, out: Analys
     }
     // A removed value always needs a destination: Prisma's final migration fails on any row still holding it.
     const options = added.length > 0 ? [...added, ...after.filter((v) => !added.includes(v))] : after;
-    out.questions.push({ kind: "enum-value", key, prompt: `Enum value ${key} is removed. Which value do its rows take?${added.length ? ` (new: ${added.join(", ")})` : ""}`, options });
+    out.questions.push({
+      kind: "enum-value",
+      key,
+      prompt: `Enum value ${key} is removed. Which value do its rows take?${added.length ? ` (new: ${added.join(", ")})` : ""}`,
+      options,
+    });
     change("enum-value-moved", true, key, `value ${value} removed from enum ${e.name}; its rows need a new value`);
   }
 }
@@ -209,9 +249,16 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
     if (to !== undefined) {
       used.add(key);
       const g = added.find((a) => a.name === to);
-      if (!g) throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${to}: model ${m.name} has no new field ${to}.`, { hint: `New fields of ${m.name}: ${added.map((a) => a.name).join(", ") || "none"}.` });
-      if (!sameType(f, g)) throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${to}: the types differ (${typeText(f)} → ${typeText(g)}).`, { hint: "Rename first, change the type in a later migration." });
-      if (f.isId || g.isId) throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Renaming the primary key ${key} is not scaffolded.`, { hint: "Keep the column name with @map on the new field name." });
+      if (!g)
+        throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${to}: model ${m.name} has no new field ${to}.`, {
+          hint: `New fields of ${m.name}: ${added.map((a) => a.name).join(", ") || "none"}.`,
+        });
+      if (!sameType(f, g))
+        throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${to}: the types differ (${typeText(f)} → ${typeText(g)}).`, {
+          hint: "Rename first, change the type in a later migration.",
+        });
+      if (f.isId || g.isId)
+        throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Renaming the primary key ${key} is not scaffolded.`, { hint: "Keep the column name with @map on the new field name." });
       renamedTo.add(to);
       out.columnRenames.push({ model: m.name, from: f.name, to });
       change("column-renamed", true, key, `field ${f.name} renamed to ${to}: copied in batches, the old column dropped by the final migration`);
@@ -219,7 +266,12 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
     }
     const candidates = added.filter((a) => sameType(a, f)).map((a) => a.name);
     if (candidates.length > 0 && !decisions.noRenames && !decisions.notRenamed?.includes(key)) {
-      out.questions.push({ kind: "column", key, prompt: `Field ${key} is gone and ${candidates.map((c) => `${m.name}.${c}`).join(", ")} is new with the same type. Was it renamed?`, options: candidates });
+      out.questions.push({
+        kind: "column",
+        key,
+        prompt: `Field ${key} is gone and ${candidates.map((c) => `${m.name}.${c}`).join(", ")} is new with the same type. Was it renamed?`,
+        options: candidates,
+      });
     }
     out.removedColumns.push({ model: m.name, field: f.name });
     change("column-removed", true, key, `field ${f.name} removed: its data is dropped by the final migration`);
@@ -228,7 +280,8 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
     if (renamedTo.has(g.name)) continue; // filled by the copy from the old column
     const key = `${m.name}.${g.name}`;
     const dbDefault = defaultSql(g, target);
-    const nativeDefault = g.default !== undefined && dbDefault !== null && !(typeof g.default === "object" && g.default !== null && clientSideDefaults.has((g.default as { name: string }).name));
+    const nativeDefault =
+      g.default !== undefined && dbDefault !== null && !(typeof g.default === "object" && g.default !== null && clientSideDefaults.has((g.default as { name: string }).name));
     if (g.isRequired && !g.isList && !g.isUpdatedAt && !g.isId && !nativeDefault) {
       pushFill(m, g, target, decisions, out);
       change("required-column-added", true, key, `required field ${g.name} added without a database default: existing rows need a value${relationsOver(t, g)}`);
@@ -264,7 +317,12 @@ function pushFill(m: DmmfModel, g: DmmfField, target: Datamodel, decisions: Deci
   const key = `${m.name}.${g.name}`;
   const fill = decisions.fills[key] ?? defaultSql(g, target);
   if (fill === null) {
-    out.questions.push({ kind: "fill", key, prompt: `Field ${key} becomes required and has no default PostgreSQL can compute. Which SQL value do the existing rows take?`, options: [] });
+    out.questions.push({
+      kind: "fill",
+      key,
+      prompt: `Field ${key} becomes required and has no default PostgreSQL can compute. Which SQL value do the existing rows take?`,
+      options: [],
+    });
     return;
   }
   out.fills.push({ model: m.name, field: g.name, fill });
