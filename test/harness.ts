@@ -1,6 +1,7 @@
 // Each test gets its own real database: on TEST_DATABASE_URL's server (set by `npm test`), or on
 // a private embedded cluster started for this process when a file is run alone.
 import { execFile, spawn } from "node:child_process";
+import { run } from "./fixtures/packages.ts";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -97,19 +98,10 @@ function cliEnvironment(env: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...inherited, ...env };
 }
 
-export function runCli(args: string[], options: { cwd: string; databaseUrl?: string; env?: Record<string, string> }): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const env = cliEnvironment({ ...options.env, ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}) });
-    execFile(process.execPath, [bin, ...args], { cwd: options.cwd, env, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code =
-        error ?
-          typeof error.code === "number" ?
-            error.code
-          : 1
-        : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+export async function runCli(args: string[], options: { cwd: string; databaseUrl?: string; env?: Record<string, string> }): Promise<CliResult> {
+  const env = cliEnvironment({ ...options.env, ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}) });
+  const { code, stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: options.cwd, env, timeoutMs: 0 });
+  return { code, stdout, stderr };
 }
 
 /** Starts the CLI without waiting (to kill it or race it). */

@@ -3,7 +3,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
 import { deploy } from "../../packages/breakwater/src/prisma/deploy/deploy.ts";
-import { checksumOf } from "../../packages/breakwater/src/prisma/deploy/migrations.ts";
+import { checksumOf, type MigrationRow } from "../../packages/breakwater/src/prisma/deploy/migrations.ts";
 import { createTestDatabase, runCli, tempProject, type TestDatabase } from "../harness.ts";
 import { writeMigrations } from "./deploy-project.ts";
 
@@ -28,16 +28,7 @@ const migrations: [string, string][] = [
   ["20250112000000_after", `ALTER TABLE "Post" ADD COLUMN "published" BOOLEAN NOT NULL DEFAULT false;\n`],
 ];
 
-interface Row {
-  id: string;
-  checksum: string;
-  finished_at: Date | null;
-  migration_name: string;
-  logs: string | null;
-  rolled_back_at: Date | null;
-  started_at: Date;
-  applied_steps_count: number;
-}
+type Row = MigrationRow;
 
 describe("breakwater deploy, as prisma migrate deploy", () => {
   let t: TestDatabase;
