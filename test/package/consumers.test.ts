@@ -5,7 +5,7 @@
 // Each step prints its exact command and result.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createProject, fromTarball, packPackages, repositoryRoot, run, type CommandResult } from "../fixtures/packages.ts";
@@ -85,6 +85,8 @@ console.log("listening " + app.server.address().port);
 `,
   // tsc --strict, nodenext, no skipLibCheck: an app, a config, a plan and a script using the CLI's API.
   "tsconfig.json": `${JSON.stringify({ compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", noEmit: true, types: ["node"], lib: ["es2023", "dom"] }, include: ["src", "migrations", "breakwater.config.ts"] }, null, 2)}\n`,
+  // An older project: module commonjs, so moduleResolution node10, which ignores package exports.
+  "tsconfig.node10.json": `${JSON.stringify({ compilerOptions: { strict: true, module: "commonjs", moduleResolution: "node10", esModuleInterop: true, target: "es2022", noEmit: true, types: ["node"], lib: ["es2023", "dom"] }, include: ["src/app.ts"] }, null, 2)}\n`,
   "src/app.ts": `
 import express from "express";
 import { fileStore, postgresStore, createMaintenanceCheck, type MaintenanceState, type MaintenanceStore } from "@breakwater/runtime";
@@ -180,8 +182,9 @@ describe("the packed packages in a fresh project", { timeout: 900_000 }, () => {
     report(project.install);
   });
 
-  after(() => {
+  after(async () => {
     for (const child of servers) child.kill();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it("installs both packages from their tarballs, every entry point resolving to compiled files", async () => {
@@ -220,6 +223,12 @@ describe("the packed packages in a fresh project", { timeout: 900_000 }, () => {
 
   it("type-checks under tsc --strict, module nodenext, without skipLibCheck", async () => {
     const result = report(await npx("tsc", "-p", "tsconfig.json"));
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    assert.equal(result.stdout, "");
+  });
+
+  it("type-checks in an older project (module commonjs, moduleResolution node10: the subpaths through typesVersions)", async () => {
+    const result = report(await npx("tsc", "-p", "tsconfig.node10.json"));
     assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
     assert.equal(result.stdout, "");
   });
@@ -306,6 +315,7 @@ describe("install size", { timeout: 600_000 }, () => {
       `# npm install @breakwater/runtime: ${megabytes(besideBytes)} (${beside.map(([name]) => name).join(", ")}) + pg ${megabytes(pgBytes)}\n` +
         `# npm install -D breakwater: ${megabytes(cliBytes)} in ${cliPackages.size} packages; largest: ${largest.join(", ")}\n`,
     );
+    await Promise.all([rm(app.dir, { recursive: true, force: true }), rm(cli.dir, { recursive: true, force: true })]);
     assert.ok(besideBytes <= 5_000_000, `the runtime installs ${megabytes(besideBytes)} beside pg`);
     assert.deepEqual(
       beside.map(([name]) => name),
