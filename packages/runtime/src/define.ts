@@ -122,6 +122,8 @@ export interface BreakwaterConfig {
   };
   /** tables with at least this many rows get the shadow-column contract under contract: "auto" */
   shadowThresholdRows?: number;
+  /** at most this many transform batches per second (default: as fast as batch.maxMs allows) */
+  throttle?: { maxBatchRate?: number };
   /** how long a run retries a lost connection before it stops, resumable */
   reconnect?: { timeoutMs?: number };
   reportDir?: string;

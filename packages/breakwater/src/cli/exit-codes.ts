@@ -16,6 +16,7 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   BW_TRANSFORM_UNBOUNDED: 8,
   BW_RUN_NOT_FOUND: 9,
   BW_NOTHING_TO_RESUME: 9,
+  BW_RUN_NOT_RUNNING: 9,
   BW_EMBEDDED_FAILED: 10,
   BW_BACKUP_TOOL: 11,
   BW_BACKUP_FAILED: 12,

@@ -135,6 +135,12 @@ export class EventRenderer {
         );
         break;
       }
+      case "paused":
+        this.line(`  ${this.mark("warning", c.yellow)}paused "${event.label}" between batches (breakwater pause); \`breakwater continue ${event.runId}\` goes on`);
+        break;
+      case "continued":
+        this.line(`  continued "${event.label}" after ${(event.pausedMs / 1000).toFixed(1)} s paused`);
+        break;
       case "lock-retry": {
         const holders = event.info.blockers.map((b) => `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ""}`).join(", ") || "another session";
         this.line(`  ${this.mark("retry", c.yellow)}lock busy for "${event.label}" (attempt ${event.info.attempt}); retrying in ${event.info.waitMs} ms — held by ${holders}`);

@@ -56,6 +56,10 @@ const configSchema = z
       .default({}),
     /** tables with at least this many rows get the shadow-column contract under contract: "auto" */
     shadowThresholdRows: z.number().int().min(0).optional(),
+    throttle: z
+      .object({ maxBatchRate: z.number().positive().max(10_000).optional() })
+      .strict()
+      .default({}),
     /** how long a run retries a lost connection before it stops, resumable */
     reconnect: z
       .object({ timeoutMs: z.number().int().min(0).max(3_600_000).optional() })
@@ -84,6 +88,8 @@ export interface ResolvedConfig {
   backup: BackupSettings & { beforeRun: "snapshot" | "full" | "both"; beforeDeploy: "never" | "destructive" | "always" };
   lock: LockPolicy;
   batch: BatchPolicy;
+  /** at most this many transform batches per second; null: no limit */
+  maxBatchRate: number | null;
   shadowThresholdRows: number;
   reconnectTimeoutMs: number;
   reportDir: string;
@@ -130,6 +136,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
       beforeDeploy: c.backup.beforeDeploy ?? "never",
     },
     batch: { size: c.batch.size ?? defaultBatchPolicy.size, maxMs: c.batch.maxMs ?? defaultBatchPolicy.maxMs, pauseMs: c.batch.pauseMs ?? defaultBatchPolicy.pauseMs },
+    maxBatchRate: c.throttle.maxBatchRate ?? null,
     shadowThresholdRows: c.shadowThresholdRows ?? 10_000,
     reconnectTimeoutMs: c.reconnect.timeoutMs ?? 60_000,
     reportDir: path.resolve(cwd, c.reportDir ?? "breakwater-reports"),

@@ -41,6 +41,9 @@ export type RunnerEvent =
       batchSize: number;
       lastBatchMs: number;
     }
+  /** the transform stopped between batches: `breakwater pause` (until `breakwater continue`) */
+  | { type: "paused"; runId: string; label: string; since: string }
+  | { type: "continued"; runId: string; label: string; pausedMs: number }
   | { type: "lock-retry"; runId: string; label: string; info: LockRetryInfo }
   | { type: "check"; runId: string; result: CheckResult }
   | { type: "maintenance"; runId: string; enabled: boolean; /** the store's location: a file path or breakwater.maintenance on host/db */ file: string }

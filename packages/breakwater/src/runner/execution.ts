@@ -101,7 +101,15 @@ export class RunExecution {
     this.options = options;
     this.session = session;
     const batch = { ...options.config.batch, ...definedOnly(run.plan.batch) };
-    this.ctx = { db: session.db, runId: run.id, lock: options.config.lock, batch, emit: options.emit ?? (() => undefined), measures: run.measures ?? {} };
+    this.ctx = {
+      db: session.db,
+      runId: run.id,
+      lock: options.config.lock,
+      batch,
+      maxBatchRate: options.config.maxBatchRate,
+      emit: options.emit ?? (() => undefined),
+      measures: run.measures ?? {},
+    };
     this.program = buildProgram(run.id, run.plan, run.facts, options.config.shadowThresholdRows, run.plan.backup === "full" || run.plan.backup === "both");
   }
 

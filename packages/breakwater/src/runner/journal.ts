@@ -27,6 +27,8 @@ export interface RunRow {
   error: { code: string; message: string; hint?: string } | null;
   report: unknown;
   holder: string | null;
+  /** set by `breakwater pause`: the transform stops between batches until `breakwater continue` */
+  paused_at: Date | null;
 }
 
 export interface StepRow {
@@ -92,7 +94,9 @@ export async function ensureJournal(db: Database): Promise<void> {
       data jsonb,
       error jsonb,
       PRIMARY KEY (run_id, seq)
-    );`);
+    );
+    -- Added after the first release: journals created before it get the column here.
+    ALTER TABLE breakwater.runs ADD COLUMN IF NOT EXISTS paused_at timestamptz;`);
 }
 
 export async function journalExists(db: Database): Promise<boolean> {

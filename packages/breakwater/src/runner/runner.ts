@@ -107,6 +107,7 @@ export async function resumeRun(runId: string | undefined, options: RunnerOption
     const { db } = session;
     if (!(await journalExists(db)))
       throw new BreakwaterError("BW_NOTHING_TO_RESUME", "breakwater has never run on this database.", { hint: "Start with `breakwater run <plan>`." });
+    await ensureJournal(db);
     const run = runId ? await getRun(db, runId) : await latestUnfinished(db);
     if (run.state === "completed" || run.state === "rolled_back") {
       throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already ${run.state.replace("_", " ")}.`);

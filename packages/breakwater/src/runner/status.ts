@@ -10,6 +10,8 @@ export interface RunStatus {
   startedAt: string;
   finishedAt: string | null;
   error: RunRow["error"];
+  /** set while `breakwater pause` holds the run's transform */
+  pausedAt: string | null;
   steps: { seq: number; phase: string; label: string; state: string; rows: number; durationMs: number | null }[];
 }
 
@@ -29,6 +31,7 @@ export async function runStatus(databaseUrl: string, runId?: string): Promise<Ru
         startedAt: run.started_at.toISOString(),
         finishedAt: run.finished_at ? run.finished_at.toISOString() : null,
         error: run.error,
+        pausedAt: run.paused_at ? run.paused_at.toISOString() : null,
         steps: steps.map((s) => ({ seq: s.seq, phase: s.phase, label: s.label, state: s.state, rows: Number(s.rows), durationMs: s.duration_ms })),
       });
     }

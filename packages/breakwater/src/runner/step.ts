@@ -21,6 +21,8 @@ export interface ExecutionContext {
   runId: string;
   lock: LockPolicy;
   batch: BatchPolicy;
+  /** at most this many transform batches per second; null: no limit */
+  maxBatchRate: number | null;
   emit: EventSink;
   measures: Measures;
 }

@@ -264,8 +264,34 @@ export async function executeTransform(
       lastBatchMs: batchMs,
     });
     if (ctx.batch.pauseMs > 0) await sleep(ctx.batch.pauseMs);
+    await paceBatches(ctx, batchMs);
+    await waitWhilePaused(ctx, transform.label);
   }
   const data = { scanned, batches, longestBatchMs, rowBound };
   await markStepDone(db, ctx.runId, seq, { lockMode: "ROW EXCLUSIVE", lockHoldMs: longestBatchMs, retries: retriesTotal, data });
   return { rows, lockMode: "ROW EXCLUSIVE", lockHoldMs: longestBatchMs, retries: retriesTotal, data };
+}
+
+/** throttle.maxBatchRate: a batch starts at most every 1/rate seconds (its own time included). */
+async function paceBatches(ctx: ExecutionContext, batchMs: number): Promise<void> {
+  if (ctx.maxBatchRate === null) return;
+  const rest = 1000 / ctx.maxBatchRate - batchMs - ctx.batch.pauseMs;
+  if (rest > 0) await sleep(rest);
+}
+
+/** How often a paused transform looks whether `breakwater continue` was given. */
+const pausePollMs = 250;
+
+/**
+ * `breakwater pause <run>` sets the run's paused_at: the transform stops between two batches (no
+ * transaction open, no lock held) and looks again every pausePollMs until it is cleared.
+ */
+async function waitWhilePaused(ctx: ExecutionContext, label: string): Promise<void> {
+  const pausedAt = async () => (await ctx.db.one<{ paused_at: Date | null }>("SELECT paused_at FROM breakwater.runs WHERE id = $1", [ctx.runId])).paused_at;
+  const since = await pausedAt();
+  if (since === null) return;
+  const started = performance.now();
+  ctx.emit({ type: "paused", runId: ctx.runId, label, since: since.toISOString() });
+  while ((await pausedAt()) !== null) await sleep(pausePollMs);
+  ctx.emit({ type: "continued", runId: ctx.runId, label, pausedMs: Math.round(performance.now() - started) });
 }
