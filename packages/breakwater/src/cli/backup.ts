@@ -23,7 +23,7 @@ const dirOption: OptionSpec = ["--dir <dir>", "backup folder"];
 const megabytes = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
 /** "7d", "12h", "30m" → seconds */
-function parseAge(value: string): number {
+export function parseAge(value: string): number {
   const match = /^(\d+)\s*(m|h|d|w)$/.exec(value.trim());
   if (!match) throw new BreakwaterError("BW_CONFIG_INVALID", `--older-than takes a duration like 7d, 12h or 30m, got ${JSON.stringify(value)}`);
   return Number(match[1]) * { m: 60, h: 3600, d: 86400, w: 604800 }[match[2] as "m" | "h" | "d" | "w"];

@@ -20,6 +20,7 @@ const commandModules: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ["rollback"], load: async () => (await import("./rollback.ts")).registerRollback },
   { names: ["status"], load: async () => (await import("./status.ts")).registerStatus },
   { names: ["pause", "continue"], load: async () => (await import("./control.ts")).registerControl },
+  { names: ["cleanup"], load: async () => (await import("./cleanup.ts")).registerCleanup },
   { names: ["maintenance"], load: async () => (await import("./maintenance.ts")).registerMaintenance },
   { names: ["backup", "backups", "restore"], load: async () => (await import("./backup.ts")).registerBackup },
   { names: ["deploy", "boot", "migrate"], load: async () => (await import("./deploy.ts")).registerDeploy },

@@ -29,6 +29,8 @@ export interface RunRow {
   holder: string | null;
   /** set by `breakwater pause`: the transform stops between batches until `breakwater continue` */
   paused_at: Date | null;
+  /** set by `breakwater cleanup` when it dropped the run's snapshots */
+  cleaned_at: Date | null;
 }
 
 export interface StepRow {
@@ -96,7 +98,8 @@ export async function ensureJournal(db: Database): Promise<void> {
       PRIMARY KEY (run_id, seq)
     );
     -- Added after the first release: journals created before it get the column here.
-    ALTER TABLE breakwater.runs ADD COLUMN IF NOT EXISTS paused_at timestamptz;`);
+    ALTER TABLE breakwater.runs ADD COLUMN IF NOT EXISTS paused_at timestamptz;
+    ALTER TABLE breakwater.runs ADD COLUMN IF NOT EXISTS cleaned_at timestamptz;`);
 }
 
 export async function journalExists(db: Database): Promise<boolean> {

@@ -144,6 +144,13 @@ export async function rollbackRunById(runId: string, options: RunnerOptions): Pr
     if (run.state === "rolled_back") throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already rolled back.`);
     await session.setApplicationName(`breakwater rollback ${run.id} (${holderDescription()})`);
     const execution = new RunExecution(session, run, options);
+    if (run.cleaned_at && execution.program.plans.some((plan) => plan.snapshots.some((snapshot) => snapshot.restoreOnRollback))) {
+      throw new BreakwaterError(
+        "BW_ROLLBACK_CONFLICT",
+        `Run ${run.id}'s snapshots were removed by \`breakwater cleanup\` on ${run.cleaned_at.toISOString()}: the rows it changed can no longer be restored from them. Nothing was changed.`,
+        { hint: "Restore a backup taken before the run (`breakwater restore`), or write a plan that changes the rows back." },
+      );
+    }
     await takeOverFence(db, run.id);
     try {
       await execution.rollback(`requested by breakwater rollback ${run.id}`);
