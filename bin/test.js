@@ -25,31 +25,39 @@ const files = testFiles(path.join(root, "test"))
   .filter((f) => filter.length === 0 || filter.some((p) => f.includes(p)))
   .sort();
 // The browser test needs Chromium (Debian's package) and the example app's dependencies; the
-// plan test generates Prisma Client 7 with the example's prisma.
+// plan test generates Prisma Client 7 with the example's prisma; the pooler test starts its own
+// PgBouncer (Debian's package).
 const browser = files.some((f) => f.includes(`${path.sep}e2e${path.sep}`));
-if (browser || files.some((f) => f.endsWith(`${path.sep}plan.test.ts`))) {
+const planTest = files.some((f) => f.endsWith(`${path.sep}plan.test.ts`));
+const pooler = files.some((f) => f.endsWith(`${path.sep}pooler.test.ts`));
+if (browser || planTest || pooler) {
   const { existsSync } = await import("node:fs");
   const step = (what, command, args, options = {}) => {
     process.stderr.write(`${what}…\n`);
     try {
       execFileSync(command, args, { stdio: ["ignore", "ignore", "inherit"], ...options });
     } catch {
-      process.stderr.write(`  (${what} failed; the browser test will say what is missing)\n`);
+      process.stderr.write(`  (${what} failed; the test will say what is missing)\n`);
     }
   };
-  if (browser && !existsSync("/usr/bin/chromium") && process.getuid?.() === 0 && existsSync("/usr/bin/apt-get")) {
+  const aptInstall = (what, binary, pkg) => {
+    if (existsSync(binary) || process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) return;
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    step("Installing Chromium for the browser test (apt-get)", "sh", ["-c", "apt-get install -y chromium || (apt-get update && apt-get install -y chromium)"], { env });
+    step(`Installing ${what} (apt-get)`, "sh", ["-c", `apt-get install -y ${pkg} || (apt-get update && apt-get install -y ${pkg})`], { env });
+  };
+  if (browser) aptInstall("Chromium for the browser test", "/usr/bin/chromium", "chromium");
+  if (pooler) aptInstall("PgBouncer for the pooler test", "/usr/sbin/pgbouncer", "pgbouncer");
+  if (browser || planTest) {
+    const example = path.join(root, "examples", "nextjs");
+    // As a user's app gets breakwater: `npm pack` of the packages just built, then npm ci (skipped
+    // when node_modules already holds these exact tarballs).
+    step(
+      "Installing examples/nextjs with the packed packages (scripts/install-breakwater.mjs)",
+      process.execPath,
+      [path.join(example, "scripts", "install-breakwater.mjs"), "--no-build"],
+      { cwd: example },
+    );
   }
-  const example = path.join(root, "examples", "nextjs");
-  // As a user's app gets breakwater: `npm pack` of the packages just built, then npm ci (skipped
-  // when node_modules already holds these exact tarballs).
-  step(
-    "Installing examples/nextjs with the packed packages (scripts/install-breakwater.mjs)",
-    process.execPath,
-    [path.join(example, "scripts", "install-breakwater.mjs"), "--no-build"],
-    { cwd: example },
-  );
 }
 let cluster;
 const env = { ...process.env };

@@ -77,7 +77,7 @@ export async function tempProject(files: Record<string, string> = {}): Promise<s
 
 /** A plan file importing breakwater from this checkout. */
 export function planSource(body: string): string {
-  return `import { defineMigration, renameEnumValue, addEnumValue, backfill, sql } from ${JSON.stringify(indexUrl)};\nexport default defineMigration(${body});\n`;
+  return `import { defineMigration, renameEnumValue, addEnumValue, backfill, sql, changeColumnType } from ${JSON.stringify(indexUrl)};\nexport default defineMigration(${body});\n`;
 }
 
 export interface CliResult {

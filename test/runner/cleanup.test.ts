@@ -36,7 +36,7 @@ describe("breakwater cleanup", () => {
 
     const none = await cli("cleanup", "--older-than", "3d");
     assert.equal(none.code, 0, none.stderr);
-    assert.match(none.stdout, /No completed run older than 3d keeps a snapshot\./);
+    assert.match(none.stdout, /No completed run older than 3d keeps a snapshot or anything set aside\./);
 
     const dry = await cli("cleanup", "--older-than", "1d", "--dry-run", "--json");
     assert.equal(dry.code, 0, dry.stderr);
@@ -58,7 +58,10 @@ describe("breakwater cleanup", () => {
     const sum = await checksum();
     const refused = await cli("rollback", old);
     assert.equal(refused.code, 7, refused.stderr);
-    assert.match(refused.stderr, /snapshots were removed by `breakwater cleanup` on .*: the rows it changed can no longer be restored from them\. Nothing was changed\./);
+    assert.match(
+      refused.stderr,
+      /snapshots and what it set aside were removed by `breakwater cleanup` on .*: what it changed can no longer be put back from them\. Nothing was changed\./,
+    );
     assert.equal(await checksum(), sum, "nothing changed");
     assert.equal((await t.db.one<{ state: string }>("SELECT state FROM breakwater.runs WHERE id = $1", [old])).state, "completed");
 

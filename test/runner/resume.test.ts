@@ -95,3 +95,37 @@ describe("kill -9 during the enum rename's transform, then resume", () => {
     assert.match(resumed.stdout, /\*\*Status\*\*: Successful/);
   });
 });
+
+describe("resume of a run whose journal lists other steps", () => {
+  it("refuses before changing anything, naming the step that differs", async () => {
+    const t = await createTestDatabase();
+    try {
+      await t.db.query(`CREATE TABLE "Item" (id int PRIMARY KEY, n int NOT NULL DEFAULT 0); INSERT INTO "Item" (id) SELECT generate_series(1, 100)`);
+      // A step failing with an error that is not about the data leaves the run resumable.
+      const dir = await tempProject({
+        "plan.ts": planSource(
+          `{ id: "stops", steps: [backfill({ table: "Item", set: { n: "n + 1" } }), sql("DO $$ BEGIN RAISE EXCEPTION 'stop here' USING ERRCODE = 'P0001'; END $$", { phase: "contract" })] }`,
+        ),
+      });
+      const first = await runCli(["run", "plan.ts"], { cwd: dir, databaseUrl: t.url });
+      assert.equal(first.code, 8, first.stderr);
+      const { id } = await t.db.one<{ id: string }>("SELECT id FROM breakwater.runs");
+      // As a version of breakwater that ordered the steps otherwise would have journaled them.
+      await t.db.query("UPDATE breakwater.steps SET label = 'an older step' WHERE run_id = $1 AND seq = 2", [id]);
+      const sum = async () => (await t.db.one<{ s: number }>(`SELECT sum(n)::int AS s FROM "Item"`)).s;
+      const before = await sum();
+      const resumed = await runCli(["resume", id], { cwd: dir, databaseUrl: t.url });
+      assert.equal(resumed.code, 2, resumed.stderr);
+      assert.match(
+        resumed.stderr,
+        new RegExp(
+          `Run ${id} was started by a version of breakwater whose steps differ from this one's \\(step 2 is "an older step" in the journal, ".*" here\\)\\. Nothing was changed\\.`,
+        ),
+      );
+      assert.equal(await sum(), before);
+      assert.equal((await t.db.one<{ state: string }>("SELECT state FROM breakwater.runs WHERE id = $1", [id])).state, "failed");
+    } finally {
+      await t.drop();
+    }
+  });
+});

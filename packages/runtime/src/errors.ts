@@ -15,6 +15,7 @@ export type ErrorCode =
   | "BW_RUN_NOT_RUNNING"
   | "BW_ROLLBACK_CONFLICT"
   | "BW_CONNECTION_FAILED"
+  | "BW_TRANSACTION_POOLER"
   | "BW_SQL_FAILED"
   | "BW_TRANSFORM_UNBOUNDED"
   | "BW_EMBEDDED_FAILED"
@@ -26,6 +27,7 @@ export type ErrorCode =
   | "BW_SCHEMA_INVALID"
   | "BW_RENAME_UNCONFIRMED"
   | "BW_UNSUPPORTED_CHANGE"
+  | "BW_OLD_FORM_WRITTEN"
   // Prisma's own codes, for what breakwater does in Prisma's place
   | "P1002"
   | "P3005"

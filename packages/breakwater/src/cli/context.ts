@@ -3,6 +3,7 @@
 // plain or JSON) and the maintenance store handed to the core.
 import { BreakwaterError, fileStore, postgresStore, type MaintenanceStore } from "@breakwater/runtime/internal";
 import { checkDatabaseUrl, loadConfig, requireDatabaseUrl, resolveConfig, type ResolvedConfig } from "../config/config.ts";
+import { chooseSessionUrl } from "../db/pooler.ts";
 import type { EventRenderer } from "./render.ts";
 
 /** The options every command reads: --config and --json, global ones. */
@@ -17,6 +18,12 @@ export interface CommandContext {
   output: EventRenderer;
   /** DATABASE_URL (or databaseUrl in the config), checked; BW_CONFIG_INVALID when there is none */
   databaseUrl(): string;
+  /**
+   * The URL for work that needs a session of its own (runner lock, Prisma's lock, LISTEN):
+   * DATABASE_URL, or DIRECT_URL when DATABASE_URL goes through a transaction pooler (said on
+   * stderr); BW_TRANSACTION_POOLER when neither reaches PostgreSQL itself. Probes on every call.
+   */
+  sessionUrl(): Promise<string>;
   /** the maintenance store the config names; `url` when it must use another session than DATABASE_URL's */
   maintenanceStore(url?: string): MaintenanceStore;
 }
@@ -37,12 +44,18 @@ export async function commandContext(options: CommandOptions, output: EventRende
   return contextFor(config, output);
 }
 
-/** A context around a config built in the command (the demo's). */
+/** A context around a config built in the command (the demo's, whose own cluster needs no pooler check). */
 export function contextFor(config: ResolvedConfig, output: EventRenderer, databaseUrl?: string): CommandContext {
   return {
     config,
     output,
     databaseUrl: () => databaseUrl ?? requireDatabaseUrl(config),
+    sessionUrl: async () => {
+      if (databaseUrl !== undefined) return databaseUrl;
+      const chosen = await chooseSessionUrl(config);
+      if (chosen.notice) output.note(chosen.notice);
+      return chosen.url;
+    },
     maintenanceStore: (url) => maintenanceStoreFor(config, url ?? databaseUrl ?? config.databaseUrl),
   };
 }

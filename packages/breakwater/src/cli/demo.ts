@@ -52,7 +52,7 @@ export function registerDemo(program: Command): void {
         const ctx = contextFor(config, output, url);
         let code = 0;
         try {
-          await writeLog(ctx, (await runPlan({ plan: demoPlan({ failCheck: options.failCheck ?? false, rows }), path: "demo", sha256: "" }, runnerOptions(ctx))).log, false);
+          await writeLog(ctx, (await runPlan({ plan: demoPlan({ failCheck: options.failCheck ?? false, rows }), path: "demo", sha256: "" }, await runnerOptions(ctx))).log, false);
         } catch (error) {
           if (!(error instanceof RunFailure)) throw error;
           await writeLog(ctx, error.outcome.log, false);

@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import path from "node:path";
 import { BreakwaterError } from "@breakwater/runtime/internal";
-import { boot } from "../prisma/deploy/boot.ts";
+import { boot, waitForDatabase } from "../prisma/deploy/boot.ts";
 import { deploy } from "../prisma/deploy/deploy.ts";
 import { resolveMigration } from "../prisma/deploy/resolve.ts";
 import { migrationStatus } from "../prisma/deploy/status.ts";
@@ -37,7 +37,8 @@ export function registerDeploy(program: Command): void {
       const when = options.backup ?? config.backup.beforeDeploy;
       if (when !== "never" && when !== "destructive" && when !== "always")
         throw new BreakwaterError("BW_CONFIG_INVALID", `--backup must be never, destructive or always, got ${when}`);
-      const result = await deploy(ctx.databaseUrl(), {
+      // Prisma's advisory lock and the search_path are session state: not through a transaction pooler.
+      const result = await deploy(await ctx.sessionUrl(), {
         migrationsDir: path.resolve(options.migrations),
         dryRun: options.dryRun ?? false,
         lock: config.lock,
@@ -81,7 +82,9 @@ export function registerDeploy(program: Command): void {
       const { config } = ctx;
       const waitSeconds = Number(options.wait);
       if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new BreakwaterError("BW_CONFIG_INVALID", `--wait must be a number of seconds, got ${options.wait}`);
-      const result = await boot(ctx.databaseUrl(), {
+      // The pooler check needs the database up: wait for it first (boot then waits for DIRECT_URL too).
+      await waitForDatabase(ctx.databaseUrl(), waitSeconds, (message) => ctx.output.handle({ type: "boot-note", message }));
+      const result = await boot(await ctx.sessionUrl(), {
         migrationsDir: path.resolve(options.migrations),
         constraintsFile: path.resolve(options.constraints ?? "prisma/constraints.sql"),
         constraintsRequired: options.constraints !== undefined,
@@ -110,7 +113,7 @@ export function registerDeploy(program: Command): void {
     options: [migrationsOption],
     examples: ["npx breakwater migrate status --json"],
     run: async (ctx, options) => {
-      const status = await migrationStatus(ctx.databaseUrl(), path.resolve(options.migrations));
+      const status = await migrationStatus(await ctx.sessionUrl(), path.resolve(options.migrations));
       const section = (title: string, names: string[]) => (names.length ? `${title} (${names.length}):\n  ${names.join("\n  ")}\n` : "");
       const pending = status.pending.map((name) => {
         const gate = status.waiting.find((w) => w.migration === name);
@@ -142,7 +145,7 @@ export function registerDeploy(program: Command): void {
     examples: ["npx breakwater migrate resolve --rolled-back 20251125120000_role_employee", "npx breakwater migrate resolve --applied 20251125120000_role_employee"],
     run: async (ctx, options) => {
       if (!options.applied === !options.rolledBack) throw new BreakwaterError("BW_CONFIG_INVALID", "Give exactly one of --applied NAME or --rolled-back NAME.");
-      await resolveMigration(ctx.databaseUrl(), path.resolve(options.migrations), options.applied ? "applied" : "rolled-back", (options.applied ?? options.rolledBack)!);
+      await resolveMigration(await ctx.sessionUrl(), path.resolve(options.migrations), options.applied ? "applied" : "rolled-back", (options.applied ?? options.rolledBack)!);
       ctx.output.result(null, `Migration ${options.applied ?? options.rolledBack} marked as ${options.applied ? "applied" : "rolled back"}.`);
     },
   });

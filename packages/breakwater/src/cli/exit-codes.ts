@@ -11,6 +11,8 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   BW_LOCKED: 4,
   BW_LOCK_TIMEOUT: 5,
   BW_CONNECTION_FAILED: 6,
+  // databaseUrl goes through a transaction pooler and no directUrl reaches PostgreSQL: a config problem
+  BW_TRANSACTION_POOLER: 2,
   BW_ROLLBACK_CONFLICT: 7,
   BW_SQL_FAILED: 8,
   BW_TRANSFORM_UNBOUNDED: 8,
@@ -26,6 +28,7 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   BW_SCHEMA_INVALID: 2,
   BW_RENAME_UNCONFIRMED: 15,
   BW_UNSUPPORTED_CHANGE: 19,
+  BW_OLD_FORM_WRITTEN: 20,
   P1002: 16,
   P3005: 17,
   P3008: 17,

@@ -25,6 +25,7 @@ const formatEta = (s: number | null) =>
   : `${Math.floor(s / 60)}m${Math.ceil(s % 60)}s`;
 const formatDuration = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`);
 const megabytes = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+const formatBytes = (n: number) => (n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} kB` : megabytes(n));
 const count = (n: number) => n.toLocaleString("en-US");
 
 /** How a line starts: a symbol on a terminal, a word (or nothing) off one. */
@@ -140,6 +141,17 @@ export class EventRenderer {
         break;
       case "continued":
         this.line(`  continued "${event.label}" after ${(event.pausedMs / 1000).toFixed(1)} s paused`);
+        break;
+      case "throttled": {
+        const behind = event.lagBytes === null ? "" : ` (${formatBytes(event.lagBytes)} behind)`;
+        const lag = `replica lag ${formatDuration(event.lagMs)} on standby ${event.standby}${behind}`;
+        if (event.waitedMs === 0) {
+          this.line(`  ${this.mark("retry", c.yellow)}throttled "${event.label}": ${lag}, over throttle.maxReplicaLagMs ${formatDuration(event.maxLagMs)}`);
+        } else this.progress(`    ${event.label}: throttled: ${lag}, waiting ${formatDuration(event.waitedMs)}`);
+        break;
+      }
+      case "unthrottled":
+        this.line(`  continued "${event.label}" after ${(event.waitedMs / 1000).toFixed(1)} s throttled (replica lag)`);
         break;
       case "lock-retry": {
         const holders = event.info.blockers.map((b) => `pid ${b.pid}${b.applicationName ? ` (${b.applicationName})` : ""}`).join(", ") || "another session";

@@ -10,6 +10,6 @@ export function registerResume(program: Command): void {
     arguments: [["[id]", "run id (see `breakwater status`)"]],
     description: "Continue an interrupted or failed run from its last committed step (default: the latest unfinished run)",
     examples: ["npx breakwater resume            # the latest unfinished run", "npx breakwater resume 20251125120000-ab12"],
-    run: (ctx, _options, id?: string) => finishRun(ctx, () => resumeRun(id, runnerOptions(ctx))),
+    run: (ctx, _options, id?: string) => finishRun(ctx, async () => resumeRun(id, await runnerOptions(ctx))),
   });
 }

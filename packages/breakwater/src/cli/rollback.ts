@@ -10,6 +10,6 @@ export function registerRollback(program: Command): void {
     arguments: [["<id>", "run id (see `breakwater status`)"]],
     description: "Undo a run: restore the changed rows from its snapshot and drop or revert what it created; maintenance stays on until done",
     examples: ["npx breakwater rollback 20251125120000-ab12"],
-    run: (ctx, _options, id: string) => finishRun(ctx, () => rollbackRunById(id, runnerOptions(ctx))),
+    run: (ctx, _options, id: string) => finishRun(ctx, async () => rollbackRunById(id, await runnerOptions(ctx))),
   });
 }

@@ -9,9 +9,13 @@ import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./context.ts";
 import { exitCodes } from "./exit-codes.ts";
 
-/** What the runner is handed: the config, the database, the maintenance store, the renderer. */
-export function runnerOptions(ctx: CommandContext): RunnerOptions {
-  return { config: ctx.config, databaseUrl: ctx.databaseUrl(), store: ctx.maintenanceStore(), emit: ctx.output.handle };
+/**
+ * What the runner is handed: the config, the database (a session of its own: DIRECT_URL when
+ * DATABASE_URL goes through a transaction pooler), the maintenance store on that same URL, the renderer.
+ */
+export async function runnerOptions(ctx: CommandContext): Promise<RunnerOptions> {
+  const databaseUrl = await ctx.sessionUrl();
+  return { config: ctx.config, databaseUrl, store: ctx.maintenanceStore(databaseUrl), emit: ctx.output.handle };
 }
 
 /**
@@ -48,13 +52,14 @@ export function registerRun(program: Command): void {
   defineCommand(program, {
     name: "run",
     arguments: [["<plan>", "plan file (.ts or .js) exporting defineMigration({ … })"]],
-    description: "Run a migration plan: preflight → expand → maintenance on → snapshot → transform → verify → contract → maintenance off → report",
+    description:
+      "Run a migration plan: preflight → expand → fill what triggers keep right → maintenance on → snapshot → transform → verify → contract → maintenance off → report (a plan with online: true never turns maintenance on)",
     examples: ["DATABASE_URL=postgres://app@db/app npx breakwater run migrations/2025-11-25_role_employee.ts"],
     notes:
       "Exit codes: 0 done, 2 invalid plan or config, 3 rolled itself back (a check failed or a data error; data restored),\n4 another runner is active, 5 lock timeout (resumable), 6 connection lost for longer than reconnect.timeoutMs\n(resumable), 8 a step failed (resumable).",
     run: async (ctx, _options, planFile: string) => {
       const loaded = await loadPlan(planFile);
-      return await finishRun(ctx, () => runPlan(loaded, runnerOptions(ctx)));
+      return await finishRun(ctx, async () => runPlan(loaded, await runnerOptions(ctx)));
     },
   });
 }

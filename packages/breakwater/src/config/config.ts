@@ -13,6 +13,7 @@ import type { BackupSettings } from "../backup/backup.ts";
 const configSchema = z
   .object({
     databaseUrl: z.string().optional(),
+    directUrl: z.string().optional(),
     maintenance: z
       .object({
         store: z.enum(["file", "postgres"]).optional(),
@@ -57,7 +58,7 @@ const configSchema = z
     /** tables with at least this many rows get the shadow-column contract under contract: "auto" */
     shadowThresholdRows: z.number().int().min(0).optional(),
     throttle: z
-      .object({ maxBatchRate: z.number().positive().max(10_000).optional() })
+      .object({ maxBatchRate: z.number().positive().max(10_000).optional(), maxReplicaLagMs: z.number().int().min(1).max(3_600_000).optional() })
       .strict()
       .default({}),
     /** how long a run retries a lost connection before it stops, resumable */
@@ -83,6 +84,10 @@ export interface ResolvedConfig {
   databaseUrl: string | undefined;
   /** where databaseUrl comes from, as messages name it: "DATABASE_URL" or "databaseUrl in breakwater.config.ts" */
   databaseUrlSource: string;
+  /** a connection past any transaction-mode pooler (directUrl, else DIRECT_URL); undefined when neither is set */
+  directUrl: string | undefined;
+  /** where directUrl comes from, as messages name it: "DIRECT_URL" or "directUrl in breakwater.config.ts" */
+  directUrlSource: string;
   maintenanceFile: string;
   maintenance: { store: "file" | "postgres"; mode: "read-only" | "full"; fence: boolean; retryAfter: number | null };
   backup: BackupSettings & { beforeRun: "snapshot" | "full" | "both"; beforeDeploy: "never" | "destructive" | "always" };
@@ -90,6 +95,8 @@ export interface ResolvedConfig {
   batch: BatchPolicy;
   /** at most this many transform batches per second; null: no limit */
   maxBatchRate: number | null;
+  /** the transform waits while a standby replays more than this far behind */
+  maxReplicaLagMs: number;
   shadowThresholdRows: number;
   reconnectTimeoutMs: number;
   reportDir: string;
@@ -112,6 +119,8 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
   return {
     databaseUrl: c.databaseUrl ?? env.DATABASE_URL,
     databaseUrlSource: c.databaseUrl === undefined ? "DATABASE_URL" : `databaseUrl in ${configPath ? path.basename(configPath) : "the config"}`,
+    directUrl: c.directUrl ?? (env.DIRECT_URL || undefined),
+    directUrlSource: c.directUrl === undefined ? "DIRECT_URL" : `directUrl in ${configPath ? path.basename(configPath) : "the config"}`,
     maintenanceFile: path.resolve(cwd, c.maintenance.file ?? "maintenance/enabled.lock"),
     maintenance: {
       store: c.maintenance.store ?? "file",
@@ -137,6 +146,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
     },
     batch: { size: c.batch.size ?? defaultBatchPolicy.size, maxMs: c.batch.maxMs ?? defaultBatchPolicy.maxMs, pauseMs: c.batch.pauseMs ?? defaultBatchPolicy.pauseMs },
     maxBatchRate: c.throttle.maxBatchRate ?? null,
+    maxReplicaLagMs: c.throttle.maxReplicaLagMs ?? 1000,
     shadowThresholdRows: c.shadowThresholdRows ?? 10_000,
     reconnectTimeoutMs: c.reconnect.timeoutMs ?? 60_000,
     reportDir: path.resolve(cwd, c.reportDir ?? "breakwater-reports"),

@@ -56,4 +56,6 @@ export const addEnumValueOperation: Operation<Input, Facts, "addEnumValue"> = {
     }
     return plan;
   },
+  // Catalog only, committed on its own: nothing for the application to wait for.
+  onlineRefusal: () => null,
 };

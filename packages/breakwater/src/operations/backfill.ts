@@ -83,6 +83,9 @@ export const backfillOperation: Operation<Input, Facts, "backfill"> = {
     plan.transforms.push({ label: `backfill ${displayTable(table)}`, table, key: facts.key, set: assignments(input), where });
     return plan;
   },
+  // Its rollback writes the snapshot back over the rows, which would undo what the application wrote meanwhile.
+  onlineRefusal: () =>
+    "a backfill writes the column the application reads and writes, and its rollback puts the snapshot back over the application's later writes; use an operation that fills a new column beside the old one",
 };
 
 /** `"a" = (expr), "b" = (expr)`: each expression already checked by checkExpression. */

@@ -58,6 +58,8 @@ type Input = z.output<typeof inputSchema>;
 interface ColumnFacts {
   column: EnumColumn;
   shadow: string;
+  /** online: the old column's name once set aside at the contract (kept until cleanup) */
+  aside: string;
   rows: number;
   /** label of the literal default, mapped later; null when there is no default */
   defaultLabel: string | null;
@@ -70,6 +72,8 @@ interface Facts {
   finalValues: string[];
   newType: string;
   oldTypeDuringRollback: string;
+  /** online: the old type's name in the breakwater schema once set aside at the contract */
+  asideType: string;
   strategy: "shadow" | "typeSwap" | "renameValue";
   columns: ColumnFacts[];
 }
@@ -157,7 +161,8 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
   for (const [j, column] of found.entries()) {
     const where = `${displayTable(column.table)}.${column.column}`;
     if (column.isArray && !renamesInPlace) throw preflightError(`${where} is an array of ${typeName}; arrays of enums are not supported by renameEnumValue yet.`);
-    if (column.key.length === 0) {
+    // renameValue batches nothing and copies nothing: it needs no key.
+    if (column.key.length === 0 && !renamesInPlace) {
       throw preflightError(`${displayTable(column.table)} has no primary key; breakwater needs one to batch, snapshot and resume.`, "Add a primary key first.");
     }
     if (column.dependents.length > 0 && !renamesInPlace) {
@@ -167,10 +172,12 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
       );
     }
     const shadow = fitsName(`${column.column}__bw`) ? `${column.column}__bw` : context.objectName(`c${j}`);
+    const aside = fitsName(`${column.column}__bw_old`) ? `${column.column}__bw_old` : context.objectName(`a${j}`);
     const common = await mostCommonValue(db, column);
     columns.push({
       column,
       shadow,
+      aside,
       rows: await exactOrEstimatedRows(db, column),
       defaultLabel: parseDefaultLabel(column.defaultExpression, where),
       commonLabel:
@@ -180,9 +187,11 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
     });
   }
   const anyLarge = columns.some((c) => c.rows >= context.shadowThresholdRows);
+  // Online, the type swap (a table rewrite under ACCESS EXCLUSIVE) is never chosen.
   const strategy =
     input.contract === "auto" ?
-      anyLarge ? "shadow"
+      anyLarge || context.online ?
+        "shadow"
       : "typeSwap"
     : input.contract;
   if (strategy === "renameValue") {
@@ -211,7 +220,18 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
       }
     }
   }
-  return { oldValues: type.values, finalValues, newType, oldTypeDuringRollback, strategy, columns };
+  if (context.online && strategy === "shadow") {
+    for (const c of columns) {
+      const taken = await db.query("SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped", [quoteTable(c.column.table), c.aside]);
+      if (taken.rows.length > 0) {
+        throw preflightError(
+          `${displayTable(c.column.table)} already has a column ${c.aside}.`,
+          "It is left from another run: roll that run back (`breakwater rollback <id>`) or drop it.",
+        );
+      }
+    }
+  }
+  return { oldValues: type.values, finalValues, newType, oldTypeDuringRollback, asideType: context.objectName("oldtype"), strategy, columns };
 }
 
 /** SQL mapping an old-type value (or NULL) to the new type. */
@@ -241,23 +261,35 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
     fn: quoteQualified("breakwater", context.objectName(`sync${j}`)),
     notNull: context.objectName(`nn${j}`),
     snapshot: context.snapshotTable(j),
+    /** online: counts the application's writes of `from` */
+    counter: context.objectName(`cnt${j}`),
+    /** online, after the contract: keeps the aside column filled (undone by rollback, dropped by cleanup) */
+    reverse: context.objectName(`rev${j}`),
+    reverseFn: quoteQualified("breakwater", context.objectName(`rev${j}`)),
     c,
   }));
+  const oldWrites = quoteQualified("breakwater", context.objectName("oldwrites"));
+  const countFn = quoteQualified("breakwater", context.objectName("count"));
+  const asideType = quoteQualified("breakwater", facts.asideType);
 
   const changes: { label: string; measure: string }[] = [];
   for (const { c, snapshot } of names) {
     const t = quoteTable(c.column.table);
     const col = quoteIdent(c.column.column);
     const label = `${displayTable(c.column.table)}.${c.column.column}`;
-    snapshots.push({
-      into: snapshot,
-      table: c.column.table,
-      key: c.column.key,
-      columns: [c.column.column],
-      where: `${col}::text = ${quoteLiteral(input.from)}`,
-      restoreOnRollback: false,
-      asText: true,
-    });
+    // Only a contract that writes the original column needs a copy of it: the type swap, and the
+    // shadow swap in maintenance mode (it drops the old column; online sets it aside instead).
+    // renameValue writes no row at all.
+    if (facts.strategy === "typeSwap" || (facts.strategy === "shadow" && !context.online))
+      snapshots.push({
+        into: snapshot,
+        table: c.column.table,
+        key: c.column.key,
+        columns: [c.column.column],
+        where: `${col}::text = ${quoteLiteral(input.from)}`,
+        restoreOnRollback: false,
+        asText: true,
+      });
     const fromMeasure = `${label}:${input.from}`;
     const toMeasure = `${label}:${input.to}`;
     measures.push({ name: fromMeasure, label: `${input.from} in ${label} before`, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.from)}` });
@@ -273,23 +305,26 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       sql: `SELECT count(*) FROM ${t} WHERE ${quoteIdent(c.shadow)}::text = ${quoteLiteral(input.to)}`,
       expect: { equalsMeasures: toExisted ? [fromMeasure, toMeasure] : [fromMeasure] },
     };
-    shadowChecks.push(carried, {
+    // Counts measured before the transform cannot hold while the application writes: online,
+    // only the per-row checks, which its triggers keep true under concurrent writes.
+    if (!context.online) shadowChecks.push(carried);
+    shadowChecks.push({
       name: `every row carried to the new type (${label})`,
       sql: `SELECT count(*) FROM ${t} WHERE ${quoteIdent(c.shadow)} IS DISTINCT FROM ${mapExpression(input, col, newType)}`,
       expect: { equals: 0 },
     });
-    afterSwapChecks.push(
-      { ...carried, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}` },
-      { name: `rows unchanged (${displayTable(c.column.table)})`, sql: `SELECT count(*) FROM ${t}`, expect: { equalsMeasures: [`${label}:rows`] } },
-    );
-    finalChecks.push(
-      { name: `${input.from} left (${label})`, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.from)}`, expect: { equals: 0 } },
-      {
+    if (!context.online)
+      afterSwapChecks.push(
+        { ...carried, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}` },
+        { name: `rows unchanged (${displayTable(c.column.table)})`, sql: `SELECT count(*) FROM ${t}`, expect: { equalsMeasures: [`${label}:rows`] } },
+      );
+    finalChecks.push({ name: `${input.from} left (${label})`, sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.from)}`, expect: { equals: 0 } });
+    if (!context.online)
+      finalChecks.push({
         name: `${input.to} after (${label})`,
         sql: `SELECT count(*) FROM ${t} WHERE ${col}::text = ${quoteLiteral(input.to)}`,
         expect: { equalsMeasures: toExisted ? [fromMeasure, toMeasure] : [fromMeasure] },
-      },
-    );
+      });
   }
   finalChecks.push({
     name: `values of ${input.enum}`,
@@ -415,7 +450,32 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
   }
 
   // Shadow strategy.
-  const expand: Action[] = [createType];
+  const expand: Action[] = [];
+  const online = context.online;
+  // Online, the type in use gets the new values first (each committed on its own before use), so
+  // that both application versions can write during the window: the old one `from`, the new one `to`.
+  const intermediate = online ? [input.to, ...input.add].filter((v, i, all) => !facts.oldValues.includes(v) && all.indexOf(v) === i) : [];
+  for (const value of intermediate) {
+    expand.push({ label: `add ${value} to ${input.enum} for the window`, statements: [`ALTER TYPE ${oldType} ADD VALUE IF NOT EXISTS ${quoteLiteral(value)}`] });
+  }
+  expand.push(createType);
+  if (online) {
+    const defaults = names.filter(({ c }) => c.defaultLabel === input.from);
+    expand.push({
+      label: `count the application's writes of ${input.from}${defaults.length ? `; new rows default to ${input.to}` : ""}`,
+      statements: [
+        `CREATE SEQUENCE ${oldWrites}`,
+        // A sequence, not a counter row: writers never wait on each other for it.
+        // SECURITY DEFINER: the application's role needs no right on the breakwater schema.
+        `CREATE FUNCTION ${countFn}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $bw$ BEGIN PERFORM nextval(${quoteLiteral(oldWrites)}); RETURN NEW; END $bw$`,
+        ...names.map(
+          ({ c, counter }) =>
+            `CREATE TRIGGER ${quoteIdent(counter)} BEFORE INSERT OR UPDATE OF ${quoteIdent(c.column.column)} ON ${quoteTable(c.column.table)} FOR EACH ROW WHEN (NEW.${quoteIdent(c.column.column)}::text = ${quoteLiteral(input.from)}) EXECUTE FUNCTION ${countFn}()`,
+        ),
+        ...defaults.map(({ c }) => `ALTER TABLE ${quoteTable(c.column.table)} ALTER COLUMN ${quoteIdent(c.column.column)} SET DEFAULT ${quoteLiteral(input.to)}::${oldType}`),
+      ],
+    });
+  }
   for (const { c, trigger, fn } of names) {
     const t = quoteTable(c.column.table);
     const col = quoteIdent(c.column.column);
@@ -449,20 +509,25 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       where: cols.map((c) => `${quoteIdent(c.shadow)} IS DISTINCT FROM ${mapExpression(input, quoteIdent(c.column.column), newType)}`).join(" OR "),
       windowOverAllRows: true,
       idempotent: true,
+      // The sync trigger keeps the shadow column right for every write: no fence needed.
+      beforeMaintenance: true,
     });
   }
+  // Prepared before maintenance mode (none of it needs writes stopped): the NOT NULL proof and the
+  // indexes of the shadow column. The contract itself is the swap.
+  const prepare: Action[] = [];
   const contract: Action[] = [];
   for (const { c, notNull } of names) {
     if (!c.column.notNull) continue;
     const t = quoteTable(c.column.table);
     // SET NOT NULL skips its table scan when a valid CHECK (col IS NOT NULL) exists (PostgreSQL ≥ 12);
     // VALIDATE CONSTRAINT scans under SHARE UPDATE EXCLUSIVE, which lets reads and writes go on.
-    contract.push({
+    prepare.push({
       label: `prove ${displayTable(c.column.table)}.${c.shadow} is never NULL (CHECK NOT VALID)`,
       lock: { tables: [c.column.table], mode: "ACCESS EXCLUSIVE" },
       statements: [`ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(notNull)} CHECK (${quoteIdent(c.shadow)} IS NOT NULL) NOT VALID`],
     });
-    contract.push({
+    prepare.push({
       label: `validate that check without blocking writes`,
       lock: { tables: [c.column.table], mode: "SHARE UPDATE EXCLUSIVE" },
       statements: [`ALTER TABLE ${t} VALIDATE CONSTRAINT ${quoteIdent(notNull)}`],
@@ -470,11 +535,13 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
   }
   const indexRenames: string[] = [];
   const indexDrops: string[] = [];
+  /** online: the old column's indexes, renamed aside with it (and back by a rollback) */
+  const asideIndexes: { original: string; aside: string; copy: string; schema: string }[] = [];
   for (const [j, { c }] of names.entries()) {
     for (const [k, index] of c.column.indexes.entries()) {
       const copy = context.objectName(`ix${j}_${k}`);
       const copySql = quoteQualified(c.column.table.schema, copy);
-      contract.push({
+      prepare.push({
         label: `build index ${index.name} on ${c.shadow} CONCURRENTLY`,
         statements: [rewriteIndexDefinition(index.definition, c.column.columnInIndexDefinition, c.shadow, quoteIdent(copy))],
         outsideTransaction: {
@@ -484,28 +551,57 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       });
       indexRenames.push(`ALTER INDEX ${copySql} RENAME TO ${quoteIdent(index.name)}`);
       indexDrops.push(`DROP INDEX IF EXISTS ${copySql}`);
+      asideIndexes.push({ original: index.name, aside: context.objectName(`oix${j}_${k}`), copy, schema: c.column.table.schema });
     }
   }
+  // Online, the rows written after the contract get the old column's value too (the inverse
+  // mapping), so a rollback after completion renames back instead of copying data.
+  const inverse = (valueSql: string) =>
+    toExisted ?
+      `${valueSql}::text::${asideType}`
+    : `(CASE ${valueSql}::text WHEN ${quoteLiteral(input.to)} THEN ${quoteLiteral(input.from)} ELSE ${valueSql}::text END)::${asideType}`;
   contract.push({
-    label: `swap ${facts.columns.length} column(s) and the type by rename`,
+    label: online ? `swap ${facts.columns.length} column(s) and the type by rename, the old ones set aside` : `swap ${facts.columns.length} column(s) and the type by rename`,
     lock: { tables, mode: "ACCESS EXCLUSIVE" },
     commitPoint: true,
     statements: [
-      ...names.flatMap(({ c, trigger, fn, notNull }) => {
+      ...names.flatMap(({ c, trigger, fn, notNull, counter, reverse, reverseFn }) => {
         const t = quoteTable(c.column.table);
         const col = quoteIdent(c.column.column);
         const def = mappedDefault(c, newType);
         return [
           `DROP TRIGGER ${quoteIdent(trigger)} ON ${t}`,
           `DROP FUNCTION ${fn}()`,
-          `ALTER TABLE ${t} DROP COLUMN ${col}`,
+          ...(online ?
+            [
+              `DROP TRIGGER ${quoteIdent(counter)} ON ${t}`,
+              ...asideIndexes
+                .filter((x) => c.column.indexes.some((i) => i.name === x.original) && x.schema === c.column.table.schema)
+                .map((x) => `ALTER INDEX ${quoteQualified(x.schema, x.original)} RENAME TO ${quoteIdent(x.aside)}`),
+              `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${quoteIdent(c.aside)}`,
+            ]
+          : [`ALTER TABLE ${t} DROP COLUMN ${col}`]),
           `ALTER TABLE ${t} RENAME COLUMN ${quoteIdent(c.shadow)} TO ${col}`,
           ...(def === null ? [] : [`ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT ${def}`]),
           ...(c.column.notNull ? [`ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`, `ALTER TABLE ${t} DROP CONSTRAINT ${quoteIdent(notNull)}`] : []),
+          ...(online ?
+            [
+              `CREATE FUNCTION ${reverseFn}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $bw$ BEGIN NEW.${quoteIdent(c.aside)} := ${inverse(`NEW.${col}`)}; RETURN NEW; END $bw$`,
+              `CREATE TRIGGER ${quoteIdent(reverse)} BEFORE INSERT OR UPDATE OF ${col} ON ${t} FOR EACH ROW EXECUTE FUNCTION ${reverseFn}()`,
+            ]
+          : []),
         ];
       }),
       ...indexRenames,
-      ...swapTypes,
+      ...(online ?
+        [
+          `DROP FUNCTION ${countFn}()`,
+          `DROP SEQUENCE ${oldWrites}`,
+          `ALTER TYPE ${oldType} RENAME TO ${quoteIdent(facts.asideType)}`,
+          `ALTER TYPE ${quoteQualified(input.schema, facts.asideType)} SET SCHEMA breakwater`,
+          `ALTER TYPE ${newType} RENAME TO ${quoteIdent(input.enum)}`,
+        ]
+      : swapTypes),
     ],
   });
   contract.push({ label: "refresh planner statistics (ANALYZE)", statements: tables.map((t) => `ANALYZE ${quoteTable(t)}`) });
@@ -515,20 +611,74 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       label: "drop the shadow columns, triggers and the new type",
       lock: { tables, mode: "ACCESS EXCLUSIVE" },
       statements: [
-        ...names.flatMap(({ c, trigger, fn, notNull }) => {
+        ...names.flatMap(({ c, trigger, fn, notNull, counter }) => {
           const t = quoteTable(c.column.table);
           return [
             `DROP TRIGGER IF EXISTS ${quoteIdent(trigger)} ON ${t}`,
             `DROP FUNCTION IF EXISTS ${fn}()`,
+            ...(online ? [`DROP TRIGGER IF EXISTS ${quoteIdent(counter)} ON ${t}`] : []),
+            // The default the window gave new rows, back to the original (the type keeps the value: PostgreSQL cannot remove one).
+            ...(online && c.defaultLabel === input.from ?
+              [`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(c.column.column)} SET DEFAULT ${quoteLiteral(input.from)}::${oldType}`]
+            : []),
             `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${quoteIdent(notNull)}`,
             `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${quoteIdent(c.shadow)}`,
           ];
         }),
+        ...(online ? [`DROP FUNCTION IF EXISTS ${countFn}()`, `DROP SEQUENCE IF EXISTS ${oldWrites}`] : []),
         ...indexDrops,
         `DROP TYPE IF EXISTS ${newType}`,
       ],
     },
   ];
+  if (!online) {
+    return {
+      summary,
+      expand,
+      snapshots,
+      measures,
+      transforms,
+      checks: shadowChecks,
+      prepare,
+      contract,
+      finalChecks,
+      rollback,
+      rollbackAfterContract,
+      changes,
+      notes: ["columns swapped by rename move to the end of the table's column order"],
+    };
+  }
+  // Online, after the contract: rename back (catalog only, one short exclusive lock), then drop the
+  // new column and type. Rows written since hold the old column's value through the reverse trigger.
+  const renameBack: Action = {
+    label: `rename the columns set aside and ${input.enum} back`,
+    lock: { tables, mode: "ACCESS EXCLUSIVE" },
+    statements: [
+      ...names.flatMap(({ c, reverse, reverseFn }) => {
+        const t = quoteTable(c.column.table);
+        const col = quoteIdent(c.column.column);
+        const mine = asideIndexes.filter((x) => c.column.indexes.some((i) => i.name === x.original) && x.schema === c.column.table.schema);
+        return [
+          `DROP TRIGGER IF EXISTS ${quoteIdent(reverse)} ON ${t}`,
+          `DROP FUNCTION IF EXISTS ${reverseFn}()`,
+          ...mine.map((x) => `ALTER INDEX ${quoteQualified(x.schema, x.original)} RENAME TO ${quoteIdent(x.copy)}`),
+          `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${quoteIdent(c.shadow)}`,
+          `ALTER TABLE ${t} RENAME COLUMN ${quoteIdent(c.aside)} TO ${col}`,
+          ...mine.map((x) => `ALTER INDEX ${quoteQualified(x.schema, x.aside)} RENAME TO ${quoteIdent(x.original)}`),
+        ];
+      }),
+      `ALTER TYPE ${oldType} RENAME TO ${quoteIdent(facts.newType)}`,
+      `ALTER TYPE ${asideType} SET SCHEMA ${quoteIdent(input.schema)}`,
+      `ALTER TYPE ${quoteQualified(input.schema, facts.asideType)} RENAME TO ${quoteIdent(input.enum)}`,
+      ...names.flatMap(({ c }) =>
+        c.defaultLabel === null ?
+          []
+        : [`ALTER TABLE ${quoteTable(c.column.table)} ALTER COLUMN ${quoteIdent(c.column.column)} SET DEFAULT ${quoteLiteral(c.defaultLabel)}::${oldType}`],
+      ),
+      ...names.map(({ c }) => `ALTER TABLE ${quoteTable(c.column.table)} DROP COLUMN ${quoteIdent(c.shadow)}`),
+      `DROP TYPE ${newType}`,
+    ],
+  };
   return {
     summary,
     expand,
@@ -536,12 +686,32 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
     measures,
     transforms,
     checks: shadowChecks,
+    prepare,
     contract,
     finalChecks,
     rollback,
-    rollbackAfterContract,
+    rollbackAfterContract: [renameBack],
     changes,
-    notes: ["columns swapped by rename move to the end of the table's column order"],
+    notes: [
+      "columns swapped by rename move to the end of the table's column order",
+      `the old column${names.length > 1 ? "s" : ""} (${names.map(({ c }) => c.aside).join(", ")}) and type (breakwater.${facts.asideType}) stay, kept filled, until \`breakwater cleanup\`; a rollback after completion renames them back`,
+      ...(intermediate.length ? [`${intermediate.join(", ")} stay in ${input.enum} after a rollback (PostgreSQL cannot remove an enum value)`] : []),
+    ],
+    oldFormWrites: { sequence: oldWrites, what: `${input.from} to ${names.map(({ c }) => `${displayTable(c.column.table)}.${c.column.column}`).join(", ")}` },
+    cleanup: [
+      {
+        label: `drop the old column${names.length > 1 ? "s" : ""} and type set aside`,
+        lock: { tables, mode: "ACCESS EXCLUSIVE" },
+        statements: [
+          ...names.flatMap(({ c, reverse, reverseFn }) => [
+            `DROP TRIGGER IF EXISTS ${quoteIdent(reverse)} ON ${quoteTable(c.column.table)}`,
+            `DROP FUNCTION IF EXISTS ${reverseFn}()`,
+            `ALTER TABLE ${quoteTable(c.column.table)} DROP COLUMN IF EXISTS ${quoteIdent(c.aside)}`,
+          ]),
+          `DROP TYPE IF EXISTS ${asideType}`,
+        ],
+      },
+    ],
   };
 }
 
@@ -569,4 +739,11 @@ export const renameEnumValueOperation: Operation<Input, Facts, "renameEnumValue"
   describe: (input) => `rename ${input.enum}.${input.from} → ${input.to}${input.add.length ? ` (+ ${input.add.join(", ")})` : ""}`,
   inspect,
   plan,
+  onlineRefusal: (input) => {
+    if (input.contract === "typeSwap") return 'contract "typeSwap" rewrites every table using the enum under ACCESS EXCLUSIVE; online uses "shadow" (the default) or "renameValue"';
+    if (!input.appReadsNewValues) {
+      return `the application reads rows holding ${input.to} while the run goes on: deploy an application built from a schema holding both ${input.from} and ${input.to}, then set \`appReadsNewValues: true\``;
+    }
+    return null;
+  },
 };

@@ -43,4 +43,6 @@ export const sqlOperation: Operation<Input, Record<string, never>, "sql"> = {
     if (!input.down) plan.notes.push(`"${label}" has no down SQL; a rollback leaves its effect in place.`);
     return plan;
   },
+  // Runs as written: an online plan's SQL must itself be safe with the application writing.
+  onlineRefusal: () => null,
 };

@@ -70,6 +70,12 @@ export interface TransformSpec {
    * (the WHERE is "not yet transformed"), so batches may follow the physical order (ctid ranges).
    */
   idempotent?: boolean;
+  /**
+   * The operation's trigger keeps every row this transform writes right against concurrent
+   * writes (a shadow column), so it needs no fence: it runs before maintenance mode, which then
+   * covers only the verification and the contract.
+   */
+  beforeMaintenance?: boolean;
 }
 
 export interface OperationPlan {
@@ -80,6 +86,11 @@ export interface OperationPlan {
   measures: Measure[];
   transforms: TransformSpec[];
   checks: CheckSpec[];
+  /**
+   * After the transforms that run before maintenance mode, and before it: what needs no fence,
+   * such as indexes built CONCURRENTLY and NOT VALID checks validated on a shadow column.
+   */
+  prepare?: Action[];
   contract: Action[];
   /** checks of the final state, after the contract; reported with their numbers */
   finalChecks: CheckSpec[];
@@ -91,6 +102,18 @@ export interface OperationPlan {
   changes: { label: string; measure: string }[];
   /** limits worth telling the user (e.g. an enum value PostgreSQL cannot remove) */
   notes: string[];
+  /**
+   * Online: a sequence the operation's trigger advances on every application write of the old
+   * form (e.g. a removed enum value). The contract waits until it stops advancing, and refuses
+   * (resumable) while the application still writes it.
+   */
+  oldFormWrites?: { sequence: string; what: string };
+  /**
+   * What a completed run set aside instead of dropping (a column or type renamed aside, the
+   * trigger keeping it filled), so a rollback after completion is a rename: `breakwater cleanup`
+   * drops it. Idempotent.
+   */
+  cleanup?: Action[];
 }
 
 export interface PlanContext {
@@ -101,6 +124,12 @@ export interface PlanContext {
   /** short unique name for objects this operation creates (functions, triggers) */
   objectName(suffix: string): string;
   shadowThresholdRows: number;
+  /**
+   * The plan runs online: no maintenance mode, no write fence, the application reads and writes
+   * throughout. The operation keeps old and new forms in step with triggers, takes no snapshot
+   * where it never writes the original data, and verifies per row.
+   */
+  online: boolean;
 }
 
 /**
@@ -128,6 +157,11 @@ export interface Operation<Input = unknown, Facts = unknown, Kind extends keyof 
   /** reads the catalog; throws BW_PREFLIGHT_FAILED with a clear message when the step cannot run */
   inspect(db: Database, input: Input, context: PlanContext): Promise<Facts>;
   plan(input: Input, facts: Facts, context: PlanContext): OperationPlan;
+  /**
+   * Why this step cannot run in an online plan, or null when it can. An operation without it
+   * never runs online. Checked before anything touches the database.
+   */
+  onlineRefusal?(input: Input): string | null;
 }
 
 export function emptyPlan(): OperationPlan {

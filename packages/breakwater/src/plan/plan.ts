@@ -23,6 +23,7 @@ export interface Plan {
   batch: { size?: number | undefined; maxMs?: number | undefined; pauseMs?: number | undefined };
   backup: "snapshot" | "full" | "both" | null;
   keepMaintenance: boolean;
+  online: boolean;
 }
 
 const planSchema = z
@@ -41,6 +42,7 @@ const planSchema = z
       .default({}),
     backup: z.enum(["snapshot", "full", "both"]).optional(),
     keepMaintenance: z.boolean().optional(),
+    online: z.boolean().optional(),
   })
   .strict()
   // A plan of checks alone verifies the data under maintenance (e.g. before a type change).
@@ -68,6 +70,7 @@ export function validatePlan(value: unknown, source = "plan"): Plan {
     if (!result.success) throw new BreakwaterError("BW_PLAN_INVALID", `Invalid ${source}: ${formatIssues(result.error, `steps.${index}.`)}`);
     return { op: operation.kind, input: result.data as Record<string, unknown> };
   });
+  if (parsed.data.online === true) refuseOffline(parsed.data, steps, source);
   return {
     id: parsed.data.id,
     description: parsed.data.description ?? null,
@@ -76,7 +79,32 @@ export function validatePlan(value: unknown, source = "plan"): Plan {
     batch: parsed.data.batch,
     backup: parsed.data.backup ?? null,
     keepMaintenance: parsed.data.keepMaintenance ?? false,
+    online: parsed.data.online ?? false,
   };
+}
+
+/**
+ * An online plan runs with the application writing throughout: every step must support it, and
+ * nothing may depend on writers being stopped.
+ */
+function refuseOffline(plan: z.output<typeof planSchema>, steps: ValidatedStep[], source: string): void {
+  const problems: string[] = [];
+  if (plan.keepMaintenance === true) problems.push("keepMaintenance: an online plan never turns maintenance mode on");
+  plan.checks.forEach((check, i) => {
+    if (check.expect === "before") {
+      problems.push(`checks.${i}: expect "before" compares with a count measured before the transform, which the application changes meanwhile; give the value it must have`);
+    }
+  });
+  steps.forEach((step, i) => {
+    const operation = operationFor(step.op)!;
+    const refusal = operation.onlineRefusal ? operation.onlineRefusal(step.input) : `${step.op} does not run online`;
+    if (refusal !== null) problems.push(`steps.${i} (${step.op}): ${refusal}`);
+  });
+  if (problems.length > 0) {
+    throw new BreakwaterError("BW_PLAN_INVALID", `Invalid ${source}: online: true, but ${problems.join("; ")}`, {
+      hint: "Change those steps, or run the plan in maintenance mode (without `online: true`).",
+    });
+  }
 }
 
 export interface LoadedPlan {

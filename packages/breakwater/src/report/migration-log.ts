@@ -12,6 +12,8 @@ export interface MigrationLog {
   maintenanceMode: "read-only" | "full" | null;
   /** why the run used full maintenance and keeps it, when it was not the configuration's choice */
   maintenanceReason: string | null;
+  /** an online plan: the application read and wrote throughout */
+  online: boolean;
   name: string;
   description: string | null;
   runId: string;
@@ -33,6 +35,8 @@ export interface MigrationLog {
   backup: { path: string; sizeBytes: number; sha256: string } | null;
   changes: string[];
   notes: string[];
+  /** snapshot tables the run took (none where the original data is never written) */
+  snapshots: number;
   issues: string | null;
   hint: string | null;
 }
@@ -58,6 +62,7 @@ export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: Operatio
     maintenanceKept: run.state === "completed" && keepsMaintenance(run.plan) && run.maintenance_off_at === null,
     maintenanceMode: (maintenanceOn?.data?.mode as MigrationLog["maintenanceMode"] | undefined) ?? null,
     maintenanceReason: (maintenanceOn?.data?.reason as string | null | undefined) ?? null,
+    online: run.plan.online === true,
     name: run.plan_id,
     description: run.plan.description ?? null,
     runId: run.id,
@@ -77,6 +82,7 @@ export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: Operatio
     backup: (steps.find((s) => s.label === "full backup with pg_dump" && s.state === "done")?.data as MigrationLog["backup"] | undefined) ?? null,
     changes: plans.flatMap((p) => p.summary),
     notes: plans.flatMap((p) => p.notes),
+    snapshots: plans.reduce((n, p) => n + p.snapshots.length, 0),
     issues: run.error?.message ?? null,
     hint: run.error?.hint ?? null,
   };
@@ -101,7 +107,10 @@ export function renderMarkdown(log: MigrationLog, options: { symbols?: boolean }
   const full = log.maintenanceMode === "full";
   const refused = full ? "of refused requests" : "of refused writes";
   const outage =
-    log.writeOutageSeconds === null ? "None"
+    log.writeOutageSeconds === null ?
+      log.online ?
+        "None (online: no maintenance mode, no write fence)"
+      : "None"
     : log.maintenanceKept ?
       `${log.writeOutageSeconds} s ${refused} so far (${full ? "full maintenance mode; reads refused too" : "maintenance mode; reads served"}) — maintenance stays on until \`breakwater maintenance off\`, after ${log.maintenanceReason ? "the application that reads the new values is deployed" : "the contract migration"}`
     : `${log.writeOutageSeconds} s ${refused} (${full ? "full maintenance mode); reads refused too" : "maintenance mode); reads served"}`;
@@ -124,7 +133,12 @@ export function renderMarkdown(log: MigrationLog, options: { symbols?: boolean }
     `**Rows changed**: ${number(log.totalRowsChanged)}${log.rowsChanged.length ? ` (${log.rowsChanged.map((r) => `${r.label}: ${number(r.rows)}`).join("; ")})` : ""}`,
     `**Rows rewritten by transforms**: ${number(log.rowsRewritten)}${log.longestBatchMs !== null ? `; longest batch ${log.longestBatchMs} ms` : ""}`,
     `**Longest ACCESS EXCLUSIVE lock**: ${log.longestAccessExclusiveMs} ms`,
-    `**Backup**: ${log.backup ? `${log.backup.path} (${(log.backup.sizeBytes / 1024 / 1024).toFixed(1)} MB, sha256 ${log.backup.sha256.slice(0, 16)}…); rollback uses the targeted snapshot, \`breakwater restore\` this file` : 'targeted snapshot only (plan backup: "snapshot")'}`,
+    `**Backup**: ${
+      log.backup ?
+        `${log.backup.path} (${(log.backup.sizeBytes / 1024 / 1024).toFixed(1)} MB, sha256 ${log.backup.sha256.slice(0, 16)}…); rollback uses the targeted snapshot, \`breakwater restore\` this file`
+      : log.snapshots > 0 ? 'targeted snapshot only (plan backup: "snapshot")'
+      : "no snapshot: no step needs one for its rollback"
+    }`,
     "",
     "**Changes**:",
     "",

@@ -44,6 +44,12 @@ export type RunnerEvent =
   /** the transform stopped between batches: `breakwater pause` (until `breakwater continue`) */
   | { type: "paused"; runId: string; label: string; since: string }
   | { type: "continued"; runId: string; label: string; pausedMs: number }
+  /**
+   * the transform waits between batches: a standby replays `lagMs` behind (the worst one, of
+   * those over throttle.maxReplicaLagMs). Emitted when the wait starts (waitedMs 0), then every second.
+   */
+  | { type: "throttled"; runId: string; label: string; reason: "replica-lag"; standby: string; lagMs: number; lagBytes: number | null; maxLagMs: number; waitedMs: number }
+  | { type: "unthrottled"; runId: string; label: string; reason: "replica-lag"; waitedMs: number }
   | { type: "lock-retry"; runId: string; label: string; info: LockRetryInfo }
   | { type: "check"; runId: string; result: CheckResult }
   | { type: "maintenance"; runId: string; enabled: boolean; /** the store's location: a file path or breakwater.maintenance on host/db */ file: string }

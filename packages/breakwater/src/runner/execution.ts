@@ -3,6 +3,7 @@
 // journaled, so a run driven again (resume) continues from the last committed one.
 import type { ResolvedConfig } from "../config/config.ts";
 import { BreakwaterError, Database, isBreakwaterError, isConnectionLoss, type MaintenanceStore, sqlErrorInfo } from "@breakwater/runtime/internal";
+import type { LockPolicy } from "../db/locks.ts";
 import { quoteTable } from "../db/quote.ts";
 import { createBackup } from "../backup/backup.ts";
 import { lowerFence, raiseFence } from "../maintenance/write-fence.ts";
@@ -15,7 +16,9 @@ import { executeAction } from "./actions.ts";
 import { CheckFailure, evaluateChecks, scalar } from "./checks.ts";
 import { executeSnapshot, restoreSnapshot } from "./snapshot.ts";
 import type { ExecutionContext, StepResult } from "./step.ts";
+import { awaitOldFormQuiet } from "./old-form.ts";
 import { executeTransform } from "./transform.ts";
+import { replicaLagState } from "./replica-lag.ts";
 import { getRun, getSteps, insertSteps, markStepDone, markStepFailed, markStepRunning, updateRun, type RunRow } from "./journal.ts";
 import { buildProgram, keepsMaintenance, newValuesUnreadable, type Program, type ProgramStep } from "./program.ts";
 import { RunnerSession, type SessionPolicy } from "./session.ts";
@@ -104,9 +107,11 @@ export class RunExecution {
     this.ctx = {
       db: session.db,
       runId: run.id,
-      lock: options.config.lock,
+      lock: run.plan.online ? onlineLockPolicy(options.config.lock) : options.config.lock,
       batch,
       maxBatchRate: options.config.maxBatchRate,
+      restRatio: run.plan.online && batch.pauseMs === 0 ? onlineRestRatio : 0,
+      replicaLag: replicaLagState(options.config.maxReplicaLagMs),
       emit: options.emit ?? (() => undefined),
       measures: run.measures ?? {},
     };
@@ -224,6 +229,8 @@ export class RunExecution {
         return await executeTransform(this.ctx, step.seq, step.transform, cursor, rows, data);
       case "marker":
         return await this.marker(step);
+      case "old-form":
+        return await awaitOldFormQuiet(this.ctx, step.seq, step.watch, this.run.started_at);
     }
   }
 
@@ -388,14 +395,15 @@ export class RunExecution {
     await updateRun(this.db, this.run.id, { state: "rolling_back" });
     this.emit({ type: "rollback-start", runId: this.run.id, reason });
     const store = this.options.store;
-    if (!(await store.read()).enabled) {
+    // Online, every step undoes itself with the application running, as it did itself.
+    if (!this.run.plan.online && !(await store.read()).enabled) {
       await updateRun(this.db, this.run.id, { maintenance_created: true, maintenance_on_at: this.run.maintenance_on_at ?? new Date(), maintenance_off_at: null });
       const { mode, retryAfter } = this.options.config.maintenance;
       await store.enable({ mode, retryAfter, reason: `breakwater rollback of ${this.run.id}`, runId: this.run.id });
       this.run.maintenance_created = true;
       this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file: store.location });
     }
-    await this.raiseFence();
+    if (!this.run.plan.online) await this.raiseFence();
     const steps = await getSteps(this.db, this.run.id);
     const byOp = (i: number) => steps.filter((s) => s.op_index === i && s.phase !== "rollback");
     for (let i = this.program.plans.length - 1; i >= 0; i--) {
@@ -505,7 +513,7 @@ export class RunExecution {
       const hinted = new BreakwaterError(failure.code, failure.message, {
         hint:
           failure.hint ??
-          `Fix the cause, then \`breakwater resume ${this.run.id}\` to continue, or \`breakwater rollback ${this.run.id}\` to undo. Maintenance mode stays on meanwhile.`,
+          `Fix the cause, then \`breakwater resume ${this.run.id}\` to continue, or \`breakwater rollback ${this.run.id}\` to undo. ${this.run.plan.online ? "The run is online: the application keeps working meanwhile." : "Maintenance mode stays on meanwhile."}`,
         details: failure.details ?? {},
       });
       const log = await this.finish("failed", hinted);
@@ -513,6 +521,20 @@ export class RunExecution {
     }
   }
 }
+
+/**
+ * A statement waiting for a table lock makes every later statement on the table queue behind it,
+ * the application's reads included: online, a lock request gives up after at most 50 ms (and is
+ * retried more often), so no application query waits longer than that on one.
+ */
+export function onlineLockPolicy(lock: LockPolicy): LockPolicy {
+  return { ...lock, lockTimeoutMs: Math.min(lock.lockTimeoutMs, onlineLockTimeoutMs), retries: Math.max(lock.retries, 40), maxBackoffMs: Math.min(lock.maxBackoffMs, 2000) };
+}
+
+export const onlineLockTimeoutMs = 50;
+
+/** Online, a batch of the fill is followed by a rest as long as itself (see ExecutionContext.restRatio). */
+export const onlineRestRatio = 1;
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -13,6 +13,7 @@ export type ProgramStep =
   | { seq: number; phase: "snapshot"; opIndex: null; label: string; kind: "measure" }
   | { seq: number; phase: "preflight"; opIndex: null; label: string; kind: "backup" }
   | { seq: number; phase: "maintenance_on"; opIndex: null; label: string; kind: "fence" }
+  | { seq: number; phase: "contract"; opIndex: number; label: string; kind: "old-form"; watch: { sequence: string; what: string } }
   | { seq: number; phase: "transform"; opIndex: number; label: string; kind: "transform"; transform: TransformSpec };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -22,7 +23,7 @@ export interface Program {
   steps: ProgramStep[];
 }
 
-export function planContext(runId: string, opIndex: number, shadowThresholdRows: number): PlanContext {
+export function planContext(runId: string, opIndex: number, shadowThresholdRows: number, online: boolean): PlanContext {
   const short = runId.replace(/[^a-z0-9]/gi, "").toLowerCase();
   return {
     runId,
@@ -30,6 +31,7 @@ export function planContext(runId: string, opIndex: number, shadowThresholdRows:
     snapshotTable: (n) => ({ schema: "breakwater", name: `snap_${short}_${opIndex}_${n}` }),
     objectName: (suffix) => `bw_${short}_${opIndex}_${suffix}`,
     shadowThresholdRows,
+    online,
   };
 }
 
@@ -39,6 +41,7 @@ export function planContext(runId: string, opIndex: number, shadowThresholdRows:
  * cannot read, and the plan does not say the serving application reads them.
  */
 export function newValuesUnreadable(plan: Plan): string | null {
+  if (plan.online) return null;
   const steps = plan.steps.filter((s) => s.op === "renameEnumValue" && s.input.appReadsNewValues !== true);
   if (steps.length === 0) return null;
   const values = steps.map((s) => `${String(s.input.enum)}.${String(s.input.to)}`).join(", ");
@@ -51,15 +54,33 @@ export function keepsMaintenance(plan: Plan): boolean {
 }
 
 export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadowThresholdRows: number, fullBackup = false): Program {
-  const plans = plan.steps.map((step, i) => operations[step.op]!.plan(step.input, facts[i], planContext(runId, i, shadowThresholdRows)));
+  const plans = plan.steps.map((step, i) => operations[step.op]!.plan(step.input, facts[i], planContext(runId, i, shadowThresholdRows, plan.online)));
   const steps: ProgramStep[] = [];
   const push = (step: DistributiveOmit<ProgramStep, "seq">) => steps.push({ ...step, seq: steps.length + 1 } as ProgramStep);
   push({ phase: "preflight", opIndex: null, label: "inspect the schema and validate every step", kind: "preflight" });
   // A full backup is the state before the run: taken before expand changes anything.
   if (fullBackup) push({ phase: "preflight", opIndex: null, label: "full backup with pg_dump", kind: "backup" });
   plans.forEach((p, i) => p.expand.forEach((action) => push({ phase: "expand", opIndex: i, label: action.label, kind: "action", action })));
-  push({ phase: "maintenance_on", opIndex: null, label: "maintenance mode on", kind: "marker" });
-  push({ phase: "maintenance_on", opIndex: null, label: "raise the write fence on the tables the run changes", kind: "fence" });
+  // With the application writing (online, or before maintenance mode), an UPDATE can move a row to
+  // a block the physical (ctid) batches have already passed, and such a row would be missed:
+  // batches follow the key instead.
+  const transformStep = (i: number, transform: TransformSpec) =>
+    push({
+      phase: "transform",
+      opIndex: i,
+      label: transform.label,
+      kind: "transform",
+      transform: plan.online || transform.beforeMaintenance ? { ...transform, idempotent: false } : transform,
+    });
+  // What the operations' triggers keep right needs no fence: done before maintenance mode, which
+  // then covers only what needs it.
+  plans.forEach((p, i) => p.transforms.filter((t) => t.beforeMaintenance).forEach((transform) => transformStep(i, transform)));
+  plans.forEach((p, i) => (p.prepare ?? []).forEach((action) => push({ phase: "expand", opIndex: i, label: action.label, kind: "action", action })));
+  // Online, the application keeps writing: no maintenance mode and no write fence.
+  if (!plan.online) {
+    push({ phase: "maintenance_on", opIndex: null, label: "maintenance mode on", kind: "marker" });
+    push({ phase: "maintenance_on", opIndex: null, label: "raise the write fence on the tables the run changes", kind: "fence" });
+  }
   plans.forEach((p, i) =>
     p.snapshots.forEach((snapshot) =>
       push({
@@ -72,16 +93,26 @@ export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadow
     ),
   );
   push({ phase: "snapshot", opIndex: null, label: "measure the counts the checks compare with", kind: "measure" });
-  plans.forEach((p, i) => p.transforms.forEach((transform) => push({ phase: "transform", opIndex: i, label: transform.label, kind: "transform", transform })));
+  plans.forEach((p, i) => p.transforms.filter((t) => !t.beforeMaintenance).forEach((transform) => transformStep(i, transform)));
   push({ phase: "verify", opIndex: null, label: "verify the invariants and the plan's checks", kind: "marker" });
-  plans.forEach((p, i) => p.contract.forEach((action) => push({ phase: "contract", opIndex: i, label: action.label, kind: "action", action })));
+  plans.forEach((p, i) =>
+    p.contract.forEach((action) => {
+      // The commit point removes the old form: first, the application must have stopped writing it.
+      if (action.commitPoint && p.oldFormWrites) {
+        push({ phase: "contract", opIndex: i, label: `wait until the application no longer writes ${p.oldFormWrites.what}`, kind: "old-form", watch: p.oldFormWrites });
+      }
+      push({ phase: "contract", opIndex: i, label: action.label, kind: "action", action });
+    }),
+  );
   push({ phase: "final_checks", opIndex: null, label: "check the final state", kind: "marker" });
-  push({
-    phase: "maintenance_off",
-    opIndex: null,
-    label: keepsMaintenance(plan) ? `lower the write fence; maintenance stays on (${plan.keepMaintenance ? "keepMaintenance" : "new enum values"})` : "maintenance mode off",
-    kind: "marker",
-  });
+  if (!plan.online) {
+    push({
+      phase: "maintenance_off",
+      opIndex: null,
+      label: keepsMaintenance(plan) ? `lower the write fence; maintenance stays on (${plan.keepMaintenance ? "keepMaintenance" : "new enum values"})` : "maintenance mode off",
+      kind: "marker",
+    });
+  }
   push({ phase: "report", opIndex: null, label: "write the migration log", kind: "marker" });
   return { plans, steps };
 }

@@ -6,7 +6,7 @@ import { checkQuery } from "../db/sql-fragments.ts";
 import { takeOverFence } from "../maintenance/write-fence.ts";
 import { operations } from "../operations/registry.ts";
 import type { LoadedPlan } from "../plan/plan.ts";
-import { ensureJournal, journalExists, getRun, holderDescription, insertRun, insertSteps, listRuns, updateRun, type RunRow } from "./journal.ts";
+import { ensureJournal, journalExists, getRun, getSteps, holderDescription, insertRun, insertSteps, listRuns, updateRun, type RunRow } from "./journal.ts";
 import { buildProgram, planContext } from "./program.ts";
 import { maxReconnects, openSession, RunExecution, sessionPolicy, toBreakwaterError, type RunnerOptions, type RunOutcome } from "./execution.ts";
 import type { RunnerSession } from "./session.ts";
@@ -88,7 +88,7 @@ async function preflight(db: Database, loaded: LoadedPlan, options: RunnerOption
   for (const check of loaded.plan.checks) await checkQuery(check.sql, `check "${check.name}": \`sql\``);
   const facts: unknown[] = [];
   for (const [i, step] of loaded.plan.steps.entries()) {
-    facts.push(await operations[step.op]!.inspect(db, step.input, planContext(runId, i, options.config.shadowThresholdRows)));
+    facts.push(await operations[step.op]!.inspect(db, step.input, planContext(runId, i, options.config.shadowThresholdRows, loaded.plan.online)));
   }
   return facts;
 }
@@ -114,6 +114,17 @@ export async function resumeRun(runId: string | undefined, options: RunnerOption
     }
     await session.setApplicationName(`breakwater resume ${run.id} (${holderDescription()})`);
     const execution = new RunExecution(session, run, options);
+    // A run is resumed along the steps it was started with: a version of breakwater that orders
+    // them otherwise must not take it over halfway.
+    const planned = new Map(execution.program.steps.map((s) => [s.seq, s.label]));
+    const differs = (await getSteps(db, run.id)).find((s) => s.seq < 1000 && planned.has(s.seq) && planned.get(s.seq) !== s.label);
+    if (differs) {
+      throw new BreakwaterError(
+        "BW_PLAN_CHANGED",
+        `Run ${run.id} was started by a version of breakwater whose steps differ from this one's (step ${differs.seq} is "${differs.label}" in the journal, "${planned.get(differs.seq)}" here). Nothing was changed.`,
+        { hint: `Resume it with the version that started it, or \`breakwater rollback ${run.id}\`.` },
+      );
+    }
     // Steps a runner of an earlier version did not journal before it died (each row's cursor must exist).
     await insertSteps(
       db,
@@ -144,10 +155,11 @@ export async function rollbackRunById(runId: string, options: RunnerOptions): Pr
     if (run.state === "rolled_back") throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already rolled back.`);
     await session.setApplicationName(`breakwater rollback ${run.id} (${holderDescription()})`);
     const execution = new RunExecution(session, run, options);
-    if (run.cleaned_at && execution.program.plans.some((plan) => plan.snapshots.some((snapshot) => snapshot.restoreOnRollback))) {
+    // cleanup marks a run only when it dropped something the run kept for its rollback.
+    if (run.cleaned_at) {
       throw new BreakwaterError(
         "BW_ROLLBACK_CONFLICT",
-        `Run ${run.id}'s snapshots were removed by \`breakwater cleanup\` on ${run.cleaned_at.toISOString()}: the rows it changed can no longer be restored from them. Nothing was changed.`,
+        `Run ${run.id}'s snapshots and what it set aside were removed by \`breakwater cleanup\` on ${run.cleaned_at.toISOString()}: what it changed can no longer be put back from them. Nothing was changed.`,
         { hint: "Restore a backup taken before the run (`breakwater restore`), or write a plan that changes the rows back." },
       );
     }

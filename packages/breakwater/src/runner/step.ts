@@ -6,6 +6,7 @@ import type { TableRef } from "../db/quote.ts";
 import type { BatchPolicy } from "../config/config.ts";
 import type { Measures } from "./checks.ts";
 import type { EventSink } from "./events.ts";
+import type { ReplicaLagState } from "./replica-lag.ts";
 
 export interface StepResult {
   rows: number;
@@ -23,6 +24,14 @@ export interface ExecutionContext {
   batch: BatchPolicy;
   /** at most this many transform batches per second; null: no limit */
   maxBatchRate: number | null;
+  /**
+   * With the application working beside the transform (online plans), the runner rests this many
+   * times as long as each batch took, unless the plan or config sets batch.pauseMs: the
+   * application keeps most of the database's time.
+   */
+  restRatio: number;
+  /** throttle.maxReplicaLagMs and what the transforms have measured of the standbys so far */
+  replicaLag: ReplicaLagState;
   emit: EventSink;
   measures: Measures;
 }

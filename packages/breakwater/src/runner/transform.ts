@@ -7,6 +7,7 @@ import { setLocalLockTimeout } from "../db/locks.ts";
 import { displayTable, quoteIdent, quoteTable } from "../db/quote.ts";
 import type { TransformSpec } from "../operations/types.ts";
 import { markStepDone } from "./journal.ts";
+import { waitForReplicas } from "./replica-lag.ts";
 import { withStepLockRetries, type ExecutionContext, type StepResult } from "./step.ts";
 
 const integerKey = /^(smallint|integer|bigint)$/;
@@ -264,8 +265,10 @@ export async function executeTransform(
       lastBatchMs: batchMs,
     });
     if (ctx.batch.pauseMs > 0) await sleep(ctx.batch.pauseMs);
+    else if (ctx.restRatio > 0) await sleep(batchMs * ctx.restRatio);
     await paceBatches(ctx, batchMs);
     await waitWhilePaused(ctx, transform.label);
+    await waitForReplicas(ctx, transform.label, () => waitWhilePaused(ctx, transform.label));
   }
   const data = { scanned, batches, longestBatchMs, rowBound };
   await markStepDone(db, ctx.runId, seq, { lockMode: "ROW EXCLUSIVE", lockHoldMs: longestBatchMs, retries: retriesTotal, data });

@@ -10,6 +10,11 @@ import { applyChange, maintenanceOff, stateFromJson, stateToJson, type Maintenan
 export const MAINTENANCE_CHANNEL = "breakwater_maintenance";
 
 export interface PostgresStoreOptions {
+  /**
+   * A URL that reaches PostgreSQL itself (DIRECT_URL where DATABASE_URL goes through a
+   * transaction-mode pooler such as PgBouncer): LISTEN needs a session of its own; through such a
+   * pooler notifications may never arrive, and changes are seen only at the pollMs re-read.
+   */
   url: string;
   /** re-read interval for watchers, ms (default 1000) */
   pollMs?: number;
