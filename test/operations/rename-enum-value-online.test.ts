@@ -111,6 +111,10 @@ describe("renameEnumValue online", () => {
       assert.ok(r.writes > 20, `the client kept working during the run (${r.writes} statements)`);
     }
     assert.ok(!events.some((e) => e.type === "maintenance"), "maintenance mode was never turned on");
+    // Rows the application inserts during the fill get their value from the trigger: the batches
+    // stop at the end the table had, instead of chasing the inserts (for ever, under steady load).
+    const fill = await t.db.one<{ scanned: number }>(`SELECT (data->>'scanned')::int AS scanned FROM breakwater.steps WHERE run_id = $1 AND phase = 'transform'`, [outcome.runId]);
+    assert.ok(fill.scanned <= rows, `the fill covered the ${rows} rows there were when it started, no more (${fill.scanned})`);
     assert.ok(!existsSync(path.join(dir, "maintenance.lock")));
     assert.ok(!events.some((e) => e.type === "step-start" && /fence|snapshot/.test(e.label)), "no fence and no snapshot step");
     const snapshots = await t.db.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'breakwater' AND tablename LIKE 'snap\\_%'`);

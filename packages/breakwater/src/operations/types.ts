@@ -76,6 +76,12 @@ export interface TransformSpec {
    * covers only the verification and the contract.
    */
   beforeMaintenance?: boolean;
+  /**
+   * Rows inserted once the transform has started get their value from a trigger or a default
+   * (set by the runner for online and before-maintenance fills): the batches stop at the end the
+   * table had when the transform started instead of chasing the application's inserts.
+   */
+  newRowsCovered?: boolean;
 }
 
 export interface OperationPlan {

@@ -70,7 +70,7 @@ export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadow
       opIndex: i,
       label: transform.label,
       kind: "transform",
-      transform: plan.online || transform.beforeMaintenance ? { ...transform, idempotent: false } : transform,
+      transform: plan.online || transform.beforeMaintenance ? { ...transform, idempotent: false, newRowsCovered: true } : transform,
     });
   // What the operations' triggers keep right needs no fence: done before maintenance mode, which
   // then covers only what needs it.

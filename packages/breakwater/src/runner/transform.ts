@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { BreakwaterError, type Database } from "@breakwater/runtime/internal";
 import { setLocalLockTimeout } from "../db/locks.ts";
-import { displayTable, quoteIdent, quoteTable } from "../db/quote.ts";
+import { displayTable, quoteIdent, quoteLiteral, quoteTable } from "../db/quote.ts";
 import type { TransformSpec } from "../operations/types.ts";
 import { markStepDone } from "./journal.ts";
 import { waitForReplicas } from "./replica-lag.ts";
@@ -143,6 +143,7 @@ export async function executeTransform(
       next: async (tx, cursor, size) => {
         const from = cursor ? BigInt(cursor[0]!) : lo;
         if (hi === null || from >= hi) {
+          if (transform.newRowsCovered) return null;
           // Rows added beyond the end while the transform ran are covered too.
           const latest = await tx.one<{ hi: string | null }>(`SELECT max(${key})::text AS hi FROM ${table}`);
           if (latest.hi === null || BigInt(latest.hi) <= from) return null;
@@ -155,13 +156,23 @@ export async function executeTransform(
     };
   } else {
     const single = keys.length === 1 && /^(smallint|integer|bigint|text|character varying.*|numeric.*|date|timestamp.*)$/.test(keys[0]!.type);
+    // The last key when the transform started, when rows inserted later need no batch.
+    const last =
+      transform.newRowsCovered ?
+        ((
+          await db.query<Record<string, string>>(
+            `SELECT ${keys.map((k, i) => `${quoteIdent(k.name)}::text AS k${i}`).join(", ")} FROM ${table} ORDER BY ${keys.map((k) => `${quoteIdent(k.name)} DESC`).join(", ")} LIMIT 1`,
+          )
+        ).rows[0] ?? null)
+      : null;
+    const ceiling = last === null ? null : `${keyTuple} <= ${tuple(keys.map((k, i) => `${quoteLiteral(last[`k${i}`]!)}::${k.type}`))}`;
     const source = (hasCursor: boolean) =>
-      `SELECT ${keyColumns} FROM ${table} WHERE ${conditions(hasCursor && `${keyTuple} > ${tuple(params(2))}`, windowFilter && `(${windowFilter})`)} ORDER BY ${keyColumns} LIMIT $1`;
+      `SELECT ${keyColumns} FROM ${table} WHERE ${conditions(hasCursor && `${keyTuple} > ${tuple(params(2))}`, windowFilter && `(${windowFilter})`, ceiling)} ORDER BY ${keyColumns} LIMIT $1`;
     windowing = {
       remaining: async (tx, cursor) =>
         (
           await tx.one<{ n: number }>(
-            `SELECT count(*)::int8 AS n FROM ${table} WHERE ${conditions(cursor !== null && `${keyTuple} > ${tuple(params(1))}`, windowFilter && `(${windowFilter})`)}`,
+            `SELECT count(*)::int8 AS n FROM ${table} WHERE ${conditions(cursor !== null && `${keyTuple} > ${tuple(params(1))}`, windowFilter && `(${windowFilter})`, ceiling)}`,
             cursor ?? [],
           )
         ).n,
