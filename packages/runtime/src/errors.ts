@@ -28,6 +28,7 @@ export type ErrorCode =
   | "BW_RENAME_UNCONFIRMED"
   | "BW_UNSUPPORTED_CHANGE"
   | "BW_OLD_FORM_WRITTEN"
+  | "BW_STOPPED_BEFORE_CONTRACT"
   // Prisma's own codes, for what breakwater does in Prisma's place
   | "P1002"
   | "P3005"

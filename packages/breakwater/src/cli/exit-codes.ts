@@ -29,6 +29,7 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   BW_RENAME_UNCONFIRMED: 15,
   BW_UNSUPPORTED_CHANGE: 19,
   BW_OLD_FORM_WRITTEN: 20,
+  BW_STOPPED_BEFORE_CONTRACT: 21,
   P1002: 16,
   P3005: 17,
   P3008: 17,

@@ -30,6 +30,7 @@ interface PlanOptions extends CommandOptions {
   importFrom: string;
   dryRun?: boolean;
   guard?: boolean;
+  online?: boolean;
 }
 
 function pairs(values: string[], flag: string): Record<string, string> {
@@ -147,6 +148,10 @@ export function registerPlan(program: Command): void {
       ["--out <dir>", "where the plan and intermediate schema go (default: breakwater next to --to)"],
       ["--db-schema <name>", "PostgreSQL schema of tables without @@schema", "public"],
       ["--import-from <module>", "module the plan file imports from", "breakwater"],
+      [
+        "--online",
+        "scaffold an online plan (online: true): its operations rename, fill and convert while the application writes, and deploy records the final migration as applied",
+      ],
       ["--guard", "start the contract migration with a check that fails it (so `prisma migrate deploy` cannot run it) until the plan has completed"],
       ["--dry-run", "print the classification and Prisma's SQL; write nothing"],
     ],
@@ -155,6 +160,7 @@ export function registerPlan(program: Command): void {
       "npx breakwater plan --from main --rename Role.USER=EMPLOYEE",
       "npx breakwater plan --from old.prisma --rename User.name=fullName --name rename_name",
       `npx breakwater plan --from HEAD --fill User.role="'user'" --dry-run`,
+      "npx breakwater plan --from HEAD --online --rename User.email=mail   # no maintenance mode",
     ],
     notes: `Breaking changes (enum value removed or renamed, field renamed, field made required, required
 field added without a database default, field or model removed, a type Prisma changes with
@@ -168,7 +174,15 @@ confirm them with --rename, answer the prompt in a terminal, or pass --no-rename
 Then: breakwater deploy → deploy the app built from schema.intermediate.prisma → breakwater run <plan.ts>
 → breakwater deploy → deploy the app built from the new schema → breakwater maintenance off.
 (deploy stops before the contract folder until the plan's run has completed.)
-Type changes Prisma makes by dropping the column, and table renames, are refused (exit 19) with advice.`,
+Type changes Prisma makes by dropping the column are refused (exit 19) with advice.
+
+--online writes an online plan instead (renameEnumValue, renameColumn, setNotNull, changeColumnType,
+renameTable; no maintenance mode) and:
+  prisma/migrations/<ts>_<name>_expand/      what is safe first (new values, tables, optional columns)
+  prisma/migrations/<ts+1>_<name>_contract/  Prisma's SQL for what the plan does: recorded as applied by
+                                             breakwater deploy once the plan has completed, never run
+  prisma/migrations/<ts+2>_<name>_drop/      removed fields, models and enums, if any
+Renamed tables (a model renamed, or its @@map changed) and columns renamed by @map alone need --online.`,
     loadConfig: false,
     run: async ({ output }, options) => {
       // Default: prisma/schema.prisma, else a prisma/schema/ folder (multi-file schema).
@@ -190,6 +204,7 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
         target,
         engines,
         decisions: { renames: pairs(options.rename, "--rename"), fills: pairs(options.fill, "--fill"), noRenames: !options.renames },
+        online: options.online ?? false,
         ...(asker ? { ask: asker.ask } : {}),
       }).finally(() => asker?.close());
       const { analysis } = result;
@@ -213,7 +228,8 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
       const json = {
         changes: analysis.changes,
         breaking: analysis.breaking,
-        sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final },
+        online: result.online !== null,
+        sql: { single: result.single, intermediate: result.intermediate?.sql ?? null, final: result.final, drop: result.online?.drop ?? null },
         engines: result.engines,
         written,
       };
@@ -223,10 +239,35 @@ Type changes Prisma makes by dropping the column, and table renames, are refused
       lines.push("", ...engineLines(result.engines));
       if (options.dryRun) {
         if (result.single !== null) lines.push("", "-- migration (Prisma's SQL)", result.single.trimEnd());
-        else lines.push("", "-- intermediate migration (Prisma's SQL)", result.intermediate!.sql.trimEnd(), "", "-- final migration (Prisma's SQL)", result.final!.trimEnd());
+        else if (result.online) {
+          lines.push("", "-- intermediate migration (Prisma's SQL)", result.intermediate!.sql.trimEnd());
+          lines.push("", "-- final migration (Prisma's SQL; the online plan makes these changes, deploy records it as applied)", result.final!.trimEnd());
+          if (result.online.drop !== null) lines.push("", "-- drop migration (Prisma's SQL, run by deploy after the plan)", result.online.drop.trimEnd());
+        } else lines.push("", "-- intermediate migration (Prisma's SQL)", result.intermediate!.sql.trimEnd(), "", "-- final migration (Prisma's SQL)", result.final!.trimEnd());
         lines.push("", "Dry run: nothing written.");
       } else if (written?.singleFolder) {
         lines.push("", `Only safe changes: wrote ${rel(path.join(written.singleFolder, "migration.sql"))}`, "Apply it with: npx breakwater deploy");
+      } else if (written && result.online) {
+        lines.push("", "Wrote:", ...written.files.map((f) => `  ${rel(f)}`), "", "Review and commit them, then, in this order (no maintenance mode at any point):");
+        const steps: string[] = [];
+        if (written.intermediateFolder) steps.push(`npx breakwater deploy                 # ${path.basename(written.intermediateFolder)}: what is safe first`);
+        steps.push(`deploy the application built from ${rel(written.schemaFile!)} (prisma generate --schema on it): old and new names both work with it`);
+        if (written.stopBeforeContract) {
+          steps.push(`npx breakwater run ${rel(written.planFile!)} --stop-before contract   # adds the new column, copies, verifies; exit 21`);
+          steps.push("deploy the application built from the new schema: it uses the new column, which now exists and is kept in step");
+          steps.push("npx breakwater resume <run id>         # the contract: waits until nothing writes the old column");
+          steps.push(
+            `npx breakwater deploy                 # records ${path.basename(written.finalFolder!)} as applied${written.dropFolder ? `, runs ${path.basename(written.dropFolder)}` : ""}`,
+          );
+        } else {
+          steps.push(`npx breakwater run ${rel(written.planFile!)}`);
+          steps.push(
+            `npx breakwater deploy                 # records ${path.basename(written.finalFolder!)} as applied${written.dropFolder ? `, runs ${path.basename(written.dropFolder)}` : ""}`,
+          );
+          steps.push("deploy the application built from the new schema");
+        }
+        steps.push("later: npx breakwater cleanup          # after 7 days (--older-than): drops what the run set aside; until then a rollback is a rename");
+        steps.forEach((s, i) => lines.push(`  ${i + 1}. ${s}`));
       } else if (written) {
         lines.push("", "Wrote:", ...written.files.map((f) => `  ${rel(f)}`), "", "Review and commit them, then, in this order:");
         lines.push(`  1. npx breakwater deploy                 # ${path.basename(written.intermediateFolder!)}: old and new coexist`);

@@ -1,22 +1,33 @@
 // `breakwater run <plan>`: executes a plan through every phase and prints the migration log.
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { loadPlan } from "../plan/plan.ts";
 import { renderMarkdown, type MigrationLog } from "../report/migration-log.ts";
 import { RunFailure, runPlan, type RunnerOptions, type RunOutcome } from "../runner/runner.ts";
 import { defineCommand } from "./command.ts";
-import type { CommandContext } from "./context.ts";
+import type { CommandContext, CommandOptions } from "./context.ts";
 import { exitCodes } from "./exit-codes.ts";
 
 /**
  * What the runner is handed: the config, the database (a session of its own: DIRECT_URL when
  * DATABASE_URL goes through a transaction pooler), the maintenance store on that same URL, the renderer.
  */
-export async function runnerOptions(ctx: CommandContext): Promise<RunnerOptions> {
+export async function runnerOptions(ctx: CommandContext, options: { stopBefore?: string } = {}): Promise<RunnerOptions> {
   const databaseUrl = await ctx.sessionUrl();
-  return { config: ctx.config, databaseUrl, store: ctx.maintenanceStore(databaseUrl), emit: ctx.output.handle };
+  return { config: ctx.config, databaseUrl, store: ctx.maintenanceStore(databaseUrl), emit: ctx.output.handle, stopBeforeContract: options.stopBefore === "contract" };
 }
+
+export interface RunCommandOptions extends CommandOptions {
+  stopBefore?: string;
+}
+
+/** `--stop-before contract`, on run and resume. */
+export const stopBeforeOption = (): Option =>
+  new Option(
+    "--stop-before <phase>",
+    "stop, resumable (exit 21), before the contract: deploy what must come first (an application using a renamed column), then `breakwater resume <id>`",
+  ).choices(["contract"]);
 
 /**
  * Prints the migration log of a run (or of a failed run, then its error) and writes it to the
@@ -49,17 +60,21 @@ export async function writeLog(ctx: CommandContext, log: MigrationLog, toFiles =
 }
 
 export function registerRun(program: Command): void {
-  defineCommand(program, {
+  defineCommand<RunCommandOptions>(program, {
     name: "run",
     arguments: [["<plan>", "plan file (.ts or .js) exporting defineMigration({ … })"]],
     description:
       "Run a migration plan: preflight → expand → fill what triggers keep right → maintenance on → snapshot → transform → verify → contract → maintenance off → report (a plan with online: true never turns maintenance on)",
-    examples: ["DATABASE_URL=postgres://app@db/app npx breakwater run migrations/2025-11-25_role_employee.ts"],
+    options: [stopBeforeOption()],
+    examples: [
+      "DATABASE_URL=postgres://app@db/app npx breakwater run migrations/2025-11-25_role_employee.ts",
+      "npx breakwater run prisma/breakwater/20261126120000_user_mail/plan.ts --stop-before contract",
+    ],
     notes:
-      "Exit codes: 0 done, 2 invalid plan or config, 3 rolled itself back (a check failed or a data error; data restored),\n4 another runner is active, 5 lock timeout (resumable), 6 connection lost for longer than reconnect.timeoutMs\n(resumable), 8 a step failed (resumable).",
-    run: async (ctx, _options, planFile: string) => {
+      "Exit codes: 0 done, 2 invalid plan or config, 3 rolled itself back (a check failed or a data error; data restored),\n4 another runner is active, 5 lock timeout (resumable), 6 connection lost for longer than reconnect.timeoutMs\n(resumable), 8 a step failed (resumable), 20 the application still writes what an online contract removes\n(resumable), 21 stopped before the contract as asked (resumable).",
+    run: async (ctx, options, planFile: string) => {
       const loaded = await loadPlan(planFile);
-      return await finishRun(ctx, async () => runPlan(loaded, await runnerOptions(ctx)));
+      return await finishRun(ctx, async () => runPlan(loaded, await runnerOptions(ctx, options)));
     },
   });
 }

@@ -31,6 +31,8 @@ export interface RunnerOptions {
   emit?: EventSink;
   /** how long a lost connection is retried before the run stops, resumable (default: reconnect.timeoutMs of the config) */
   reconnectTimeoutMs?: number;
+  /** stop, resumable, before the first contract step (`--stop-before contract`) */
+  stopBeforeContract?: boolean;
 }
 
 export const maxReconnects = 10;
@@ -174,6 +176,15 @@ export class RunExecution {
     for (const step of this.program.steps) {
       const row = rows.get(step.seq);
       if (row && (row.state === "done" || row.state === "skipped")) continue;
+      if (step.phase === "contract" && this.options.stopBeforeContract) {
+        throw new BreakwaterError(
+          "BW_STOPPED_BEFORE_CONTRACT",
+          `Stopped before the contract, as asked (--stop-before contract): the transform is done and verified; nothing of the contract has run.`,
+          {
+            hint: `Deploy what must run before the contract (the application built from the new schema), then \`breakwater resume ${this.run.id}\`; or \`breakwater rollback ${this.run.id}\`. ${this.run.plan.online ? "The run is online: the application keeps working meanwhile." : "Maintenance mode stays on meanwhile."}`,
+          },
+        );
+      }
       await updateRun(this.db, this.run.id, { phase: step.phase });
       this.emit({ type: "step-start", runId: this.run.id, seq: step.seq, phase: step.phase, label: step.label });
       await markStepRunning(this.db, this.run.id, step.seq);

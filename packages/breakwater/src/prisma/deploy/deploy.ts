@@ -49,7 +49,7 @@ export interface DeployResult {
 async function backupTrigger(pending: PendingMigration[], when: "never" | "destructive" | "always"): Promise<{ folder: PendingMigration; reason: string } | null> {
   if (when === "never" || pending.length === 0) return null;
   if (when === "always") return { folder: pending[0]!, reason: 'backup.beforeDeploy is "always"' };
-  for (const folder of pending) {
+  for (const folder of pending.filter((f) => !f.appliedByPlan)) {
     const reasons = (await splitStatements(folder.sql, `${folder.name}/migration.sql`)).map(destroysData).filter((r): r is string => r !== null);
     if (reasons.length > 0) return { folder, reason: [...new Set(reasons)].join(", ") };
   }
@@ -118,6 +118,20 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
         emit({ type: "migration-note", name: folder.name, message: `backup written: ${taken.path}` });
       }
       emit({ type: "migration-start", name: folder.name });
+      if (folder.appliedByPlan) {
+        // The plan's operations made these changes (its run completed above): recorded, as
+        // `migrate resolve --applied` records a migration, so Prisma's history matches the schema.
+        const started = performance.now();
+        await db.query(
+          `INSERT INTO "_prisma_migrations" (id, checksum, started_at, finished_at, migration_name, logs, applied_steps_count) VALUES ($1, $2, now(), now(), $3, '', 0)`,
+          [randomUUID(), folder.checksum, folder.name],
+        );
+        emit({ type: "migration-note", name: folder.name, message: `recorded as applied: plan ${folder.requiresPlan} made its changes` });
+        const durationMs = performance.now() - started;
+        done.push({ name: folder.name, durationMs });
+        emit({ type: "migration-done", name: folder.name, durationMs });
+        continue;
+      }
       if (folder.byteOrderMark)
         emit({
           type: "migration-note",

@@ -22,6 +22,8 @@ export interface MigrationFolder {
   bytes: Buffer | null;
   /** from the folder's breakwater.json: the id of the plan whose run must complete first */
   requiresPlan: string | null;
+  /** the plan makes this migration's changes itself (an online plan): recorded as applied, never run */
+  appliedByPlan: boolean;
 }
 
 /** A folder deploy will run: its checksum and the text PostgreSQL is sent. */
@@ -98,7 +100,8 @@ export async function readMigrations(dir: string): Promise<MigrationFolder[]> {
     .sort()) {
     const file = path.join(dir, entry, "migration.sql");
     const bytes = existsSync(file) ? await readFile(file) : null;
-    folders.push({ name: entry, file, bytes, requiresPlan: await readGate(path.join(dir, entry, GATE_FILE)) });
+    const gate = await readGate(path.join(dir, entry, GATE_FILE));
+    folders.push({ name: entry, file, bytes, requiresPlan: gate?.requiresPlan ?? null, appliedByPlan: gate?.appliedByPlan ?? false });
   }
   return folders;
 }

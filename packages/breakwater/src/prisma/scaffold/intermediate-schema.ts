@@ -2,7 +2,7 @@
 // coexist. Line edits inside blocks: Prisma's grammar puts every field and enum value on its own line.
 import { BreakwaterError } from "@breakwater/runtime/internal";
 import { quoteRegExp } from "../../db/quote.ts";
-import type { Datamodel, SchemaFile } from "./datamodel.ts";
+import { columnOf, type Datamodel, type SchemaFile } from "./datamodel.ts";
 import type { Analysis } from "./schema-changes.ts";
 
 interface Block {
@@ -67,8 +67,39 @@ function makeOptional(line: string, field: string): string {
   return line.replace(re, (_, head: string, type: string, tail: string) => `${head}${type}?${tail}`);
 }
 
-/** The new schema's files with the old names put back; a removed block goes back to the file of its name (else the first). */
-export function intermediateSchema(sourceFiles: SchemaFile[], targetFiles: SchemaFile[], source: Datamodel, target: Datamodel, analysis: Analysis): SchemaFile[] {
+/** A field line mapped to another column: its @map replaced, or added. */
+function withColumnMap(line: string, column: string): string {
+  // The trailing comment starts at the first // outside a string (a default may hold "http://…").
+  let cut = line.length;
+  for (let i = 0, quoted = false; i < line.length; i++) {
+    if (line[i] === "\\" && quoted) i++;
+    else if (line[i] === '"') quoted = !quoted;
+    else if (!quoted && line.startsWith("//", i)) {
+      cut = i;
+      break;
+    }
+  }
+  const code = line.slice(0, cut).trimEnd();
+  const comment = cut < line.length ? ` ${line.slice(cut)}` : "";
+  const map = /(?<!@)@map\(\s*(?:name\s*:\s*)?"(?:[^"\\]|\\.)*"\s*\)/;
+  const mapped = `@map(${JSON.stringify(column)})`;
+  return (map.test(code) ? code.replace(map, mapped) : `${code.trimEnd()} ${mapped}`) + comment;
+}
+
+/**
+ * The new schema's files with the old names put back; a removed block goes back to the file of its
+ * name (else the first). `online`: the plan itself renames columns and tables, so the intermediate
+ * schema maps the new field and model names to the old column and table (@map, @@map) instead of
+ * holding both columns.
+ */
+export function intermediateSchema(
+  sourceFiles: SchemaFile[],
+  targetFiles: SchemaFile[],
+  source: Datamodel,
+  target: Datamodel,
+  analysis: Analysis,
+  mode: "maintenance" | "online" = "maintenance",
+): SchemaFile[] {
   const sources: EditableFile[] = sourceFiles.map((f) => ({ path: f.path, lines: f.content.split("\n") }));
   const files: EditableFile[] = targetFiles.map((f) => ({ path: f.path, lines: f.content.split("\n") }));
   const member = (keyword: "model" | "enum", blockName: string, name: string) => {
@@ -84,7 +115,31 @@ export function intermediateSchema(sourceFiles: SchemaFile[], targetFiles: Schem
       `${indent}${sourceMember(sources, "enum", move.enumName, move.from)} // removed by the final migration: rows move to ${move.to}`,
     );
   }
-  for (const rename of analysis.columnRenames) {
+  // Online, renameEnumValue moves a default of `from` to `to` itself; keeping the old default here
+  // also keeps the intermediate migration from using the value it adds (55P04 in Prisma's runner).
+  for (const move of mode === "online" ? analysis.enumMoves : []) {
+    for (const model of target.models) {
+      const before = source.models.find((m) => m.name === model.name);
+      for (const field of model.fields.filter((f) => f.kind === "enum" && f.type === move.enumName && f.default === move.to)) {
+        if (before?.fields.find((f) => f.name === field.name)?.default !== move.from) continue;
+        const { file, at } = member("model", model.name, field.name);
+        file.lines[at] = file.lines[at]!.replace(new RegExp(`@default\\(\\s*${quoteRegExp(move.to)}\\s*\\)`), `@default(${move.from})`);
+      }
+    }
+  }
+  for (const rename of mode === "online" ? analysis.columnRenames : []) {
+    const { file, at } = member("model", rename.model, rename.to);
+    const old = columnOf(source.models.find((m) => m.name === rename.model)!.fields.find((f) => f.name === rename.from)!);
+    file.lines[at] = `${withColumnMap(file.lines[at]!, old).trimEnd()} // column renamed by the plan`;
+  }
+  for (const renamed of mode === "online" ? analysis.tableRenames : []) {
+    const { file, block } = mustLocate(files, "model", renamed.model, "new");
+    const mapLine = file.lines.findIndex((l, i) => i > block.start && i < block.end && /^\s*@@map\(/.test(l));
+    const line = `${indentOf(file.lines, block)}@@map(${JSON.stringify(renamed.from)}) // table renamed by the plan`;
+    if (mapLine >= 0) file.lines[mapLine] = line;
+    else file.lines.splice(block.end, 0, line);
+  }
+  for (const rename of mode === "maintenance" ? analysis.columnRenames : []) {
     const { file, at, indent } = member("model", rename.model, rename.to);
     file.lines[at] = makeOptional(file.lines[at]!, rename.to) + (isRequired(target, rename.model, rename.to) ? " // required by the final migration" : "");
     file.lines.splice(at, 0, `${indent}${sourceMember(sources, "model", rename.model, rename.from)} // renamed to ${rename.to}: dropped by the final migration`);
@@ -101,7 +156,7 @@ export function intermediateSchema(sourceFiles: SchemaFile[], targetFiles: Schem
   // (Prisma refuses a required relation over an optional scalar).
   const nullableKeys = new Set([
     ...analysis.fills.map((f) => `${f.model}.${f.field}`),
-    ...analysis.columnRenames.map((r) => `${r.model}.${r.to}`),
+    ...(mode === "maintenance" ? analysis.columnRenames.map((r) => `${r.model}.${r.to}`) : []),
     ...analysis.typeChanges.filter((c) => !isRequired(source, c.model, c.field)).map((c) => `${c.model}.${c.field}`),
   ]);
   for (const model of target.models) {

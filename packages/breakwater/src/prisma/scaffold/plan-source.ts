@@ -160,3 +160,90 @@ export function planFileSource(id: string, description: string, steps: PlanStep[
   ];
   return body.join("\n");
 }
+
+/** One step of an online plan: an operation and its input, written as `name({ … })`. */
+export interface OnlineStep {
+  operation: "renameEnumValue" | "renameColumn" | "setNotNull" | "changeColumnType" | "renameTable";
+  input: Record<string, unknown>;
+}
+
+/**
+ * The operations of an online plan, in an order that works: every step names the table as it is
+ * when the plan starts, so table renames go last.
+ */
+export function onlineSteps(analysis: Analysis, source: Datamodel, target: Datamodel, dbSchema: string, typeChecks: TypeCheck[]): OnlineStep[] {
+  const steps: OnlineStep[] = [];
+  const schemaOf = dbSchema === "public" ? {} : { schema: dbSchema };
+  for (const move of analysis.enumMoves) {
+    const before = source.enums.find((e) => e.name === move.enumName)!;
+    const after = target.enums.find((e) => e.name === move.enumName)!;
+    const dbValue = (e: typeof before, name: string) => e.values.find((v) => v.name === name)?.dbName ?? name;
+    steps.push({
+      operation: "renameEnumValue",
+      input: {
+        ...schemaOf,
+        enum: before.dbName ?? before.name,
+        from: dbValue(before, move.from),
+        to: dbValue(after, move.to),
+        values: after.values.map((v) => v.dbName ?? v.name),
+        // The application serving during the run is built from the intermediate schema: it reads both.
+        appReadsNewValues: true,
+      },
+    });
+  }
+  for (const rename of analysis.columnRenames) {
+    const model = source.models.find((m) => m.name === rename.model)!;
+    const to = columnOf(target.models.find((m) => m.name === rename.model)!.fields.find((f) => f.name === rename.to)!);
+    steps.push({ operation: "renameColumn", input: { table: tableRef(model, dbSchema).ref, from: columnOf(model.fields.find((f) => f.name === rename.from)!), to } });
+  }
+  for (const fill of analysis.fills) {
+    const model = source.models.find((m) => m.name === fill.model) ?? target.models.find((m) => m.name === fill.model)!;
+    const field = target.models.find((m) => m.name === fill.model)!.fields.find((f) => f.name === fill.field)!;
+    steps.push({ operation: "setNotNull", input: { table: tableRef(model, dbSchema).ref, column: columnOf(field), fill: fill.fill } });
+  }
+  for (const change of typeChecks) {
+    const model = source.models.find((m) => m.name === change.model)!;
+    steps.push({ operation: "changeColumnType", input: { table: tableRef(model, dbSchema).ref, column: change.column, type: change.newType } });
+  }
+  for (const renamed of analysis.tableRenames) {
+    const model = source.models.find((m) => m.name === renamed.oldModel)!;
+    steps.push({ operation: "renameTable", input: { from: tableRef(model, dbSchema).ref, to: renamed.to } });
+  }
+  return steps;
+}
+
+/** The source of an online plan.ts. */
+export function onlinePlanFileSource(id: string, description: string, steps: OnlineStep[], importFrom: string, stopBeforeContract: boolean): string {
+  const lit = (v: unknown): string =>
+    Array.isArray(v) ? `[${v.map(lit).join(", ")}]`
+    : typeof v === "object" && v !== null ?
+      `{ ${Object.entries(v)
+        .map(([k, x]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${lit(x)}`)
+        .join(", ")} }`
+    : typeof v === "string" && !/[`\\]|\$\{/.test(v) && v.includes('"') ? `\`${v}\``
+    : JSON.stringify(v);
+  const names = [...new Set(steps.map((s) => s.operation))].sort();
+  return [
+    `// Scaffolded by \`breakwater plan --online\`: review it, then commit it with the migration folders.`,
+    `// Online: no maintenance mode; the application keeps reading and writing during the whole run.`,
+    `// Order: breakwater deploy (intermediate) → deploy the app built from schema.intermediate.prisma →`,
+    ...(stopBeforeContract ?
+      [
+        `// breakwater run <this file> --stop-before contract → deploy the app built from the new schema (it uses the`,
+        `// renamed column, which the run has added) → breakwater resume <run id> → breakwater deploy (records the final`,
+        `// migration) → later, breakwater cleanup`,
+      ]
+    : [`// breakwater run <this file> → breakwater deploy (records the final migration) → deploy the app built from the new`, `// schema → later, breakwater cleanup`]),
+    `import { ${[...names, "defineMigration"].join(", ")} } from ${lit(importFrom)};`,
+    ``,
+    `export default defineMigration({`,
+    `  id: ${lit(id)},`,
+    `  description: ${lit(description)},`,
+    `  online: true,`,
+    `  steps: [`,
+    ...steps.map((s) => `    ${s.operation}(${lit(s.input)}),`),
+    `  ],`,
+    `});`,
+    ``,
+  ].join("\n");
+}

@@ -11,10 +11,10 @@ import path from "node:path";
 import { BreakwaterError } from "@breakwater/runtime/internal";
 import { quoteIdent, quoteRegExp } from "../../db/quote.ts";
 import { splitStatements, type Statement } from "../../db/sql-statements.ts";
-import { GATE_FILE, gateFileText, guardSql } from "../plan-gate.ts";
+import { appliedByPlanGuardSql, GATE_FILE, gateFileText, guardSql } from "../plan-gate.ts";
 import { columnOf, type Datamodel, type SchemaFile } from "./datamodel.ts";
 import { intermediateSchema } from "./intermediate-schema.ts";
-import { planFileSource, planSteps, typeCheckSpecs, type TypeCheck } from "./plan-source.ts";
+import { onlinePlanFileSource, onlineSteps, planFileSource, planSteps, typeCheckSpecs, type TypeCheck } from "./plan-source.ts";
 import type { EngineReport, Engines } from "./project-engines.ts";
 import { analyze, type Analysis, type Decisions, type Question, type SchemaChange } from "./schema-changes.ts";
 
@@ -33,6 +33,8 @@ export interface ScaffoldInput {
   engines: Engines;
   /** answers unresolved questions (a TTY prompt); without it they are an error */
   ask?: (question: Question) => Promise<string | null>;
+  /** an online plan: its operations make the breaking changes while the application keeps writing */
+  online?: boolean;
 }
 
 export interface Scaffold {
@@ -44,6 +46,12 @@ export interface Scaffold {
   /** the intermediate schema: the target's files, edited */
   intermediate: { sql: string; files: SchemaFile[] } | null;
   final: string | null;
+  /**
+   * Online: the final migration is Prisma's SQL for what the plan's operations do (recorded as
+   * applied by deploy once the plan has completed, never run); `drop` is what is left to run after
+   * it (columns, tables and enums removed from the schema), or null.
+   */
+  online: { drop: string | null } | null;
   /** per type change: Prisma's new SQL type and the current one, for the plan's lossless-conversion check */
   typeChecks: TypeCheck[];
   /** the new schema is a folder of files */
@@ -96,8 +104,10 @@ export async function scaffold(input: ScaffoldInput): Promise<Scaffold> {
   const analysis = await resolveQuestions(input, source, target);
   if (!analysis.breaking) {
     const single = await engines.diff(input.source.files, input.target.files);
-    return { analysis, source, target, single, intermediate: null, final: null, typeChecks: [], folder: input.target.folder, engines: engines.report };
+    return { analysis, source, target, single, intermediate: null, final: null, online: null, typeChecks: [], folder: input.target.folder, engines: engines.report };
   }
+  if (input.online && performedOnline(analysis)) return scaffoldOnline(input, source, target, analysis);
+  refuseMaintenanceOnly(analysis);
   const files = intermediateSchema(input.source.files, input.target.files, source, target, analysis);
   // Prisma's parser is the judge of the edited text.
   try {
@@ -117,6 +127,96 @@ export async function scaffold(input: ScaffoldInput): Promise<Scaffold> {
     single: null,
     intermediate: { sql: intermediateSql, files },
     final: finalSql,
+    online: null,
+    typeChecks,
+    folder: input.target.folder,
+    engines: engines.report,
+  };
+}
+
+/** Changes only an online plan's operations make (renameColumn, renameTable): refused without --online. */
+function refuseMaintenanceOnly(analysis: Analysis): void {
+  const mapOnly = analysis.columnRenames.filter((r) => r.from === r.to);
+  const what = [...analysis.tableRenames.map((r) => `table ${r.from} → ${r.to}`), ...mapOnly.map((r) => `${r.model}.${r.from}'s column (@map)`)];
+  if (what.length === 0) return;
+  throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Renamed: ${what.join(", ")}. Prisma's migration drops and recreates ${what.length === 1 ? "it" : "them"} empty.`, {
+    hint: "Scaffold with --online: its plan renames them with renameTable / renameColumn, in place, and the final migration is recorded as applied (remove `online: true` from the plan to run it in maintenance mode).",
+  });
+}
+
+/** What the online plan's operations do: anything but removals. */
+function performedOnline(analysis: Analysis): boolean {
+  return analysis.enumMoves.length + analysis.columnRenames.length + analysis.tableRenames.length + analysis.fills.length + analysis.typeChanges.length > 0;
+}
+
+/**
+ * The online scaffold: the intermediate migration adds what is safe (new values, tables and optional
+ * columns; the old names stay, mapped); the plan's operations rename, fill, convert and contract
+ * while the application writes; the final migration is Prisma's SQL for exactly those changes,
+ * which deploy records as applied once the plan has completed; the drops of removed fields, models
+ * and enums follow in a migration of their own.
+ */
+async function scaffoldOnline(input: ScaffoldInput, source: Datamodel, target: Datamodel, analysis: Analysis): Promise<Scaffold> {
+  const { engines } = input;
+  const perEnum = new Map<string, number>();
+  for (const move of analysis.enumMoves) perEnum.set(move.enumName, (perEnum.get(move.enumName) ?? 0) + 1);
+  const crowded = [...perEnum].filter(([, n]) => n > 1).map(([name]) => name);
+  if (crowded.length > 0)
+    throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Online, one value of an enum moves per plan: ${crowded.join(", ")} ${crowded.length === 1 ? "has" : "have"} several.`, {
+      hint: "Remove or rename one value per change (one `breakwater plan --online` each), or scaffold without --online.",
+    });
+  for (const rename of analysis.columnRenames) {
+    const before = source.models.find((m) => m.name === rename.model)!.fields.find((f) => f.name === rename.from)!;
+    const after = target.models.find((m) => m.name === rename.model)!.fields.find((f) => f.name === rename.to)!;
+    if (before.isRequired !== after.isRequired)
+      throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `${rename.model}.${rename.from} is renamed to ${rename.to} and becomes ${after.isRequired ? "required" : "optional"}.`, {
+        hint: "Online, rename the field in one change and change its optionality in a later one.",
+      });
+  }
+  // A renamed column needs the application built from the new schema before its contract (the old
+  // one reads the old column); a moved enum value or a changed type needs it after theirs (until
+  // then the column holds the old value or type).
+  if (analysis.columnRenames.length > 0 && analysis.enumMoves.length + analysis.typeChanges.length > 0)
+    throw new BreakwaterError(
+      "BW_UNSUPPORTED_CHANGE",
+      "Online, a renamed column and a moved enum value or changed type cannot share a plan: the application built from the new schema must be deployed before the first's contract and after the others'.",
+      { hint: "Scaffold them as two changes (two `breakwater plan --online` runs, each deployed in turn), or scaffold without --online." },
+    );
+  const parse = (files: SchemaFile[], what: string) => {
+    try {
+      engines.parse(files, what);
+    } catch (error) {
+      throw new BreakwaterError("BW_INTERNAL", `The ${what} breakwater wrote is not valid Prisma: ${(error as Error).message}`, { hint: "Please report this with both schemas." });
+    }
+  };
+  const files = intermediateSchema(input.source.files, input.target.files, source, target, analysis, "online");
+  parse(files, "intermediate schema");
+  // The schema once the plan has run: the new one, with what is removed still there.
+  const removals = analysis.removedColumns.length + analysis.removedModels.length + analysis.removedEnums.length > 0;
+  const afterPlan =
+    removals ?
+      intermediateSchema(
+        input.source.files,
+        input.target.files,
+        source,
+        target,
+        { ...analysis, enumMoves: [], columnRenames: [], tableRenames: [], fills: [], typeChanges: [] },
+        "online",
+      )
+    : input.target.files;
+  if (removals) parse(afterPlan, "schema after the plan");
+  const intermediateSql = await engines.diff(input.source.files, files);
+  const finalSql = await engines.diff(files, afterPlan);
+  const drop = removals ? await engines.diff(afterPlan, input.target.files) : null;
+  const typeChecks = await typeChangeChecks(analysis, source, input.source.files, finalSql, engines);
+  return {
+    analysis,
+    source,
+    target,
+    single: null,
+    intermediate: { sql: intermediateSql, files },
+    final: finalSql,
+    online: { drop },
     typeChecks,
     folder: input.target.folder,
     engines: engines.report,
@@ -182,8 +282,13 @@ export interface WriteOptions {
 
 export interface Written {
   files: string[];
+  /** null online when nothing safe changes before the plan */
   intermediateFolder: string | null;
   finalFolder: string | null;
+  /** online: the drops of removed fields, models and enums, run by deploy after the recorded final migration */
+  dropFolder: string | null;
+  /** online: the application built from the new schema must be deployed before the contract (a renamed column) */
+  stopBeforeContract: boolean;
   singleFolder: string | null;
   planFile: string | null;
   schemaFile: string | null;
@@ -257,7 +362,9 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
   };
   // A second scaffold of the same change would add the same columns and values twice.
   const existing = existsSync(options.migrationsDir) ? await readdir(options.migrationsDir) : [];
-  const clash = existing.find((n) => [`_${options.name}`, `_${options.name}_expand`, `_${options.name}_contract`].some((suffix) => n.endsWith(suffix) && /^\d{14}_/.test(n)));
+  const clash = existing.find((n) =>
+    [`_${options.name}`, `_${options.name}_expand`, `_${options.name}_contract`, `_${options.name}_drop`].some((suffix) => n.endsWith(suffix) && /^\d{14}_/.test(n)),
+  );
   if (clash)
     throw new BreakwaterError("BW_PLAN_INVALID", `A migration named ${options.name} exists already: ${clash}.`, {
       hint: "Was this change scaffolded before? Remove those folders to scaffold again, or choose another --name.",
@@ -266,8 +373,9 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
     const [stamp] = await nextTimestamps(options.migrationsDir, now, 1);
     const folder = path.join(options.migrationsDir, `${stamp}_${options.name}`);
     await write(path.join(folder, "migration.sql"), result.single);
-    return { files, intermediateFolder: null, finalFolder: null, singleFolder: folder, planFile: null, schemaFile: null };
+    return { files, intermediateFolder: null, finalFolder: null, dropFolder: null, stopBeforeContract: false, singleFolder: folder, planFile: null, schemaFile: null };
   }
+  if (result.online) return writeOnline(result, options, write, files);
   const [first, second] = await nextTimestamps(options.migrationsDir, now, 2);
   const intermediateFolder = path.join(options.migrationsDir, `${first}_${options.name}_expand`);
   const finalFolder = path.join(options.migrationsDir, `${second}_${options.name}_contract`);
@@ -283,14 +391,56 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
   );
   if (hasPlan) await write(path.join(finalFolder, GATE_FILE), gateFileText(id));
   // One schema file → schema.intermediate.prisma; a schema folder → schema.intermediate/ with the same files.
-  const schemaPath = result.folder ? path.join(planFolder, "schema.intermediate") : path.join(planFolder, "schema.intermediate.prisma");
-  if (result.folder) for (const f of result.intermediate!.files) await write(path.join(schemaPath, f.path), f.content);
-  else await write(schemaPath, result.intermediate!.files[0]!.content);
+  const schemaPath = await writeIntermediateSchema(result, planFolder, write);
   let planFile: string | null = null;
   if (hasPlan) {
     // .mts is ESM whatever the project's package.json says; .ts only where "type" is "module".
     planFile = path.join(planFolder, (await isModulePackage(planFolder)) ? "plan.ts" : "plan.mts");
     await write(planFile, planFileSource(id, `${describeChanges(result.analysis.changes)} (scaffolded from ${options.fromLabel})`, steps, options.importFrom, typeChecks));
   }
-  return { files, intermediateFolder, finalFolder, singleFolder: null, planFile, schemaFile: schemaPath };
+  return { files, intermediateFolder, finalFolder, dropFolder: null, stopBeforeContract: false, singleFolder: null, planFile, schemaFile: schemaPath };
+}
+
+/** The intermediate schema beside the plan: schema.intermediate.prisma, or a schema.intermediate/ folder. */
+async function writeIntermediateSchema(result: Scaffold, planFolder: string, write: (file: string, text: string) => Promise<void>): Promise<string> {
+  const schemaPath = result.folder ? path.join(planFolder, "schema.intermediate") : path.join(planFolder, "schema.intermediate.prisma");
+  if (result.folder) for (const f of result.intermediate!.files) await write(path.join(schemaPath, f.path), f.content);
+  else await write(schemaPath, result.intermediate!.files[0]!.content);
+  return schemaPath;
+}
+
+/**
+ * Online: [intermediate migration, when anything safe changes first] → plan (online: true) →
+ * final migration, recorded as applied by deploy once the plan has completed → [the drops].
+ */
+async function writeOnline(result: Scaffold, options: WriteOptions, write: (file: string, text: string) => Promise<void>, files: string[]): Promise<Written> {
+  const now = options.now ?? new Date();
+  const hasExpand = (await splitStatements(result.intermediate!.sql, "the intermediate migration")).length > 0;
+  const drop = result.online!.drop;
+  const stamps = await nextTimestamps(options.migrationsDir, now, 1 + (hasExpand ? 1 : 0) + (drop !== null ? 1 : 0));
+  const [first] = stamps;
+  const id = `${first}_${options.name}`;
+  const planFolder = path.join(options.planDir, id);
+  const planRelative = path.relative(path.dirname(options.migrationsDir), planFolder);
+  let next = 0;
+  const intermediateFolder = hasExpand ? path.join(options.migrationsDir, `${stamps[next++]}_${options.name}_expand`) : null;
+  const finalName = `${stamps[next++]}_${options.name}_contract`;
+  const finalFolder = path.join(options.migrationsDir, finalName);
+  const dropFolder = drop !== null ? path.join(options.migrationsDir, `${stamps[next++]}_${options.name}_drop`) : null;
+  if (intermediateFolder) await write(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql);
+  await write(path.join(finalFolder, "migration.sql"), appliedByPlanGuardSql(id, planRelative, finalName, options.guard ?? false) + result.final!);
+  await write(path.join(finalFolder, GATE_FILE), gateFileText(id, true));
+  if (dropFolder) {
+    await write(path.join(dropFolder, "migration.sql"), options.guard ? guardSql(id, planRelative) + drop! : drop!);
+    await write(path.join(dropFolder, GATE_FILE), gateFileText(id));
+  }
+  const schemaFile = await writeIntermediateSchema(result, planFolder, write);
+  const steps = onlineSteps(result.analysis, result.source, result.target, options.dbSchema, result.typeChecks);
+  const stopBeforeContract = steps.some((s) => s.operation === "renameColumn");
+  const planFile = path.join(planFolder, (await isModulePackage(planFolder)) ? "plan.ts" : "plan.mts");
+  await write(
+    planFile,
+    onlinePlanFileSource(id, `${describeChanges(result.analysis.changes)} (scaffolded from ${options.fromLabel})`, steps, options.importFrom, stopBeforeContract),
+  );
+  return { files, intermediateFolder, finalFolder, dropFolder, stopBeforeContract, singleFolder: null, planFile, schemaFile };
 }

@@ -2,7 +2,7 @@
 // rename candidates that the user must confirm (a flag or a prompt) — never guessed.
 import { quoteLiteral } from "../../db/quote.ts";
 import { BreakwaterError } from "@breakwater/runtime/internal";
-import type { Datamodel, DmmfEnum, DmmfField, DmmfModel } from "./datamodel.ts";
+import { columnOf, type Datamodel, type DmmfEnum, type DmmfField, type DmmfModel } from "./datamodel.ts";
 
 export type ChangeKind =
   | "enum-added"
@@ -58,6 +58,16 @@ export interface ColumnRename {
   from: string;
   to: string;
 }
+/** A table renamed: a model renamed (confirmed) or its @@map changed. */
+export interface TableRename {
+  /** the model in the new schema */
+  model: string;
+  /** the model in the old schema */
+  oldModel: string;
+  /** old and new table names */
+  from: string;
+  to: string;
+}
 export interface ColumnFill {
   model: string;
   field: string;
@@ -69,7 +79,9 @@ export interface Analysis {
   changes: SchemaChange[];
   questions: Question[];
   enumMoves: EnumMove[];
+  /** field renamed (Model.old → Model.new), or the same field with another @map (from === to) */
   columnRenames: ColumnRename[];
+  tableRenames: TableRename[];
   fills: ColumnFill[];
   /** removed columns (not renamed): kept in the intermediate schema, dropped by the final migration */
   removedColumns: { model: string; field: string }[];
@@ -126,6 +138,7 @@ export function analyze(source: Datamodel, target: Datamodel, decisions: Decisio
     questions: [],
     enumMoves: [],
     columnRenames: [],
+    tableRenames: [],
     fills: [],
     removedColumns: [],
     removedModels: [],
@@ -154,19 +167,21 @@ export function analyze(source: Datamodel, target: Datamodel, decisions: Decisio
   const sourceModels = byName(source.models);
   const targetModels = byName(target.models);
   const addedModels = target.models.filter((m) => !sourceModels.has(m.name));
+  const renamedModels = new Set<string>();
   for (const m of source.models) {
     if (targetModels.has(m.name)) continue;
     const key = m.name;
     const confirmed = decisions.renames[key];
     if (confirmed !== undefined) {
       used.add(key);
-      throw new BreakwaterError(
-        "BW_UNSUPPORTED_CHANGE",
-        `Table rename ${m.name} → ${confirmed} is recognised but not scaffolded: Prisma's diff drops ${m.name} with its rows and creates ${confirmed} empty.`,
-        {
-          hint: `Keep the table name with @@map("${m.dbName ?? m.name}") on model ${confirmed} (no data moves), or copy the rows with a plan of your own between two migrations.`,
-        },
-      );
+      const t = addedModels.find((a) => a.name === confirmed);
+      if (!t)
+        throw new BreakwaterError("BW_PLAN_INVALID", `--rename ${key}=${confirmed}: the new schema has no new model ${confirmed}.`, {
+          hint: `New models: ${addedModels.map((a) => a.name).join(", ") || "none"}.`,
+        });
+      renamedModels.add(t.name);
+      modelRenamed(m, t, target, decisions, out, change);
+      continue;
     }
     const columnsOf = (x: DmmfModel) =>
       x.fields
@@ -186,10 +201,13 @@ export function analyze(source: Datamodel, target: Datamodel, decisions: Decisio
     out.removedModels.push(m.name);
     change("model-removed", true, m.name, `model ${m.name} removed: table ${m.dbName ?? m.name} and its rows are dropped by the final migration`);
   }
-  for (const m of addedModels) change("model-added", false, m.name, `model ${m.name} added`);
+  for (const m of addedModels) if (!renamedModels.has(m.name)) change("model-added", false, m.name, `model ${m.name} added`);
   for (const m of source.models) {
     const t = targetModels.get(m.name);
-    if (t) analyzeModel(m, t, target, decisions, out, used, change);
+    if (!t) continue;
+    // The same model with another @@map: Prisma's diff drops the table and creates an empty one.
+    if (tableOf(m) !== tableOf(t)) tableRenamed(m, t, out, change, `@@map of ${m.name} changed`);
+    analyzeModel(m, t, target, decisions, out, used, change);
   }
 
   for (const key of Object.keys(decisions.renames)) {
@@ -207,6 +225,43 @@ export function analyze(source: Datamodel, target: Datamodel, decisions: Decisio
 }
 
 type Record_ = (kind: ChangeKind, breaking: boolean, subject: string, detail: string) => void;
+
+const tableOf = (m: DmmfModel) => m.dbName ?? m.name;
+
+function tableRenamed(m: DmmfModel, t: DmmfModel, out: Analysis, change: Record_, why: string): void {
+  if ((m.schema ?? null) !== (t.schema ?? null))
+    throw new BreakwaterError(
+      "BW_UNSUPPORTED_CHANGE",
+      `${why}: table ${tableOf(m)} moves from schema ${m.schema ?? "(default)"} to ${t.schema ?? "(default)"}, which is not scaffolded.`,
+      {
+        hint: "Keep the table in its schema (@@schema), or move it with a plan of your own.",
+      },
+    );
+  out.tableRenames.push({ model: t.name, oldModel: m.name, from: tableOf(m), to: tableOf(t) });
+  change(
+    "model-renamed",
+    true,
+    t.name,
+    `${why}: table ${tableOf(m)} renamed to ${tableOf(t)} (Prisma's migration drops ${tableOf(m)} with its rows and creates ${tableOf(t)} empty)`,
+  );
+}
+
+/** A confirmed model rename: its table renamed (unless @@map keeps the name); its fields must not change with it. */
+function modelRenamed(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: Decisions, out: Analysis, change: Record_): void {
+  const scratch = analyze({ models: [], enums: [] }, { models: [], enums: [] }, { renames: {}, fills: {}, noRenames: true });
+  analyzeModel(m, t, target, { ...decisions, renames: {}, noRenames: true }, scratch, new Set(), (kind, breaking, subject, detail) =>
+    scratch.changes.push({ kind, breaking, subject, detail }),
+  );
+  if (scratch.changes.length > 0)
+    throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Model ${m.name} is renamed to ${t.name} and its fields change too (${scratch.changes.map((c) => c.detail).join("; ")}).`, {
+      hint: "Rename the model in one change and change its fields in a later one (two `breakwater plan` runs).",
+    });
+  if (tableOf(m) === tableOf(t)) {
+    change("model-renamed", false, t.name, `model ${m.name} renamed to ${t.name}; its table ${tableOf(t)} keeps its name (@@map)`);
+    return;
+  }
+  tableRenamed(m, t, out, change, `model ${m.name} renamed to ${t.name}`);
+}
 
 function analyzeEnum(e: DmmfEnum, t: DmmfEnum, decisions: Decisions, out: Analysis, used: Set<string>, change: Record_): void {
   const before = e.values.map((v) => v.name);
@@ -260,6 +315,15 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
       if (f.isId || g.isId)
         throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Renaming the primary key ${key} is not scaffolded.`, { hint: "Keep the column name with @map on the new field name." });
       renamedTo.add(to);
+      if (columnOf(f) === columnOf(g)) {
+        if (f.isRequired !== g.isRequired)
+          throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `--rename ${key}=${to}: the field becomes ${g.isRequired ? "required" : "optional"} as it is renamed.`, {
+            hint: "Rename the field in one change and change its optionality in a later one.",
+          });
+        // @map keeps the column: nothing changes in the database.
+        change("column-renamed", false, key, `field ${f.name} renamed to ${to}; its column ${columnOf(g)} keeps its name (@map)`);
+        continue;
+      }
       out.columnRenames.push({ model: m.name, from: f.name, to });
       change("column-renamed", true, key, `field ${f.name} renamed to ${to}: copied in batches, the old column dropped by the final migration`);
       continue;
@@ -293,6 +357,17 @@ function analyzeModel(m: DmmfModel, t: DmmfModel, target: Datamodel, decisions: 
     const g = after.get(f.name);
     if (!g) continue;
     const key = `${m.name}.${f.name}`;
+    if (columnOf(f) !== columnOf(g)) {
+      // The same field with another @map: Prisma's diff drops the column and adds an empty one.
+      if (!sameType(f, g) || nativeOf(f) !== nativeOf(g) || f.isRequired !== g.isRequired)
+        throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `${key}: its column is renamed (${columnOf(f)} → ${columnOf(g)}) and its type or optionality changes too.`, {
+          hint: "Rename the column in one change and change the field in a later one (two `breakwater plan` runs).",
+        });
+      if (f.isId) throw new BreakwaterError("BW_UNSUPPORTED_CHANGE", `Renaming the primary key column of ${key} is not scaffolded.`, { hint: "Keep its @map." });
+      out.columnRenames.push({ model: m.name, from: f.name, to: g.name });
+      change("column-renamed", true, key, `column ${columnOf(f)} renamed to ${columnOf(g)} (@map; Prisma's migration drops ${columnOf(f)} with its values)`);
+      continue;
+    }
     if (!sameType(f, g) || nativeOf(f) !== nativeOf(g)) {
       out.typeChanges.push({ model: m.name, field: f.name });
       change("type-changed", true, key, `type ${typeText(f)} → ${typeText(g)}: every value is checked to convert without loss before the final migration`);
