@@ -28,7 +28,7 @@ describe("command line usage", () => {
     const result = await runCli([], { cwd: await tempProject(), env: { DATABASE_URL: "" } });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^Usage: breakwater \[options\] \[command\]/);
-    assert.match(result.stdout, /\brun <plan>/);
+    assert.match(result.stdout, /\brun \[options\] <plan>/);
   });
 
   it("exits 0 for --help, help <command> and --version", async () => {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { fileStore, renameEnumValue } from "../../packages/breakwater/src/index.ts";
 import path from "node:path";
 import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
+import { cleanup } from "../../packages/breakwater/src/runner/cleanup.ts";
 import { RunFailure, rollbackRunById } from "../../packages/breakwater/src/runner/runner.ts";
 import { createTestDatabase, enumLabels, runInProcess, tempProject, type TestDatabase } from "../harness.ts";
 
@@ -50,6 +51,8 @@ describe("lock_timeout with retries", () => {
   });
 
   it("gives up with BW_LOCK_TIMEOUT after the last retry, leaves the table as it was, and rollback clears the rest", async () => {
+    // The first run set the old column aside until cleanup: the column's type changes again after it.
+    await cleanup(t.url, { olderThanSeconds: 0, dryRun: false, reconnectTimeoutMs: 10_000, lock: resolveConfig({}, "/", null, {}).lock });
     const holder = await t.connect();
     await holder.query("BEGIN");
     await holder.query(`SELECT count(*) FROM "User"`);

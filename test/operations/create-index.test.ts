@@ -47,10 +47,11 @@ for (const online of [false, true]) {
         assert.equal(await shape(t.db), reference.shape, "the schema Prisma's own migration builds");
         assert.equal(await checksum(t.db, `"User"`, untouched), reference.sums.users);
         assert.equal(await checksum(t.db, `"Post"`), reference.sums.posts);
+        // No step needs writers stopped: no maintenance mode in either mode.
         assert.equal(
           r.events.some((e) => e.type === "maintenance"),
-          !online,
-          online ? "no maintenance mode" : "maintenance mode on during the run",
+          false,
+          "no maintenance mode",
         );
         const build = r.events.find((e) => e.type === "step-done" && e.label.startsWith("build unique index User_email_key"));
         assert.ok(build && build.type === "step-done" && build.lockMode === "SHARE UPDATE EXCLUSIVE", "built CONCURRENTLY");

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { addEnumValue, backfill, renameEnumValue } from "../../packages/breakwater/src/index.ts";
+import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
+import { cleanup } from "../../packages/breakwater/src/runner/cleanup.ts";
 import { createTestDatabase, enumLabels, runInProcess, type TestDatabase } from "../harness.ts";
 
 // Names with quotes, spaces, capitals and dots; values with quotes and spaces.
@@ -47,6 +49,13 @@ describe("identifiers with quotes, spaces and capitals", () => {
       assert.deepEqual(counts, { to: 2000, admin: 1000 });
       const index = await t.db.one<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${q(schema)}.${q("idx " + column)}`]);
       assert.ok(index.ok);
+      // What the shadow contract set aside goes, by its odd names too: the next test renames the column again.
+      const dropped = await cleanup(t.url, { olderThanSeconds: 0, dryRun: false, reconnectTimeoutMs: 10_000, lock: resolveConfig({}, "/", null, {}).lock });
+      assert.equal(dropped.runs.length, 1);
+      const aside = await t.db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname LIKE '%\\_\\_bw\\_old' AND NOT attisdropped`, [
+        `${q(schema)}.${q(table)}`,
+      ]);
+      assert.equal(aside.rows.length, 0);
     });
   }
 

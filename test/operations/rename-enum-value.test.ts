@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { renameEnumValue } from "../../packages/breakwater/src/index.ts";
 import { rewriteIndexDefinition } from "../../packages/breakwater/src/operations/rename-enum-value.ts";
+import { resolveConfig } from "../../packages/breakwater/src/config/config.ts";
+import { cleanup } from "../../packages/breakwater/src/runner/cleanup.ts";
 import { createTestDatabase, enumLabels, runInProcess, type TestDatabase } from "../harness.ts";
+import { checksum, keptTables, runner, shape } from "./schema-fixtures.ts";
 
 async function createAccounts(t: TestDatabase): Promise<void> {
   await t.db.query(`
@@ -81,10 +84,11 @@ for (const contract of ["shadow", "typeSwap"] as const) {
         { table: "Account", column: "role", def: `'EMPLOYEE'::"Role"`, notnull: true },
         { table: "Invite", column: "role", def: `'ADMIN'::"Role"`, notnull: true },
       ]);
-      // Indexes under their original names, valid, on the new column.
+      // Indexes under their original names, valid, on the new column (the shadow contract keeps
+      // the old column's, set aside with it until cleanup).
       const indexes = await t.db.query<{ name: string; def: string; valid: boolean }>(
         `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS def, i.indisvalid AS valid FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-          WHERE i.indrelid = '"Account"'::regclass ORDER BY 1`,
+          WHERE i.indrelid = '"Account"'::regclass AND pg_get_indexdef(i.indexrelid) NOT LIKE '%\\_\\_bw\\_old%' ORDER BY 1`,
       );
       assert.deepEqual(
         indexes.rows.map((r) => [r.name, r.valid]),
@@ -101,9 +105,23 @@ for (const contract of ["shadow", "typeSwap"] as const) {
       await t.db.query(`INSERT INTO "Account" (id, role) VALUES (100001, 'MANAGER')`);
       const inserted = await t.db.one<{ role: string }>(`SELECT role::text FROM "Account" WHERE id = 100000`);
       assert.equal(inserted.role, "EMPLOYEE");
-      // Nothing of breakwater's machinery is left on the tables.
-      const leftovers = await t.db.query(`SELECT tgname FROM pg_trigger WHERE tgrelid IN ('"Account"'::regclass, '"Invite"'::regclass) AND NOT tgisinternal`);
-      assert.equal(leftovers.rowCount, 0);
+      // Nothing of breakwater's machinery is left on the tables but, with the shadow contract, the
+      // old columns set aside (kept filled by a trigger each) until cleanup; the type swap keeps a
+      // snapshot of the rows it rewrote instead.
+      const triggers = await t.db.query(`SELECT tgname FROM pg_trigger WHERE tgrelid IN ('"Account"'::regclass, '"Invite"'::regclass) AND NOT tgisinternal`);
+      assert.equal(triggers.rowCount, contract === "shadow" ? 3 : 0);
+      const aside = await t.db.query(`SELECT attrelid::regclass::text AS t, attname FROM pg_attribute WHERE attname LIKE '%\\_\\_bw\\_old' AND NOT attisdropped ORDER BY 1, 2`);
+      assert.deepEqual(
+        aside.rows,
+        contract === "shadow" ?
+          [
+            { t: `"Account"`, attname: "previousRole__bw_old" },
+            { t: `"Account"`, attname: "role__bw_old" },
+            { t: `"Invite"`, attname: "role__bw_old" },
+          ]
+        : [],
+      );
+      assert.equal((await keptTables(t.db)).length, contract === "shadow" ? 0 : 3, "a snapshot only where the contract rewrites the column");
       const types = await t.db.query(`SELECT typname FROM pg_type WHERE typname LIKE 'Role%' AND typtype = 'e'`);
       assert.deepEqual(types.rows, [{ typname: "Role" }]);
       // The report carries the seeds' numbers.
@@ -189,6 +207,112 @@ describe("renameEnumValue planning", () => {
       assert.deepEqual(await enumLabels(t.db, '"Role"'), ["STAFF", "ADMIN"]);
     } finally {
       await t.drop();
+    }
+  });
+});
+
+describe("renameEnumValue with the shadow contract in maintenance mode", () => {
+  const createUsers = (t: TestDatabase) =>
+    t.db.query(`
+      CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
+      CREATE TABLE "User" (id serial PRIMARY KEY, email text NOT NULL UNIQUE, role "Role" NOT NULL DEFAULT 'USER');
+      CREATE INDEX "User_role_idx" ON "User" (role);
+      INSERT INTO "User" (email, role) SELECT 'u' || i || '@example.com', (CASE WHEN i % 10 = 0 THEN 'ADMIN' ELSE 'USER' END)::"Role" FROM generate_series(1, 5000) i;
+      ANALYZE "User";`);
+  const plan = (id: string) => ({ id, steps: [renameEnumValue({ enum: "Role", from: "USER", to: "EMPLOYEE", add: ["MANAGER"], contract: "shadow", appReadsNewValues: true })] });
+
+  it("takes no snapshot and sets the old column aside: a rollback after completion renames it back", async () => {
+    const t = await createTestDatabase();
+    try {
+      await createUsers(t);
+      const original = await checksum(t.db, `"User"`);
+      const originalShape = await shape(t.db);
+      const r = await runner(t);
+      const outcome = await r.run(plan("set_aside"));
+      assert.equal(outcome.state, "completed");
+      assert.ok(!r.events.some((e) => e.type === "step-start" && /snapshot/.test(e.label)), "no snapshot step");
+      assert.deepEqual(await keptTables(t.db), []);
+      const aside = await t.db.one<{ n: number; type: string }>(
+        `SELECT count(*) FILTER (WHERE role__bw_old::text = 'USER')::int AS n,
+                (SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = '"User"'::regclass AND attname = 'role__bw_old') AS type FROM "User"`,
+      );
+      assert.equal(aside.n, 4500, "the old column keeps every original value");
+      assert.match(aside.type, /^breakwater\./, "the old type waits in the breakwater schema");
+      // Rows written after completion get the old column's value too.
+      await t.db.query(`INSERT INTO "User" (email) VALUES ('late@example.com')`);
+      assert.equal((await t.db.one<{ old: string }>(`SELECT role__bw_old::text AS old FROM "User" WHERE email = 'late@example.com'`)).old, "USER");
+      const started = performance.now();
+      await r.rollback(outcome.runId);
+      const rollbackMs = performance.now() - started;
+      assert.equal(await checksum(t.db, `"User"`, `email <> 'late@example.com'`), original, "every row reads as before the run");
+      assert.equal((await t.db.one<{ role: string }>(`SELECT role::text FROM "User" WHERE email = 'late@example.com'`)).role, "USER");
+      await t.db.query(`DELETE FROM "User" WHERE email = 'late@example.com'`);
+      assert.equal(await shape(t.db), originalShape, "the original schema, the enum's values included (none was added to the old type)");
+      assert.ok(rollbackMs < 5000, `rollback after completion renames (${Math.round(rollbackMs)} ms)`);
+    } finally {
+      await t.drop();
+    }
+  });
+
+  it("refuses a rollback after completion while rows hold a value the old type lacks, and rolls back once they change", async () => {
+    const t = await createTestDatabase();
+    try {
+      await createUsers(t);
+      const original = await checksum(t.db, `"User"`);
+      const r = await runner(t);
+      const outcome = await r.run(plan("manager_written"));
+      await t.db.query(`UPDATE "User" SET role = 'MANAGER' WHERE id IN (3, 4)`);
+      const before = await checksum(t.db, `"User"`);
+      await assert.rejects(r.rollback(outcome.runId), (error: { code: string; message: string }) => {
+        assert.equal(error.code, "BW_ROLLBACK_CONFLICT");
+        assert.match(error.message, /2 row\(s\) of User hold a value of role that Role did not have before the run \(e\.g\. MANAGER\)/);
+        return true;
+      });
+      assert.equal(await checksum(t.db, `"User"`), before, "nothing changed");
+      assert.deepEqual(await enumLabels(t.db, '"Role"'), ["EMPLOYEE", "MANAGER", "ADMIN"]);
+      await t.db.query(`UPDATE "User" SET role = 'EMPLOYEE' WHERE id IN (3, 4)`);
+      assert.equal((await r.rollback(outcome.runId)).state, "rolled_back");
+      assert.equal(await checksum(t.db, `"User"`), original);
+      const column = await t.db.one<{ notnull: boolean; checks: number }>(
+        `SELECT attnotnull AS notnull, (SELECT count(*)::int FROM pg_constraint WHERE conrelid = '"User"'::regclass AND contype = 'c') AS checks
+           FROM pg_attribute WHERE attrelid = '"User"'::regclass AND attname = 'role'`,
+      );
+      assert.deepEqual(column, { notnull: true, checks: 0 }, "NOT NULL again, the check that proved it gone");
+    } finally {
+      await t.drop();
+    }
+  });
+
+  it("cleanup drops what the contract set aside; the schema is then the one Prisma's migration builds", async () => {
+    const t = await createTestDatabase();
+    const expected = await createTestDatabase();
+    try {
+      await createUsers(t);
+      const r = await runner(t);
+      const outcome = await r.run(plan("to_clean"));
+      // Prisma's own migration for the same change, on the same starting schema.
+      await createUsers(expected);
+      await expected.db.query(`
+        CREATE TYPE "Role_new" AS ENUM ('EMPLOYEE', 'MANAGER', 'ADMIN');
+        ALTER TABLE "User" ALTER COLUMN role DROP DEFAULT;
+        ALTER TABLE "User" ALTER COLUMN role TYPE "Role_new" USING (CASE role::text WHEN 'USER' THEN 'EMPLOYEE' ELSE role::text END::"Role_new");
+        ALTER TYPE "Role" RENAME TO "Role_old";
+        ALTER TYPE "Role_new" RENAME TO "Role";
+        DROP TYPE "Role_old";
+        ALTER TABLE "User" ALTER COLUMN role SET DEFAULT 'EMPLOYEE';`);
+      const { lock } = resolveConfig({}, r.dir, null, {});
+      const result = await cleanup(t.url, { olderThanSeconds: 0, dryRun: false, reconnectTimeoutMs: 10_000, lock });
+      assert.deepEqual(
+        result.runs.map((run) => [run.id, run.setAside]),
+        [[outcome.runId, ["drop the old column and type set aside"]]],
+      );
+      assert.equal(await shape(t.db), await shape(expected.db));
+      assert.equal(await checksum(t.db, `"User"`), await checksum(expected.db, `"User"`));
+      const types = await t.db.query(`SELECT 1 FROM pg_type WHERE typnamespace = 'breakwater'::regnamespace AND typtype = 'e'`);
+      assert.equal(types.rows.length, 0, "the old type is gone too");
+    } finally {
+      await t.drop();
+      await expected.drop();
     }
   });
 });

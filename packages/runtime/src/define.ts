@@ -232,6 +232,11 @@ export interface BreakwaterConfig {
     maxBatchRate?: number;
     /** the transform waits between batches while a standby replays more than this far behind (default 1000) */
     maxReplicaLagMs?: number;
+    /**
+     * a flag file, relative to the working directory: while it exists, the transform (and the
+     * verification) holds between two batches, as with `breakwater pause` (default: none)
+     */
+    pauseFile?: string;
   };
   /** how long a run retries a lost connection before it stops, resumable */
   reconnect?: { timeoutMs?: number };

@@ -11,7 +11,7 @@ export function registerCleanup(program: Command): void {
   defineCommand<CommandOptions & { olderThan: string; dryRun?: boolean }>(program, {
     name: "cleanup",
     description:
-      "Drop what completed runs older than --older-than kept for a rollback (snapshot tables; old columns and types online contracts set aside); such a run can then no longer be rolled back (unfinished runs keep theirs)",
+      "Drop what completed runs older than --older-than kept for a rollback (snapshot tables; old columns and types contracts set aside); such a run can then no longer be rolled back (unfinished runs keep theirs)",
     options: [
       ["--older-than <age>", "runs finished longer ago than this (7d, 12h, 30m)", "7d"],
       ["--dry-run", "only list what would be dropped"],

@@ -137,7 +137,9 @@ export class EventRenderer {
         break;
       }
       case "paused":
-        this.line(`  ${this.mark("warning", c.yellow)}paused "${event.label}" between batches (breakwater pause); \`breakwater continue ${event.runId}\` goes on`);
+        if (event.reason === "flag-file")
+          this.line(`  ${this.mark("warning", c.yellow)}"${event.label}" paused: flag file ${event.file} exists (between batches); removing it goes on`);
+        else this.line(`  ${this.mark("warning", c.yellow)}paused "${event.label}" between batches (breakwater pause); \`breakwater continue ${event.runId}\` goes on`);
         break;
       case "continued":
         this.line(`  continued "${event.label}" after ${(event.pausedMs / 1000).toFixed(1)} s paused`);

@@ -26,7 +26,12 @@ export function registerStatus(program: Command): void {
       for (const run of runs) {
         const current = run.steps.find((s) => s.state !== "done" && s.state !== "skipped" && s.phase !== "rollback");
         const where = run.state === "completed" || run.state === "rolled_back" ? "" : ` at ${current ? `[${current.phase}] ${current.label}` : run.phase}`;
-        const paused = run.pausedAt ? `  ${palette.yellow(`paused since ${run.pausedAt}`)}` : "";
+        const paused = [
+          ...(run.pausedAt ? [palette.yellow(`paused since ${run.pausedAt}`)] : []),
+          ...(run.pauseFile ? [palette.yellow(`paused: flag file ${run.pauseFile.path} exists${run.pauseFile.since ? ` (since ${run.pauseFile.since})` : ""}`)] : []),
+        ]
+          .map((p) => `  ${p}`)
+          .join("");
         lines.push(`${palette.bold(run.id)}  ${run.planId}  ${stateColor(run.state, palette)}${where}${paused}  started ${run.startedAt}`);
         if (run.error) lines.push(`    ${run.error.message}`);
         if (id) for (const s of run.steps) lines.push(`    ${String(s.seq).padStart(4)} ${s.state.padEnd(8)} [${s.phase}] ${s.label}${s.rows ? ` — ${s.rows} rows` : ""}`);

@@ -58,7 +58,12 @@ const configSchema = z
     /** tables with at least this many rows get the shadow-column contract under contract: "auto" */
     shadowThresholdRows: z.number().int().min(0).optional(),
     throttle: z
-      .object({ maxBatchRate: z.number().positive().max(10_000).optional(), maxReplicaLagMs: z.number().int().min(1).max(3_600_000).optional() })
+      .object({
+        maxBatchRate: z.number().positive().max(10_000).optional(),
+        maxReplicaLagMs: z.number().int().min(1).max(3_600_000).optional(),
+        /** while this file exists, transforms and verifications hold between two batches */
+        pauseFile: z.string().min(1).optional(),
+      })
       .strict()
       .default({}),
     /** how long a run retries a lost connection before it stops, resumable */
@@ -97,6 +102,8 @@ export interface ResolvedConfig {
   maxBatchRate: number | null;
   /** the transform waits while a standby replays more than this far behind */
   maxReplicaLagMs: number;
+  /** absolute path of throttle.pauseFile: while it exists, batches hold (null: no flag file) */
+  pauseFile: string | null;
   shadowThresholdRows: number;
   reconnectTimeoutMs: number;
   reportDir: string;
@@ -147,6 +154,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
     batch: { size: c.batch.size ?? defaultBatchPolicy.size, maxMs: c.batch.maxMs ?? defaultBatchPolicy.maxMs, pauseMs: c.batch.pauseMs ?? defaultBatchPolicy.pauseMs },
     maxBatchRate: c.throttle.maxBatchRate ?? null,
     maxReplicaLagMs: c.throttle.maxReplicaLagMs ?? 1000,
+    pauseFile: c.throttle.pauseFile === undefined ? null : path.resolve(cwd, c.throttle.pauseFile),
     shadowThresholdRows: c.shadowThresholdRows ?? 10_000,
     reconnectTimeoutMs: c.reconnect.timeoutMs ?? 60_000,
     reportDir: path.resolve(cwd, c.reportDir ?? "breakwater-reports"),

@@ -129,6 +129,8 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
   result.notes.push(`a rollback, before or after the contract, drops ${where} with every value in it (the run generated them, or the application wrote them since)`);
   // In the expand: the application does not know the column yet, and later steps of the plan may use it.
   if (facts.strategy === "instant") {
+    // Catalog only, one short lock, a column the application does not know yet: no maintenance mode.
+    result.needsMaintenance = false;
     result.summary.push(
       `add ${where} ${definition}: catalog only${input.default === undefined ? "" : " (the default is evaluated once; existing rows read it without being written)"}`,
     );

@@ -167,6 +167,8 @@ export const addForeignKeyOperation: Operation<Input, Facts, "addForeignKey"> = 
     const table = toTableRef(input.table);
     const referenced = toTableRef(input.references.table);
     const plan = emptyPlan();
+    // NOT VALID takes a brief lock and checks writes from then on; VALIDATE lets writers go on: no maintenance mode.
+    plan.needsMaintenance = false;
     const constraint = quoteIdent(facts.name);
     const definition = `FOREIGN KEY (${columnList(input.columns)}) REFERENCES ${quoteTable(referenced)} (${columnList(input.references.columns)}) ON DELETE ${input.onDelete} ON UPDATE ${input.onUpdate}`;
     const description = `foreign key ${facts.name}: ${displayTable(table)} (${input.columns.join(", ")}) → ${displayTable(referenced)} (${input.references.columns.join(", ")}), ON DELETE ${input.onDelete} ON UPDATE ${input.onUpdate}`;

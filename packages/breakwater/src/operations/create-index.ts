@@ -182,6 +182,8 @@ export const createIndexOperation: Operation<Input, Facts, "createIndex"> = {
   plan(input, facts) {
     const table = toTableRef(input.table);
     const plan = emptyPlan();
+    // The build takes SHARE UPDATE EXCLUSIVE: writers go on, so no maintenance mode.
+    plan.needsMaintenance = false;
     const qualified = quoteQualified(table.schema, facts.name);
     const description = `${input.unique ? "unique " : ""}index ${facts.name} on ${displayTable(table)} (${input.columns.map(keyLabel).join(", ")})${input.where ? ` where ${input.where}` : ""}`;
     if (facts.existing === "identical") {

@@ -353,11 +353,7 @@ function planOnline(input: Input, facts: Facts, online: OnlineFacts, context: Pl
     idempotent: true,
   });
   // Per row, so it holds while the application writes (the trigger keeps every write in step).
-  result.checks.push({
-    name: `every row has ${input.to} = ${input.from} (${displayTable(table)})`,
-    sql: `SELECT count(*) FROM ${t} WHERE ${to} IS DISTINCT FROM ${from}`,
-    expect: { equals: 0 },
-  });
+  result.checks.push({ name: `every row has ${input.to} = ${input.from} (${displayTable(table)})`, table, key: online.key, differs: `${to} IS DISTINCT FROM ${from}` });
 
   const contract: Action[] = [];
   if (column.notNull) {

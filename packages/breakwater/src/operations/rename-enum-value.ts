@@ -9,12 +9,28 @@
 //   ACCESS EXCLUSIVE; fine for small tables.
 // - "renameValue" (opt-in): `ALTER TYPE … RENAME VALUE`, catalog only, when `to` is a new value.
 // The original column and type are untouched until the swap, so a failed check leaves them as
-// they were.
+// they were. The shadow swap sets them aside (in maintenance mode as online): a rollback after
+// completion renames them back, and `breakwater cleanup` drops them. Views, materialized views and
+// expression or partial indexes over the enum are carried over: built again with the value's
+// literals mapped (indexes CONCURRENTLY on the shadow column before the swap, views in it).
 import { z } from "zod";
-import { enumColumns, enumTypeDependents, findEnum, type EnumColumn, type KeyColumn, typeExists } from "../db/catalog.ts";
+import {
+  dependentViews,
+  enumColumns,
+  enumTypeDependents,
+  findEnum,
+  indexDefinitions,
+  typeExists,
+  withQualifiedNames,
+  type DependentView,
+  type EnumColumn,
+  type KeyColumn,
+} from "../db/catalog.ts";
 import type { Database } from "@breakwater/runtime/internal";
+import { DefinitionNotRewritable, rewriteDefinition, type EnumRewrite } from "../db/definition-rewrite.ts";
 import { displayTable, quoteIdent, quoteLiteral, quoteQualified, quoteRegExp, quoteTable, type TableRef } from "../db/quote.ts";
 import { fitsName, identifier, preflightError } from "./common.ts";
+import { dollarQuoted, plpgsqlBlock } from "./rename-table.ts";
 import type { Action, CheckSpec, Measure, Operation, OperationPlan, PlanContext, SnapshotSpec, TransformSpec, Proof, SchemaAccepts } from "./types.ts";
 
 const inputSchema = z
@@ -58,24 +74,44 @@ type Input = z.output<typeof inputSchema>;
 interface ColumnFacts {
   column: EnumColumn;
   shadow: string;
-  /** online: the old column's name once set aside at the contract (kept until cleanup) */
+  /** the old column's name once the shadow swap sets it aside (kept until cleanup) */
   aside: string;
   rows: number;
   /** label of the literal default, mapped later; null when there is no default */
   defaultLabel: string | null;
   /** the most common value after mapping: existing rows get it without a write (fast default) */
   commonLabel: string | null;
+  /**
+   * Its expression and partial indexes (pg_get_indexdef, names qualified), each with the
+   * definition that builds it again: on the shadow column and the new type (shadow contract) or in
+   * place (type swap), the value's literals mapped either way.
+   */
+  rebuiltIndexes?: { name: string; definition: string; rebuilt: string }[];
 }
+
+/** A view or materialized view over the enum, dropped and created again by the swap. */
+type CarriedView = Omit<DependentView, "indexes"> & {
+  /** the definition with the value's literals mapped */
+  mapped: string;
+  indexes: { name: string; definition: string; mapped: string }[];
+};
 
 interface Facts {
   oldValues: string[];
   finalValues: string[];
   newType: string;
   oldTypeDuringRollback: string;
-  /** online: the old type's name in the breakwater schema once set aside at the contract */
+  /** the old type's name in the breakwater schema once the shadow swap sets it aside */
   asideType: string;
   strategy: "shadow" | "typeSwap" | "renameValue";
   columns: ColumnFacts[];
+  /** in the order they can be created in (absent from runs journaled before views were carried) */
+  views?: CarriedView[];
+  /**
+   * The shadow swap sets the old columns and type aside in maintenance mode too. Absent from runs
+   * journaled before it did: they dropped the old columns and kept a snapshot, and are rebuilt so.
+   */
+  setsAside?: boolean;
 }
 
 function finalValuesOf(input: Input, oldValues: string[]): string[] {
@@ -132,6 +168,16 @@ async function mostCommonValue(db: Database, column: EnumColumn): Promise<string
   return rows[0]?.value ?? null;
 }
 
+/** breakwater's triggers on the column's table that fire on its writes (an earlier run's reverse trigger, or a sync trigger of one not finished). */
+async function setAsideTriggers(db: Database, column: EnumColumn): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT t.tgname AS name FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+      WHERE t.tgrelid = $1 AND $2 = ANY (t.tgattr::int2[]) AND p.pronamespace = to_regnamespace('breakwater') ORDER BY 1`,
+    [column.relid, column.attnum],
+  );
+  return rows.map((r) => r.name);
+}
+
 async function inspect(db: Database, input: Input, context: PlanContext): Promise<Facts> {
   const type = await findEnum(db, input.schema, input.enum);
   const typeName = `${input.schema}.${input.enum}`;
@@ -141,13 +187,6 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
   }
   const finalValues = finalValuesOf(input, type.values);
   const renamesInPlace = input.contract === "renameValue";
-  const typeDependents = renamesInPlace ? [] : await enumTypeDependents(db, type.oid);
-  if (typeDependents.length > 0) {
-    throw preflightError(
-      `Enum ${typeName} is used by ${typeDependents.join("; ")}; the type cannot be replaced while they depend on it.`,
-      "Drop those objects in an expand `sql` step and recreate them after this step.",
-    );
-  }
   const newType = fitsName(`${input.enum}__bw_new`) ? `${input.enum}__bw_new` : context.objectName("type");
   const oldTypeDuringRollback = fitsName(`${input.enum}__bw_old`) ? `${input.enum}__bw_old` : context.objectName("oldtype");
   if (await typeExists(db, input.schema, newType)) {
@@ -164,6 +203,15 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
     // renameValue batches nothing and copies nothing: it needs no key.
     if (column.key.length === 0 && !renamesInPlace) {
       throw preflightError(`${displayTable(column.table)} has no primary key; breakwater needs one to batch, snapshot and resume.`, "Add a primary key first.");
+    }
+    // A column an earlier run set aside (the old form of this one, kept filled by breakwater's
+    // trigger until cleanup) would lose its trigger's source: the earlier run is finished first.
+    const kept = renamesInPlace ? [] : await setAsideTriggers(db, column);
+    if (kept.length > 0) {
+      throw preflightError(
+        `${where} is kept in step by breakwater's trigger ${kept.join(", ")} of an earlier run (the old column it set aside until cleanup, or a run not finished), so its type cannot change yet.`,
+        "Finish or roll back that run, or drop what it set aside with `breakwater cleanup --older-than 0m` (it can then no longer be rolled back); then run this plan again.",
+      );
     }
     if (column.dependents.length > 0 && !renamesInPlace) {
       throw preflightError(
@@ -196,7 +244,8 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
     : input.contract;
   if (strategy === "renameValue") {
     // ALTER TYPE … RENAME VALUE keeps every row's OID: valid only when `to` is new and the final
-    // order is the old one with `to` in place of `from` (added values right after it).
+    // order is the old one with `to` in place of `from` (added values right after it). Views and
+    // indexes name the value by its OID and read the new label with it: nothing to carry over.
     const expected = finalValuesOf({ ...input, values: undefined }, type.values);
     if (type.values.includes(input.to) || finalValues.join("\u0000") !== expected.join("\u0000")) {
       throw preflightError(
@@ -204,34 +253,111 @@ async function inspect(db: Database, input: Input, context: PlanContext): Promis
         'Use contract: "shadow" (or "typeSwap") to merge into an existing value or reorder.',
       );
     }
+    return { oldValues: type.values, finalValues, newType, oldTypeDuringRollback, asideType: context.objectName("oldtype"), strategy, columns };
   }
-  if (strategy === "shadow") {
-    for (const c of columns) {
-      const where = `${displayTable(c.column.table)}.${c.column.column}`;
-      const blocking = c.column.indexes.filter((i) => !i.simple || i.constraint !== null);
-      if (blocking.length > 0) {
-        throw preflightError(
-          `${where} is part of ${blocking.map((i) => i.name).join(", ")} (an expression, partial or constraint index), which the shadow-column contract cannot rebuild.`,
-          'Use contract: "typeSwap" for this step (it rewrites the table under an exclusive lock), or drop the index first.',
-        );
-      }
-      if (c.column.partitioned && c.column.indexes.length > 0) {
-        throw preflightError(`${where} is on a partitioned table with indexes; indexes cannot be built CONCURRENTLY there.`, 'Use contract: "typeSwap".');
-      }
+  for (const c of columns) {
+    const where = `${displayTable(c.column.table)}.${c.column.column}`;
+    // The shadow contract builds a copy of every index of the column; the type swap rebuilds the
+    // plain ones itself (ALTER COLUMN … TYPE) and breakwater the others.
+    const blocking = c.column.indexes.filter((i) => i.constraint !== null && (strategy === "shadow" || !i.simple));
+    if (blocking.length > 0) {
+      throw preflightError(
+        `${where} is part of ${blocking.map((i) => `${i.name} (backing constraint ${i.constraint})`).join(", ")}, which the ${strategy === "shadow" ? "shadow-column contract" : "type swap"} cannot rebuild.`,
+        strategy === "shadow" ?
+          'Use contract: "typeSwap" for this step (it rewrites the table under an exclusive lock), or drop the constraint first.'
+        : "Drop the constraint first.",
+      );
+    }
+    const shared = c.column.indexes.filter((i) => columns.some((other) => other !== c && other.column.indexes.some((o) => o.oid === i.oid)));
+    if (strategy === "shadow" && shared.length > 0) {
+      throw preflightError(
+        `${shared.map((i) => i.name).join(", ")} use${shared.length === 1 ? "s" : ""} two columns of ${typeName}, which the shadow-column contract cannot rebuild.`,
+        'Use contract: "typeSwap" for this step, or drop the index first.',
+      );
+    }
+    if (strategy === "shadow" && c.column.partitioned && c.column.indexes.length > 0) {
+      throw preflightError(`${where} is on a partitioned table with indexes; indexes cannot be built CONCURRENTLY there.`, 'Use contract: "typeSwap".');
     }
   }
-  if (context.online && strategy === "shadow") {
+  if (strategy === "shadow") {
     for (const c of columns) {
       const taken = await db.query("SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped", [quoteTable(c.column.table), c.aside]);
       if (taken.rows.length > 0) {
         throw preflightError(
           `${displayTable(c.column.table)} already has a column ${c.aside}.`,
-          "It is left from another run: roll that run back (`breakwater rollback <id>`) or drop it.",
+          "It is left from another run: roll that run back (`breakwater rollback <id>`), run `breakwater cleanup`, or drop it.",
         );
       }
     }
   }
-  return { oldValues: type.values, finalValues, newType, oldTypeDuringRollback, asideType: context.objectName("oldtype"), strategy, columns };
+
+  // Views and expression or partial indexes are printed with every name qualified, then rewritten
+  // from their parse tree (not by replacing text, nor by comparing through text: both would change
+  // a 'USER' that is not a value of the enum, or miss one printed otherwise).
+  const rebuilt = (c: ColumnFacts) => c.column.indexes.filter((i) => !i.simple);
+  const { views, blockers, definitions } = await withQualifiedNames(db, async (tx) => ({
+    ...(await dependentViews(tx, type.oid, found)),
+    definitions: await indexDefinitions(
+      tx,
+      columns.flatMap((c) => rebuilt(c).map((i) => i.oid)),
+    ),
+  }));
+  if (blockers.length > 0) {
+    throw preflightError(
+      `The views using ${typeName} (${views.map((v) => `${v.schema}.${v.name}`).join(", ")}) are dropped and created again with the new type, but ${blockers.join("; ")}.`,
+      "Drop those objects in an expand `sql` step and recreate them after this step.",
+    );
+  }
+  const carried = [...views.map((v) => v.oid), ...views.flatMap((v) => v.indexes.map((i) => i.oid)), ...found.flatMap((c) => c.indexes.map((i) => i.oid))];
+  const typeDependents = await enumTypeDependents(db, type.oid, carried);
+  if (typeDependents.length > 0) {
+    throw preflightError(
+      `Enum ${typeName} is used by ${typeDependents.join("; ")}; the type cannot be replaced while they depend on it.`,
+      "Drop those objects in an expand `sql` step and recreate them after this step.",
+    );
+  }
+  const value = { from: input.from, to: input.to };
+  const enumType = { schema: input.schema, name: input.enum };
+  const rewrite = async (sql: string, what: string, rewrite: EnumRewrite): Promise<string> => {
+    try {
+      return await rewriteDefinition(sql, rewrite);
+    } catch (error) {
+      if (!(error instanceof DefinitionNotRewritable)) throw error;
+      throw preflightError(
+        `${what} ${error.message}, so breakwater cannot carry it over to the renamed value.`,
+        `Write the comparison with a value of the enum (role = ${quoteLiteral(input.from)}), or drop it in an expand \`sql\` step and create it again after this step.`,
+      );
+    }
+  };
+  for (const c of columns) {
+    c.rebuiltIndexes = [];
+    for (const index of rebuilt(c)) {
+      const definition = definitions.get(index.oid)!;
+      const onShadow = strategy === "shadow" ? { typeAs: { schema: input.schema, name: newType }, column: { from: c.column.column, to: c.shadow } } : {};
+      c.rebuiltIndexes.push({ name: index.name, definition, rebuilt: await rewrite(definition, `Index ${index.name}`, { type: enumType, value, ...onShadow }) });
+    }
+  }
+  const carriedViews: CarriedView[] = [];
+  for (const view of views) {
+    const what = `${view.materialized ? "Materialized view" : "View"} ${view.schema}.${view.name}`;
+    const unknown = (view.grants ?? []).find((g) => !/^[A-Z]+( [A-Z]+)*$/.test(g.privilege));
+    if (unknown) throw preflightError(`${what} has the privilege ${JSON.stringify(unknown.privilege)}, which breakwater does not know how to grant again.`);
+    const indexes = [];
+    for (const index of view.indexes)
+      indexes.push({ name: index.name, definition: index.definition, mapped: await rewrite(index.definition, `Index ${index.name}`, { type: enumType, value }) });
+    carriedViews.push({ ...view, mapped: await rewrite(view.definition, what, { type: enumType, value }), indexes });
+  }
+  return {
+    oldValues: type.values,
+    finalValues,
+    newType,
+    oldTypeDuringRollback,
+    asideType: context.objectName("oldtype"),
+    strategy,
+    columns,
+    views: carriedViews,
+    setsAside: true,
+  };
 }
 
 /** SQL mapping an old-type value (or NULL) to the new type. */
@@ -250,6 +376,11 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
   const tables = uniqueTables(facts.columns.map((c) => c.column.table));
   const valuesList = (values: string[]) => values.map(quoteLiteral).join(", ");
   const toExisted = facts.oldValues.includes(input.to);
+  const online = context.online;
+  // The shadow swap sets the old columns and type aside (runs journaled before maintenance mode did
+  // so drop them, as they ran).
+  const setsAside = facts.strategy === "shadow" && (online || facts.setsAside === true);
+  const views = facts.views ?? [];
 
   const snapshots: SnapshotSpec[] = [];
   const measures: Measure[] = [];
@@ -263,8 +394,10 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
     snapshot: context.snapshotTable(j),
     /** online: counts the application's writes of `from` */
     counter: context.objectName(`cnt${j}`),
-    /** online, after the contract: keeps the aside column filled (undone by rollback, dropped by cleanup) */
+    /** after the shadow swap: keeps the aside column filled (undone by rollback, dropped by cleanup) */
     reverse: context.objectName(`rev${j}`),
+    /** a rollback after the shadow swap proves the aside column holds no NULL before it is NOT NULL again */
+    asideNotNull: context.objectName(`onn${j}`),
     reverseFn: quoteQualified("breakwater", context.objectName(`rev${j}`)),
     c,
   }));
@@ -277,10 +410,9 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
     const t = quoteTable(c.column.table);
     const col = quoteIdent(c.column.column);
     const label = `${displayTable(c.column.table)}.${c.column.column}`;
-    // Only a contract that writes the original column needs a copy of it: the type swap, and the
-    // shadow swap in maintenance mode (it drops the old column; online sets it aside instead).
-    // renameValue writes no row at all.
-    if (facts.strategy === "typeSwap" || (facts.strategy === "shadow" && !context.online))
+    // Only a contract that writes the original column needs a copy of it: the type swap. The
+    // shadow swap sets the original column aside unwritten; renameValue writes no row at all.
+    if (facts.strategy === "typeSwap" || (facts.strategy === "shadow" && !setsAside))
       snapshots.push({
         into: snapshot,
         table: c.column.table,
@@ -310,8 +442,9 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
     if (!context.online) shadowChecks.push(carried);
     shadowChecks.push({
       name: `every row carried to the new type (${label})`,
-      sql: `SELECT count(*) FROM ${t} WHERE ${quoteIdent(c.shadow)} IS DISTINCT FROM ${mapExpression(input, col, newType)}`,
-      expect: { equals: 0 },
+      table: c.column.table,
+      key: c.column.key,
+      differs: `${quoteIdent(c.shadow)} IS DISTINCT FROM ${mapExpression(input, col, newType)}`,
     });
     if (!context.online)
       afterSwapChecks.push(
@@ -339,6 +472,16 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
   const swapTypes = [`DROP TYPE ${oldType}`, `ALTER TYPE ${newType} RENAME TO ${quoteIdent(input.enum)}`];
   const mappedDefault = (c: ColumnFacts, typeSql: string) =>
     c.defaultLabel === null ? null : `${quoteLiteral(c.defaultLabel === input.from ? input.to : c.defaultLabel)}::${typeSql}`;
+  // The type swap's expression and partial indexes: ALTER COLUMN … TYPE would build them again from
+  // their text, whose literals name the old type, so breakwater drops them and builds them itself.
+  const rebuiltInPlace =
+    facts.strategy === "typeSwap" ?
+      facts.columns
+        .flatMap((c) => (c.rebuiltIndexes ?? []).map((i) => ({ ...i, schema: c.column.table.schema })))
+        // An index over two columns of the enum is listed under each.
+        .filter((i, n, all) => all.findIndex((o) => o.schema === i.schema && o.name === i.name) === n)
+    : [];
+  const dropRebuiltInPlace = rebuiltInPlace.map((i) => `DROP INDEX ${quoteQualified(i.schema, i.name)}`);
 
   // After the contract: back to the old type, USER restored from the snapshot. Rewrites the table.
   const rollbackAfterContract: Action[] = [
@@ -346,6 +489,8 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       label: `restore type ${input.enum} (${facts.oldValues.join(", ")}) and the ${input.from} rows from the snapshot`,
       lock: { tables, mode: "ACCESS EXCLUSIVE" },
       statements: [
+        ...dropViews(views),
+        ...dropRebuiltInPlace,
         `CREATE TYPE ${restoreType} AS ENUM (${valuesList(facts.oldValues)})`,
         ...names.flatMap(({ c, snapshot }) => {
           const t = quoteTable(c.column.table);
@@ -360,6 +505,8 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
         }),
         `DROP TYPE ${oldType}`,
         `ALTER TYPE ${restoreType} RENAME TO ${quoteIdent(input.enum)}`,
+        ...rebuiltInPlace.map((i) => i.definition),
+        ...createViews(views, "original"),
       ],
     },
   ];
@@ -420,6 +567,8 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       commitPoint: true,
       checks: afterSwapChecks,
       statements: [
+        ...dropViews(views),
+        ...dropRebuiltInPlace,
         ...facts.columns.flatMap((c) => {
           const t = quoteTable(c.column.table);
           const col = quoteIdent(c.column.column);
@@ -431,6 +580,8 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
           ];
         }),
         ...swapTypes,
+        ...rebuiltInPlace.map((i) => i.rebuilt),
+        ...createViews(views, "mapped"),
       ],
     };
     return {
@@ -451,7 +602,6 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
 
   // Shadow strategy.
   const expand: Action[] = [];
-  const online = context.online;
   // Online, the type in use gets the new values first (each committed on its own before use), so
   // that both application versions can write during the window: the old one `from`, the new one `to`.
   const intermediate = online ? [input.to, ...input.add].filter((v, i, all) => !facts.oldValues.includes(v) && all.indexOf(v) === i) : [];
@@ -515,35 +665,24 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
   }
   // Prepared before maintenance mode (none of it needs writes stopped): the NOT NULL proof and the
   // indexes of the shadow column. The contract itself is the swap.
-  const prepare: Action[] = [];
+  const prepare: Action[] = names.flatMap(({ c, notNull }) => (c.column.notNull ? proveNotNull(c.column.table, c.shadow, notNull) : []));
   const contract: Action[] = [];
-  for (const { c, notNull } of names) {
-    if (!c.column.notNull) continue;
-    const t = quoteTable(c.column.table);
-    // SET NOT NULL skips its table scan when a valid CHECK (col IS NOT NULL) exists (PostgreSQL ≥ 12);
-    // VALIDATE CONSTRAINT scans under SHARE UPDATE EXCLUSIVE, which lets reads and writes go on.
-    prepare.push({
-      label: `prove ${displayTable(c.column.table)}.${c.shadow} is never NULL (CHECK NOT VALID)`,
-      lock: { tables: [c.column.table], mode: "ACCESS EXCLUSIVE" },
-      statements: [`ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(notNull)} CHECK (${quoteIdent(c.shadow)} IS NOT NULL) NOT VALID`],
-    });
-    prepare.push({
-      label: `validate that check without blocking writes`,
-      lock: { tables: [c.column.table], mode: "SHARE UPDATE EXCLUSIVE" },
-      statements: [`ALTER TABLE ${t} VALIDATE CONSTRAINT ${quoteIdent(notNull)}`],
-    });
-  }
   const indexRenames: string[] = [];
   const indexDrops: string[] = [];
-  /** online: the old column's indexes, renamed aside with it (and back by a rollback) */
+  /** the old column's indexes, renamed aside with it (and back by a rollback after completion) */
   const asideIndexes: { original: string; aside: string; copy: string; schema: string }[] = [];
   for (const [j, { c }] of names.entries()) {
     for (const [k, index] of c.column.indexes.entries()) {
       const copy = context.objectName(`ix${j}_${k}`);
       const copySql = quoteQualified(c.column.table.schema, copy);
+      // An expression or partial index: its definition rewritten at preflight (the shadow column,
+      // the new type, the value's literals mapped). A plain one: its key columns renamed.
+      const rebuilt = c.rebuiltIndexes?.find((i) => i.name === index.name);
       prepare.push({
         label: `build index ${index.name} on ${c.shadow} CONCURRENTLY`,
-        statements: [rewriteIndexDefinition(index.definition, c.column.columnInIndexDefinition, c.shadow, quoteIdent(copy))],
+        statements: [
+          rebuilt ? buildConcurrentlyAs(rebuilt.rebuilt, quoteIdent(copy)) : rewriteIndexDefinition(index.definition, c.column.columnInIndexDefinition, c.shadow, quoteIdent(copy)),
+        ],
         outsideTransaction: {
           skipIf: `SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(${quoteLiteral(copySql)}) AND indisvalid)`,
           cleanupBeforeRetry: [`DROP INDEX CONCURRENTLY IF EXISTS ${copySql}`],
@@ -554,17 +693,28 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       asideIndexes.push({ original: index.name, aside: context.objectName(`oix${j}_${k}`), copy, schema: c.column.table.schema });
     }
   }
-  // Online, the rows written after the contract get the old column's value too (the inverse
-  // mapping), so a rollback after completion renames back instead of copying data.
-  const inverse = (valueSql: string) =>
-    toExisted ?
-      `${valueSql}::text::${asideType}`
-    : `(CASE ${valueSql}::text WHEN ${quoteLiteral(input.to)} THEN ${quoteLiteral(input.from)} ELSE ${valueSql}::text END)::${asideType}`;
+  const asideIndexesOf = (c: ColumnFacts) => asideIndexes.filter((x) => c.column.indexes.some((i) => i.name === x.original) && x.schema === c.column.table.schema);
+  // The rows written after the swap get the old column's value too (the inverse mapping), so a
+  // rollback after completion renames back instead of copying data. A value the old type cannot
+  // hold (in maintenance mode an `add` value, which only online is added to it for the window; or
+  // one a later run brings) leaves the old column NULL and never fails the write: a rollback after
+  // completion then refuses, naming it.
+  const reverseBody = (col: string, aside: string) =>
+    `DECLARE bw_old text := ${toExisted ? `NEW.${col}::text` : `CASE NEW.${col}::text WHEN ${quoteLiteral(input.to)} THEN ${quoteLiteral(input.from)} ELSE NEW.${col}::text END`};
+BEGIN
+  NEW.${aside} := CASE WHEN bw_old = ANY (enum_range(NULL::${asideType})::text[]) THEN bw_old::${asideType} END;
+  RETURN NEW;
+END`;
+  const unrepresentable = facts.finalValues.filter((v) => !facts.oldValues.includes(v) && !intermediate.includes(v) && v !== input.to);
+  const swapLabel = `swap ${facts.columns.length} column(s) and the type by rename${setsAside ? ", the old ones set aside" : ""}${views.length ? `, ${views.length} view(s) created again` : ""}`;
   contract.push({
-    label: online ? `swap ${facts.columns.length} column(s) and the type by rename, the old ones set aside` : `swap ${facts.columns.length} column(s) and the type by rename`,
+    label: swapLabel,
     lock: { tables, mode: "ACCESS EXCLUSIVE" },
     commitPoint: true,
     statements: [
+      // The views over the old columns and type go first (set aside, those would follow them), and
+      // come back over the new ones at the end.
+      ...dropViews(views),
       ...names.flatMap(({ c, trigger, fn, notNull, counter, reverse, reverseFn }) => {
         const t = quoteTable(c.column.table);
         const col = quoteIdent(c.column.column);
@@ -572,36 +722,37 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
         return [
           `DROP TRIGGER ${quoteIdent(trigger)} ON ${t}`,
           `DROP FUNCTION ${fn}()`,
-          ...(online ?
+          ...(online ? [`DROP TRIGGER ${quoteIdent(counter)} ON ${t}`] : []),
+          ...(setsAside ?
             [
-              `DROP TRIGGER ${quoteIdent(counter)} ON ${t}`,
-              ...asideIndexes
-                .filter((x) => c.column.indexes.some((i) => i.name === x.original) && x.schema === c.column.table.schema)
-                .map((x) => `ALTER INDEX ${quoteQualified(x.schema, x.original)} RENAME TO ${quoteIdent(x.aside)}`),
+              ...asideIndexesOf(c).map((x) => `ALTER INDEX ${quoteQualified(x.schema, x.original)} RENAME TO ${quoteIdent(x.aside)}`),
               `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${quoteIdent(c.aside)}`,
+              // The reverse trigger fills it on every insert; NULL where the old type lacks the value.
+              ...(c.defaultLabel === null ? [] : [`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(c.aside)} DROP DEFAULT`]),
+              ...(c.column.notNull ? [`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(c.aside)} DROP NOT NULL`] : []),
             ]
           : [`ALTER TABLE ${t} DROP COLUMN ${col}`]),
           `ALTER TABLE ${t} RENAME COLUMN ${quoteIdent(c.shadow)} TO ${col}`,
           ...(def === null ? [] : [`ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT ${def}`]),
           ...(c.column.notNull ? [`ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`, `ALTER TABLE ${t} DROP CONSTRAINT ${quoteIdent(notNull)}`] : []),
-          ...(online ?
+          ...(setsAside ?
             [
-              `CREATE FUNCTION ${reverseFn}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $bw$ BEGIN NEW.${quoteIdent(c.aside)} := ${inverse(`NEW.${col}`)}; RETURN NEW; END $bw$`,
+              `CREATE FUNCTION ${reverseFn}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS ${dollarQuoted(reverseBody(col, quoteIdent(c.aside)))}`,
               `CREATE TRIGGER ${quoteIdent(reverse)} BEFORE INSERT OR UPDATE OF ${col} ON ${t} FOR EACH ROW EXECUTE FUNCTION ${reverseFn}()`,
             ]
           : []),
         ];
       }),
       ...indexRenames,
-      ...(online ?
+      ...(online ? [`DROP FUNCTION ${countFn}()`, `DROP SEQUENCE ${oldWrites}`] : []),
+      ...(setsAside ?
         [
-          `DROP FUNCTION ${countFn}()`,
-          `DROP SEQUENCE ${oldWrites}`,
           `ALTER TYPE ${oldType} RENAME TO ${quoteIdent(facts.asideType)}`,
           `ALTER TYPE ${quoteQualified(input.schema, facts.asideType)} SET SCHEMA breakwater`,
           `ALTER TYPE ${newType} RENAME TO ${quoteIdent(input.enum)}`,
         ]
       : swapTypes),
+      ...createViews(views, "mapped"),
     ],
   });
   contract.push({ label: "refresh planner statistics (ANALYZE)", statements: tables.map((t) => `ANALYZE ${quoteTable(t)}`) });
@@ -631,7 +782,14 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       ],
     },
   ];
-  if (!online) {
+  const notes = ["columns swapped by rename move to the end of the table's column order"];
+  const materialized = views.filter((v) => v.materialized && v.populated);
+  if (materialized.length > 0) {
+    notes.push(
+      `the swap runs the query of ${materialized.map((v) => `${v.schema}.${v.name}`).join(", ")} again (materialized view${materialized.length > 1 ? "s" : ""} created again WITH DATA) while it holds its lock; so does a rollback after completion`,
+    );
+  }
+  if (!setsAside) {
     return {
       summary,
       expand,
@@ -645,25 +803,46 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       rollback,
       rollbackAfterContract,
       changes,
-      notes: ["columns swapped by rename move to the end of the table's column order"],
+      notes,
     };
   }
-  // Online, after the contract: rename back (catalog only, one short exclusive lock), then drop the
-  // new column and type. Rows written since hold the old column's value through the reverse trigger.
+  // After completion: rename back (catalog only, one short exclusive lock), then drop the new
+  // column and type. Rows written since hold the old column's value through the reverse trigger;
+  // where it could not (a value the old type lacks), the rollback refuses before changing anything.
+  const guards: Action[] = [
+    {
+      label: `check that the column${names.length > 1 ? "s" : ""} set aside hold every row's value`,
+      statements: names.map(({ c }) => {
+        const t = quoteTable(c.column.table);
+        const lost = `${quoteIdent(c.aside)} IS NULL AND ${quoteIdent(c.column.column)} IS NOT NULL`;
+        // 22P02, which the runner reports as rows the old schema cannot hold (BW_ROLLBACK_CONFLICT).
+        return plpgsqlBlock(
+          `SELECT count(*), min(${quoteIdent(c.column.column)}::text) INTO bw_n, bw_value FROM ${t} WHERE ${lost};
+           IF bw_n > 0 THEN
+             RAISE EXCEPTION USING ERRCODE = 'invalid_text_representation', MESSAGE = bw_n || ${quoteLiteral(` row(s) of ${displayTable(c.column.table)} hold a value of ${c.column.column} that ${input.enum} did not have before the run (e.g. `)} || bw_value || ')';
+           END IF;`,
+          "bw_n bigint; bw_value text;",
+        );
+      }),
+    },
+    ...names.flatMap(({ c, asideNotNull }) => (c.column.notNull ? proveNotNull(c.column.table, c.aside, asideNotNull) : [])),
+  ];
   const renameBack: Action = {
     label: `rename the columns set aside and ${input.enum} back`,
     lock: { tables, mode: "ACCESS EXCLUSIVE" },
     statements: [
-      ...names.flatMap(({ c, reverse, reverseFn }) => {
+      ...dropViews(views),
+      ...names.flatMap(({ c, reverse, reverseFn, asideNotNull }) => {
         const t = quoteTable(c.column.table);
         const col = quoteIdent(c.column.column);
-        const mine = asideIndexes.filter((x) => c.column.indexes.some((i) => i.name === x.original) && x.schema === c.column.table.schema);
+        const mine = asideIndexesOf(c);
         return [
           `DROP TRIGGER IF EXISTS ${quoteIdent(reverse)} ON ${t}`,
           `DROP FUNCTION IF EXISTS ${reverseFn}()`,
           ...mine.map((x) => `ALTER INDEX ${quoteQualified(x.schema, x.original)} RENAME TO ${quoteIdent(x.copy)}`),
           `ALTER TABLE ${t} RENAME COLUMN ${col} TO ${quoteIdent(c.shadow)}`,
           `ALTER TABLE ${t} RENAME COLUMN ${quoteIdent(c.aside)} TO ${col}`,
+          ...(c.column.notNull ? [`ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`, `ALTER TABLE ${t} DROP CONSTRAINT ${quoteIdent(asideNotNull)}`] : []),
           ...mine.map((x) => `ALTER INDEX ${quoteQualified(x.schema, x.aside)} RENAME TO ${quoteIdent(x.original)}`),
         ];
       }),
@@ -677,6 +856,7 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       ),
       ...names.map(({ c }) => `ALTER TABLE ${quoteTable(c.column.table)} DROP COLUMN ${quoteIdent(c.shadow)}`),
       `DROP TYPE ${newType}`,
+      ...createViews(views, "original"),
     ],
   };
   return {
@@ -690,14 +870,19 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
     contract,
     finalChecks,
     rollback,
-    rollbackAfterContract: [renameBack],
+    rollbackAfterContract: [...guards, renameBack],
     changes,
     notes: [
-      "columns swapped by rename move to the end of the table's column order",
+      ...notes,
       `the old column${names.length > 1 ? "s" : ""} (${names.map(({ c }) => c.aside).join(", ")}) and type (breakwater.${facts.asideType}) stay, kept filled, until \`breakwater cleanup\`; a rollback after completion renames them back`,
       ...(intermediate.length ? [`${intermediate.join(", ")} stay in ${input.enum} after a rollback (PostgreSQL cannot remove an enum value)`] : []),
+      ...(unrepresentable.length ?
+        [`rows written after completion with ${unrepresentable.join(", ")} (not in ${input.enum} before the run) make a rollback after completion refuse until they change`]
+      : []),
     ],
-    oldFormWrites: { sequence: oldWrites, what: `${input.from} to ${names.map(({ c }) => `${displayTable(c.column.table)}.${c.column.column}`).join(", ")}` },
+    ...(online ?
+      { oldFormWrites: { sequence: oldWrites, what: `${input.from} to ${names.map(({ c }) => `${displayTable(c.column.table)}.${c.column.column}`).join(", ")}` } }
+    : {}),
     cleanup: [
       {
         label: `drop the old column${names.length > 1 ? "s" : ""} and type set aside`,
@@ -713,6 +898,79 @@ function plan(input: Input, facts: Facts, context: PlanContext): OperationPlan {
       },
     ],
   };
+}
+
+/** SET NOT NULL skips its table scan when a valid CHECK (col IS NOT NULL) exists (PostgreSQL ≥ 12); VALIDATE scans under SHARE UPDATE EXCLUSIVE, which lets reads and writes go on. */
+function proveNotNull(table: TableRef, column: string, check: string): Action[] {
+  const t = quoteTable(table);
+  return [
+    {
+      label: `prove ${displayTable(table)}.${column} is never NULL (CHECK NOT VALID)`,
+      lock: { tables: [table], mode: "ACCESS EXCLUSIVE" },
+      statements: [`ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(check)} CHECK (${quoteIdent(column)} IS NOT NULL) NOT VALID`],
+    },
+    {
+      label: `validate that check without blocking writes`,
+      lock: { tables: [table], mode: "SHARE UPDATE EXCLUSIVE" },
+      statements: [`ALTER TABLE ${t} VALIDATE CONSTRAINT ${quoteIdent(check)}`],
+    },
+  ];
+}
+
+const viewKind = (view: CarriedView) => (view.materialized ? "MATERIALIZED VIEW" : "VIEW");
+
+/**
+ * The views, last created first (a view built on another goes before it). The swap holds its
+ * tables already, and a query of a view locks the view, then its tables: one waiting for a table
+ * while holding the view would deadlock with the swap waiting for the view, and PostgreSQL ends
+ * whichever waited deadlock_timeout (1 s) first, the application's query most likely (40P01). So
+ * the swap waits at most 50 ms for a view, gives up first (55P03), and is tried again.
+ */
+function dropViews(views: CarriedView[]): string[] {
+  if (views.length === 0) return [];
+  return [
+    plpgsqlBlock(
+      `IF current_setting('lock_timeout')::interval = '0' OR current_setting('lock_timeout')::interval > '50ms' THEN PERFORM set_config('lock_timeout', '50ms', true); END IF;`,
+    ),
+    ...views.toReversed().map((v) => `DROP ${viewKind(v)} ${quoteQualified(v.schema, v.name)}`),
+  ];
+}
+
+/**
+ * The views again, as they were (`original`) or with the value's literals mapped: options,
+ * tablespace, a materialized view's rows and indexes, owner, privileges and comments.
+ */
+function createViews(views: CarriedView[], as: "original" | "mapped"): string[] {
+  return views.flatMap((v) => {
+    const name = quoteQualified(v.schema, v.name);
+    const options = v.options.map((o) => `${quoteIdent(o.slice(0, o.indexOf("=")))} = ${quoteLiteral(o.slice(o.indexOf("=") + 1))}`);
+    const withOptions = options.length > 0 ? ` WITH (${options.join(", ")})` : "";
+    const definition = as === "mapped" ? v.mapped : v.definition;
+    const grantee = (role: string | null) => (role === null ? "PUBLIC" : quoteIdent(role));
+    return [
+      v.materialized ?
+        `CREATE MATERIALIZED VIEW ${name}${withOptions}${v.tablespace ? ` TABLESPACE ${quoteIdent(v.tablespace)}` : ""} AS ${definition} WITH ${v.populated ? "" : "NO "}DATA`
+      : `CREATE VIEW ${name}${withOptions} AS ${definition}`,
+      ...v.indexes.map((i) => (as === "mapped" ? i.mapped : i.definition)),
+      `ALTER ${viewKind(v)} ${name} OWNER TO ${quoteIdent(v.owner)}`,
+      // Privileges exactly as they were: none but those listed, the owner's own included.
+      ...(v.grants === null ?
+        []
+      : [
+          `REVOKE ALL ON ${name} FROM PUBLIC, ${quoteIdent(v.owner)}`,
+          ...v.grants.map((g) => `GRANT ${g.privilege} ON ${name} TO ${grantee(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`),
+        ]),
+      ...(v.comment === null ? [] : [`COMMENT ON ${viewKind(v)} ${name} IS ${quoteLiteral(v.comment)}`]),
+      ...v.columnComments.map((c) => `COMMENT ON COLUMN ${name}.${quoteIdent(c.column)} IS ${quoteLiteral(c.comment)}`),
+    ];
+  });
+}
+
+/** A definition from pg_get_indexdef built CONCURRENTLY under another name (quoted). */
+function buildConcurrentlyAs(definition: string, copyName: string): string {
+  const match = /^CREATE (UNIQUE )?INDEX (?:"(?:[^"]|"")+"|\S+) ON /.exec(definition);
+  if (!match) throw preflightError(`Cannot rebuild the index: ${definition}`);
+  return `CREATE ${match[1] ?? ""}INDEX CONCURRENTLY ${copyName} ON ${definition.slice(match[0].length)}`;
 }
 
 /** `CREATE INDEX name ON t USING btree (role)` → `CREATE INDEX CONCURRENTLY copy ON t USING btree (role__bw)`; copyName is quoted. */

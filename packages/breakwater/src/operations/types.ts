@@ -27,11 +27,30 @@ export type Expectation =
   /** equal to the sum of values measured before the transform */
   | { equalsMeasures: string[] };
 
-export interface CheckSpec {
+export type CheckSpec = ValueCheck | RowCheck;
+
+export interface ValueCheck {
   name: string;
   /** one row, one column: the actual value */
   sql: string;
   expect: Expectation;
+}
+
+/**
+ * A per-row invariant: no row of `table` for which `differs` holds (expected 0, the actual value
+ * is the count of such rows). In the verify phase the runner reads it in keyset batches over `key`,
+ * each a short read-only query, and stops at the first batch that finds a wrong row; elsewhere
+ * (inside a contract action, a final check) it is one query over the table.
+ */
+export interface RowCheck {
+  name: string;
+  table: TableRef;
+  /** the table's primary key (the batches follow it) */
+  key: KeyColumn[];
+  /** SQL predicate over one row of `table`, true for a wrong row */
+  differs: string;
+  /** SQL text describing a wrong row in the failure (default: its key, `id = 42`) */
+  describe?: string;
 }
 
 export interface Measure {
@@ -108,6 +127,12 @@ export interface OperationPlan {
   changes: { label: string; measure: string }[];
   /** limits worth telling the user (e.g. an enum value PostgreSQL cannot remove) */
   notes: string[];
+  /**
+   * false when no action of the operation needs the application's writers stopped (an index built
+   * CONCURRENTLY, a foreign key added NOT VALID then validated, a catalog-only ADD COLUMN): a plan
+   * of such steps alone runs without maintenance mode and without the write fence. Default true.
+   */
+  needsMaintenance?: boolean;
   /**
    * Online: a sequence the operation's trigger advances on every application write of the old
    * form (e.g. a removed enum value). The contract waits until it stops advancing, and refuses

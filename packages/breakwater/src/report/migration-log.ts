@@ -3,7 +3,7 @@
 import type { OperationPlan } from "../operations/types.ts";
 import type { CheckResult } from "../runner/events.ts";
 import type { RunRow, StepRow } from "../runner/journal.ts";
-import { keepsMaintenance } from "../runner/program.ts";
+import { keepsMaintenance, usesMaintenance } from "../runner/program.ts";
 
 export interface MigrationLog {
   /** maintenance stays on after the run (keepMaintenance, or new enum values the serving application cannot read): the outage goes on until `maintenance off` */
@@ -14,6 +14,8 @@ export interface MigrationLog {
   maintenanceReason: string | null;
   /** an online plan: the application read and wrote throughout */
   online: boolean;
+  /** false when no step needed writers stopped: the run never turned maintenance mode on (nor online) */
+  usedMaintenance: boolean;
   name: string;
   description: string | null;
   runId: string;
@@ -63,6 +65,7 @@ export function buildMigrationLog(run: RunRow, steps: StepRow[], plans: Operatio
     maintenanceMode: (maintenanceOn?.data?.mode as MigrationLog["maintenanceMode"] | undefined) ?? null,
     maintenanceReason: (maintenanceOn?.data?.reason as string | null | undefined) ?? null,
     online: run.plan.online === true,
+    usedMaintenance: usesMaintenance(run.plan, plans),
     name: run.plan_id,
     description: run.plan.description ?? null,
     runId: run.id,
@@ -108,9 +111,9 @@ export function renderMarkdown(log: MigrationLog, options: { symbols?: boolean }
   const refused = full ? "of refused requests" : "of refused writes";
   const outage =
     log.writeOutageSeconds === null ?
-      log.online ?
-        "None (online: no maintenance mode, no write fence)"
-      : "None"
+      log.online ? "None (online: no maintenance mode, no write fence)"
+      : log.usedMaintenance ? "None"
+      : "None (no step needs writers stopped: no maintenance mode, no write fence)"
     : log.maintenanceKept ?
       `${log.writeOutageSeconds} s ${refused} so far (${full ? "full maintenance mode; reads refused too" : "maintenance mode; reads served"}) — maintenance stays on until \`breakwater maintenance off\`, after ${log.maintenanceReason ? "the application that reads the new values is deployed" : "the contract migration"}`
     : `${log.writeOutageSeconds} s ${refused} (${full ? "full maintenance mode); reads refused too" : "maintenance mode); reads served"}`;
@@ -150,7 +153,7 @@ export function renderMarkdown(log: MigrationLog, options: { symbols?: boolean }
     "| --- | --- | --- | --- |",
     ...log.checks.map(
       (c) =>
-        `| ${cell(c.name)} | ${cell(c.expected)} | ${cell(c.actual)} | ${
+        `| ${cell(c.name)} | ${cell(c.expected)} | ${c.atLeast ? "at least " : ""}${cell(c.actual)}${c.example === undefined ? "" : ` (first: ${cell(c.example)})`} | ${
           options.symbols === false ?
             c.ok ?
               "pass"

@@ -11,6 +11,10 @@ export interface CheckResult {
   expected: number | boolean | string;
   actual: number | boolean | string | null;
   phase: "verify" | "contract" | "final";
+  /** a row check that failed: its first wrong row (the key, or what the check describes) */
+  example?: string;
+  /** a row check read in batches stops at the first batch with a wrong row: `actual` counts that batch's, not the table's */
+  atLeast?: boolean;
 }
 
 /** What the runner emits during `run`, `resume` and `rollback`. */
@@ -41,8 +45,12 @@ export type RunnerEvent =
       batchSize: number;
       lastBatchMs: number;
     }
-  /** the transform stopped between batches: `breakwater pause` (until `breakwater continue`) */
-  | { type: "paused"; runId: string; label: string; since: string }
+  /**
+   * the transform (or the verification) stopped between batches: `breakwater pause` (reason
+   * "pause", until `breakwater continue`) or the file throttle.pauseFile exists (reason "flag-file",
+   * until it is removed); emitted again when the reason changes
+   */
+  | { type: "paused"; runId: string; label: string; since: string; reason: "pause" | "flag-file"; file?: string }
   | { type: "continued"; runId: string; label: string; pausedMs: number }
   /**
    * the transform waits between batches: a standby replays `lagMs` behind (the worst one, of

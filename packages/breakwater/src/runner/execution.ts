@@ -13,7 +13,7 @@ import type { Plan } from "../plan/plan.ts";
 import { buildMigrationLog, type MigrationLog } from "../report/migration-log.ts";
 import type { CheckResult, EventSink, RunnerEvent } from "./events.ts";
 import { executeAction } from "./actions.ts";
-import { CheckFailure, evaluateChecks, scalar } from "./checks.ts";
+import { CheckFailure, evaluateChecks, scalar, verifyChecks } from "./checks.ts";
 import { executeSnapshot, restoreSnapshot } from "./snapshot.ts";
 import type { ExecutionContext, StepResult } from "./step.ts";
 import { awaitOldFormQuiet } from "./old-form.ts";
@@ -114,6 +114,7 @@ export class RunExecution {
       maxBatchRate: options.config.maxBatchRate,
       restRatio: run.plan.online && batch.pauseMs === 0 ? onlineRestRatio : 0,
       replicaLag: replicaLagState(options.config.maxReplicaLagMs),
+      pauseFile: options.config.pauseFile,
       emit: options.emit ?? (() => undefined),
       measures: run.measures ?? {},
     };
@@ -181,7 +182,7 @@ export class RunExecution {
           "BW_STOPPED_BEFORE_CONTRACT",
           `Stopped before the contract, as asked (--stop-before contract): the transform is done and verified; nothing of the contract has run.`,
           {
-            hint: `Deploy what must run before the contract (the application built from the new schema), then \`breakwater resume ${this.run.id}\`; or \`breakwater rollback ${this.run.id}\`. ${this.run.plan.online ? "The run is online: the application keeps working meanwhile." : "Maintenance mode stays on meanwhile."}`,
+            hint: `Deploy what must run before the contract (the application built from the new schema), then \`breakwater resume ${this.run.id}\`; or \`breakwater rollback ${this.run.id}\`. ${this.meanwhile()}`,
           },
         );
       }
@@ -288,10 +289,12 @@ export class RunExecution {
       }
       case "verify": {
         const checks = [...this.program.plans.flatMap((p) => p.checks), ...userChecks(this.run.plan).checks];
-        const results = await this.db.readOnly((tx) => evaluateChecks(tx, checks, this.ctx.measures, "verify"));
+        // Under the write fence nothing else writes: one query per check is exact and the shortest.
+        const fenced = this.program.maintenance && this.options.config.maintenance.fence;
+        const { results, batches } = await verifyChecks(this.ctx, checks, { batched: !fenced });
         await this.recordChecks(results);
         if (results.some((r) => !r.ok)) throw new CheckFailure(results);
-        await markStepDone(this.db, this.run.id, step.seq, { data: { checked: results.length } });
+        await markStepDone(this.db, this.run.id, step.seq, { data: { checked: results.length, batches } });
         return empty;
       }
       case "final_checks": {
@@ -381,6 +384,9 @@ export class RunExecution {
       state,
       finished_at: state === "failed" ? null : new Date(),
       error: error ? { code: error.code, message: error.message, hint: error.hint } : null,
+      // no runner holds on the flag file any more
+      pause_file: null,
+      pause_file_since: null,
     });
     await this.refresh();
     const log = buildMigrationLog(this.run, await getSteps(this.db, this.run.id), this.program.plans);
@@ -406,15 +412,16 @@ export class RunExecution {
     await updateRun(this.db, this.run.id, { state: "rolling_back" });
     this.emit({ type: "rollback-start", runId: this.run.id, reason });
     const store = this.options.store;
-    // Online, every step undoes itself with the application running, as it did itself.
-    if (!this.run.plan.online && !(await store.read()).enabled) {
+    // Online, or when no step needs writers stopped, every step undoes itself with the
+    // application running, as it did itself.
+    if (this.program.maintenance && !(await store.read()).enabled) {
       await updateRun(this.db, this.run.id, { maintenance_created: true, maintenance_on_at: this.run.maintenance_on_at ?? new Date(), maintenance_off_at: null });
       const { mode, retryAfter } = this.options.config.maintenance;
       await store.enable({ mode, retryAfter, reason: `breakwater rollback of ${this.run.id}`, runId: this.run.id });
       this.run.maintenance_created = true;
       this.emit({ type: "maintenance", runId: this.run.id, enabled: true, file: store.location });
     }
-    if (!this.run.plan.online) await this.raiseFence();
+    if (this.program.maintenance) await this.raiseFence();
     const steps = await getSteps(this.db, this.run.id);
     const byOp = (i: number) => steps.filter((s) => s.op_index === i && s.phase !== "rollback");
     for (let i = this.program.plans.length - 1; i >= 0; i--) {
@@ -499,6 +506,12 @@ export class RunExecution {
     });
   }
 
+  /** What the application meets while the run waits for a resume. */
+  private meanwhile(): string {
+    if (this.run.plan.online) return "The run is online: the application keeps working meanwhile.";
+    return this.program.maintenance ? "Maintenance mode stays on meanwhile." : "No step of the run needs maintenance mode: the application keeps working meanwhile.";
+  }
+
   /** Runs the remaining steps; on a failed check undoes everything, otherwise leaves the run resumable. */
   async drive(): Promise<RunOutcome> {
     try {
@@ -522,9 +535,7 @@ export class RunExecution {
         throw new RunFailure(failure, { runId: this.run.id, state: "rolled_back", log });
       }
       const hinted = new BreakwaterError(failure.code, failure.message, {
-        hint:
-          failure.hint ??
-          `Fix the cause, then \`breakwater resume ${this.run.id}\` to continue, or \`breakwater rollback ${this.run.id}\` to undo. ${this.run.plan.online ? "The run is online: the application keeps working meanwhile." : "Maintenance mode stays on meanwhile."}`,
+        hint: failure.hint ?? `Fix the cause, then \`breakwater resume ${this.run.id}\` to continue, or \`breakwater rollback ${this.run.id}\` to undo. ${this.meanwhile()}`,
         details: failure.details ?? {},
       });
       const log = await this.finish("failed", hinted);

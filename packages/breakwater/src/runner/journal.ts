@@ -31,6 +31,9 @@ export interface RunRow {
   paused_at: Date | null;
   /** set by `breakwater cleanup` when it dropped the run's snapshots */
   cleaned_at: Date | null;
+  /** set by the runner while it holds because the flag file throttle.pauseFile exists: its path, and since when */
+  pause_file: string | null;
+  pause_file_since: Date | null;
 }
 
 export interface StepRow {
@@ -99,7 +102,9 @@ export async function ensureJournal(db: Database): Promise<void> {
     );
     -- Added after the first release: journals created before it get the column here.
     ALTER TABLE breakwater.runs ADD COLUMN IF NOT EXISTS paused_at timestamptz;
-    ALTER TABLE breakwater.runs ADD COLUMN IF NOT EXISTS cleaned_at timestamptz;`);
+    ALTER TABLE breakwater.runs ADD COLUMN IF NOT EXISTS cleaned_at timestamptz;
+    ALTER TABLE breakwater.runs ADD COLUMN IF NOT EXISTS pause_file text;
+    ALTER TABLE breakwater.runs ADD COLUMN IF NOT EXISTS pause_file_since timestamptz;`);
 }
 
 export async function journalExists(db: Database): Promise<boolean> {
@@ -155,7 +160,22 @@ export async function updateRun(
   db: Database,
   runId: string,
   fields: Partial<
-    Record<"state" | "phase" | "finished_at" | "maintenance_created" | "maintenance_on_at" | "maintenance_off_at" | "measures" | "checks" | "error" | "report" | "holder", unknown>
+    Record<
+      | "state"
+      | "phase"
+      | "finished_at"
+      | "maintenance_created"
+      | "maintenance_on_at"
+      | "maintenance_off_at"
+      | "measures"
+      | "checks"
+      | "error"
+      | "report"
+      | "holder"
+      | "pause_file"
+      | "pause_file_since",
+      unknown
+    >
   >,
 ): Promise<void> {
   const entries = Object.entries(fields);

@@ -21,6 +21,8 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export interface Program {
   plans: OperationPlan[];
   steps: ProgramStep[];
+  /** the run turns maintenance mode on and raises the write fence (see usesMaintenance) */
+  maintenance: boolean;
 }
 
 export function planContext(runId: string, opIndex: number, shadowThresholdRows: number, online: boolean): PlanContext {
@@ -53,8 +55,21 @@ export function keepsMaintenance(plan: Plan): boolean {
   return plan.keepMaintenance === true || newValuesUnreadable(plan) !== null;
 }
 
+/**
+ * Whether a run of the plan turns maintenance mode on and raises the write fence: never online;
+ * otherwise unless every step says it needs no writer stopped (createIndex, addForeignKey, a
+ * catalog-only addColumn). A plan with checks of its own keeps maintenance (its checks verify the
+ * data with the writers stopped, a plan of checks alone included), as does keepMaintenance.
+ */
+export function usesMaintenance(plan: Plan, plans: OperationPlan[]): boolean {
+  if (plan.online) return false;
+  if (plan.keepMaintenance || plan.checks.length > 0 || plans.length === 0) return true;
+  return plans.some((p) => p.needsMaintenance !== false);
+}
+
 export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadowThresholdRows: number, fullBackup = false): Program {
   const plans = plan.steps.map((step, i) => operations[step.op]!.plan(step.input, facts[i], planContext(runId, i, shadowThresholdRows, plan.online)));
+  const maintenance = usesMaintenance(plan, plans);
   const steps: ProgramStep[] = [];
   const push = (step: DistributiveOmit<ProgramStep, "seq">) => steps.push({ ...step, seq: steps.length + 1 } as ProgramStep);
   push({ phase: "preflight", opIndex: null, label: "inspect the schema and validate every step", kind: "preflight" });
@@ -76,8 +91,9 @@ export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadow
   // then covers only what needs it.
   plans.forEach((p, i) => p.transforms.filter((t) => t.beforeMaintenance).forEach((transform) => transformStep(i, transform)));
   plans.forEach((p, i) => (p.prepare ?? []).forEach((action) => push({ phase: "expand", opIndex: i, label: action.label, kind: "action", action })));
-  // Online, the application keeps writing: no maintenance mode and no write fence.
-  if (!plan.online) {
+  // Online, or when no step needs writers stopped, the application keeps writing: no maintenance
+  // mode and no write fence.
+  if (maintenance) {
     push({ phase: "maintenance_on", opIndex: null, label: "maintenance mode on", kind: "marker" });
     push({ phase: "maintenance_on", opIndex: null, label: "raise the write fence on the tables the run changes", kind: "fence" });
   }
@@ -105,7 +121,7 @@ export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadow
     }),
   );
   push({ phase: "final_checks", opIndex: null, label: "check the final state", kind: "marker" });
-  if (!plan.online) {
+  if (maintenance) {
     push({
       phase: "maintenance_off",
       opIndex: null,
@@ -114,7 +130,7 @@ export function buildProgram(runId: string, plan: Plan, facts: unknown[], shadow
     });
   }
   push({ phase: "report", opIndex: null, label: "write the migration log", kind: "marker" });
-  return { plans, steps };
+  return { plans, steps, maintenance };
 }
 
 export const phaseOrder: Phase[] = ["preflight", "expand", "maintenance_on", "snapshot", "transform", "verify", "contract", "final_checks", "maintenance_off", "report"];

@@ -153,6 +153,8 @@ export async function rollbackRunById(runId: string, options: RunnerOptions): Pr
     const { db } = session;
     const run = await getRun(db, runId);
     if (run.state === "rolled_back") throw new BreakwaterError("BW_NOTHING_TO_RESUME", `Run ${run.id} is already rolled back.`);
+    // A journal written by an earlier version gets the columns this one records (runs.pause_file).
+    await ensureJournal(db);
     await session.setApplicationName(`breakwater rollback ${run.id} (${holderDescription()})`);
     const execution = new RunExecution(session, run, options);
     // cleanup marks a run only when it dropped something the run kept for its rollback.

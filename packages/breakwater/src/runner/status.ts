@@ -12,6 +12,8 @@ export interface RunStatus {
   error: RunRow["error"];
   /** set while `breakwater pause` holds the run's transform */
   pausedAt: string | null;
+  /** set while the runner holds because the flag file throttle.pauseFile exists: its path, and since when */
+  pauseFile: { path: string; since: string | null } | null;
   steps: { seq: number; phase: string; label: string; state: string; rows: number; durationMs: number | null }[];
 }
 
@@ -32,6 +34,8 @@ export async function runStatus(databaseUrl: string, runId?: string): Promise<Ru
         finishedAt: run.finished_at ? run.finished_at.toISOString() : null,
         error: run.error,
         pausedAt: run.paused_at ? run.paused_at.toISOString() : null,
+        // undefined in a journal written before the flag file existed
+        pauseFile: run.pause_file ? { path: run.pause_file, since: run.pause_file_since ? run.pause_file_since.toISOString() : null } : null,
         steps: steps.map((s) => ({ seq: s.seq, phase: s.phase, label: s.label, state: s.state, rows: Number(s.rows), durationMs: s.duration_ms })),
       });
     }

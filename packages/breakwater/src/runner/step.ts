@@ -32,6 +32,8 @@ export interface ExecutionContext {
   restRatio: number;
   /** throttle.maxReplicaLagMs and what the transforms have measured of the standbys so far */
   replicaLag: ReplicaLagState;
+  /** throttle.pauseFile (absolute): while it exists, batches hold; null: none */
+  pauseFile: string | null;
   emit: EventSink;
   measures: Measures;
 }
