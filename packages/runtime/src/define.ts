@@ -241,6 +241,10 @@ export interface BreakwaterConfig {
   /** how long a run retries a lost connection before it stops, resumable */
   reconnect?: { timeoutMs?: number };
   reportDir?: string;
+  lint?: {
+    /** per rule id: off, warning or error (default: the rule's own severity; `breakwater lint --list-rules`) */
+    rules?: Record<string, "off" | "warning" | "error">;
+  };
 }
 
 /** Identity with types: `export default defineConfig({ … })` in breakwater.config.ts. */

@@ -29,6 +29,8 @@ export type ErrorCode =
   | "BW_UNSUPPORTED_CHANGE"
   | "BW_OLD_FORM_WRITTEN"
   | "BW_STOPPED_BEFORE_CONTRACT"
+  /** breakwater lint: a path that does not exist, or a file that is not UTF-8 */
+  | "BW_LINT_INPUT"
   // Prisma's own codes, for what breakwater does in Prisma's place
   | "P1002"
   | "P3005"

@@ -30,6 +30,7 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   BW_UNSUPPORTED_CHANGE: 19,
   BW_OLD_FORM_WRITTEN: 20,
   BW_STOPPED_BEFORE_CONTRACT: 21,
+  BW_LINT_INPUT: 2,
   P1002: 16,
   P3005: 17,
   P3008: 17,

@@ -25,6 +25,7 @@ const commandModules: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ["backup", "backups", "restore"], load: async () => (await import("./backup.ts")).registerBackup },
   { names: ["deploy", "boot", "migrate"], load: async () => (await import("./deploy.ts")).registerDeploy },
   { names: ["plan"], load: async () => (await import("./plan.ts")).registerPlan },
+  { names: ["lint"], load: async () => (await import("./lint.ts")).registerLint },
   { names: ["demo"], load: async () => (await import("./demo.ts")).registerDemo },
 ];
 

@@ -72,6 +72,10 @@ const configSchema = z
       .strict()
       .default({}),
     reportDir: z.string().min(1).optional(),
+    lint: z
+      .object({ rules: z.record(z.string(), z.enum(["off", "warning", "error"])).optional() })
+      .strict()
+      .default({}),
   })
   .strict();
 
@@ -107,6 +111,8 @@ export interface ResolvedConfig {
   shadowThresholdRows: number;
   reconnectTimeoutMs: number;
   reportDir: string;
+  /** lint.rules: rule id → off / warning / error */
+  lintRules: Record<string, "off" | "warning" | "error">;
   configPath: string | null;
 }
 
@@ -158,6 +164,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
     shadowThresholdRows: c.shadowThresholdRows ?? 10_000,
     reconnectTimeoutMs: c.reconnect.timeoutMs ?? 60_000,
     reportDir: path.resolve(cwd, c.reportDir ?? "breakwater-reports"),
+    lintRules: c.lint.rules ?? {},
     configPath,
   };
 }

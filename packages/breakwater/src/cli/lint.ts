@@ -1,0 +1,179 @@
+// `breakwater lint [paths…]`: read migration files (Prisma's, plain .sql, stdin), run the rules,
+// print the findings in the chosen format; exit 1 when one is at or above --fail-on.
+import { readFileSync } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { Option, type Command } from "commander";
+import { BreakwaterError } from "@breakwater/runtime/internal";
+import { findInvalidUtf8 } from "../db/sql-statements.ts";
+import { connectForCatalog, readCatalog } from "../lint/catalog.ts";
+import { engineRules, lint } from "../lint/engine.ts";
+import { githubReport } from "../lint/report/github.ts";
+import { gitlabReport } from "../lint/report/gitlab.ts";
+import { jsonReport } from "../lint/report/json.ts";
+import { sarifReport } from "../lint/report/sarif.ts";
+import { textReport } from "../lint/report/text.ts";
+import { allRules } from "../lint/rules/index.ts";
+import { readLintFile } from "../lint/source.ts";
+import type { CatalogFacts, LintFile, RuleSetting, Runner } from "../lint/types.ts";
+import { defineCommand } from "./command.ts";
+import type { CommandOptions } from "./context.ts";
+import { paletteFor } from "./style.ts";
+
+const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+interface LintCommandOptions extends CommandOptions {
+  format: "text" | "json" | "github" | "sarif" | "gitlab";
+  failOn: "warning" | "error";
+  rule: string[];
+  runner?: Runner;
+  listRules?: boolean;
+  databaseUrl?: string;
+  catalog: boolean;
+}
+
+const defaultFolder = "prisma/migrations";
+
+/** A Prisma migration: `<migrations>/<folder>/migration.sql`. */
+function runnerOf(file: string): Runner {
+  return /(^|[\\/])migrations[\\/][^\\/]+[\\/]migration\.sql$/.test(file) ? "prisma" : "sql";
+}
+
+/** The .sql files a path names: itself, or every .sql file under a folder (sorted: Prisma's folders sort by time). */
+async function sqlFiles(given: string): Promise<string[]> {
+  const info = await stat(given).catch(() => null);
+  if (!info) throw new BreakwaterError("BW_LINT_INPUT", `No such file or folder: ${given}`, { hint: "Give migration files, folders of them, or - for stdin." });
+  if (!info.isDirectory()) return [given];
+  const entries = await readdir(given, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith(".sql"))
+    .map((e) => path.join(e.parentPath, e.name))
+    .filter((f) => !f.split(path.sep).some((part) => part === "node_modules" || part === ".git"))
+    .sort();
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A file's text, refused (exit 2) when it is not UTF-8; a byte-order mark left out. */
+function decode(bytes: Uint8Array, file: string): string {
+  const invalid = findInvalidUtf8(bytes);
+  if (invalid) throw new BreakwaterError("BW_LINT_INPUT", `${file}: ${invalid.reason}`, { hint: "PostgreSQL reads migration files as UTF-8: convert the file (iconv -t UTF-8)." });
+  const text = Buffer.from(bytes).toString("utf8");
+  return text.startsWith("\uFEFF") ? text.slice(1) : text;
+}
+
+export async function readLintInputs(paths: string[], runner: Runner | undefined): Promise<LintFile[]> {
+  if (paths.length === 0) {
+    if (!(await stat(defaultFolder).catch(() => null)))
+      throw new BreakwaterError("BW_LINT_INPUT", `No ${defaultFolder} folder here.`, { hint: "Give the files or folders to lint: breakwater lint migrations/ or - for stdin." });
+    paths = [defaultFolder];
+  }
+  const files: LintFile[] = [];
+  for (const given of paths) {
+    if (given === "-") {
+      files.push(await readLintFile("<stdin>", decode(await readStdin(), "<stdin>"), runner ?? "sql"));
+      continue;
+    }
+    for (const file of await sqlFiles(given)) {
+      const display = path.relative(process.cwd(), file) || file;
+      files.push(await readLintFile(display.split(path.sep).join("/"), decode(await readFile(file), display), runner ?? runnerOf(file)));
+    }
+  }
+  return files;
+}
+
+/** `--rule id=level` pairs over the config's `lint.rules`; an unknown id is refused (a typo would silently do nothing). */
+export function ruleSettings(config: Record<string, RuleSetting>, flags: string[]): Record<string, RuleSetting> {
+  const known = new Set([...engineRules, ...allRules].map((r) => r.id));
+  const settings: Record<string, RuleSetting> = { ...config };
+  for (const flag of flags) {
+    const match = /^([a-z0-9-]+)=(off|warning|error)$/.exec(flag.trim());
+    if (!match) throw new BreakwaterError("BW_CONFIG_INVALID", `--rule ${flag}: expected <rule>=off|warning|error`, { hint: "e.g. --rule index-not-concurrent=warning" });
+    settings[match[1]!] = match[2] as RuleSetting;
+  }
+  const unknown = Object.keys(settings).filter((id) => !known.has(id));
+  if (unknown.length > 0) throw new BreakwaterError("BW_CONFIG_INVALID", `Unknown lint rule: ${unknown.join(", ")}`, { hint: "`breakwater lint --list-rules` lists them." });
+  return settings;
+}
+
+function listRules(format: LintCommandOptions["format"]): string {
+  const rules = [...allRules, ...engineRules];
+  if (format === "json")
+    return JSON.stringify(
+      rules.map(({ check: _check, ...rule }) => rule),
+      null,
+      2,
+    );
+  return rules.map((r) => `${r.id.padEnd(30)} ${r.defaultSeverity.padEnd(8)} ${(r.lock ?? "-").padEnd(22)} ${r.why}`).join("\n");
+}
+
+/**
+ * Catalog mode: the live database's facts (read-only, short timeouts). A database that cannot be
+ * reached leaves the files linted alone, with a note: lint never fails for want of a database.
+ */
+async function catalogFor(url: string | undefined, files: LintFile[], note: (message: string) => void): Promise<CatalogFacts | null> {
+  if (!url) return null;
+  let db;
+  try {
+    db = await connectForCatalog(url);
+    return await readCatalog(db, files);
+  } catch (error) {
+    note(`the database could not be read (${(error as Error).message.split("\n")[0]}): linting without its catalog`);
+    return null;
+  } finally {
+    await db?.close().catch(() => undefined);
+  }
+}
+
+export function registerLint(program: Command): void {
+  defineCommand<LintCommandOptions>(program, {
+    name: "lint",
+    arguments: [["[paths...]", "migration files, folders (every .sql file under them) or - for stdin (default: prisma/migrations)"]],
+    description: "Check migrations for statements that lock a busy table, rewrite it, lose data or fail when run — with the lock each takes and the safe rewrite",
+    options: [
+      new Option("--format <format>", "output format").choices(["text", "json", "github", "sarif", "gitlab"]).default("text"),
+      new Option("--fail-on <severity>", "exit 1 when a finding is at or above this severity").choices(["warning", "error"]).default("error"),
+      ["--rule <id=level>", "set a rule to off, warning or error (repeatable; over lint.rules in the config)", []],
+      new Option("--runner <runner>", "how the files are run (default: prisma for <migrations>/<folder>/migration.sql, else sql)").choices(["prisma", "sql"]),
+      ["--database-url <url>", "read table sizes, enum values and the server version from this database (read-only; default: DATABASE_URL when set)"],
+      ["--no-catalog", "never connect: lint the files alone"],
+      ["--list-rules", "list every rule with its severity, lock and why, and exit"],
+    ],
+    examples: [
+      "npx breakwater lint                                   # every prisma/migrations/*/migration.sql",
+      "npx breakwater lint prisma/migrations/20240101_add_index",
+      "npx breakwater lint --format github --fail-on warning",
+      "npx prisma migrate diff --from-schema-datasource prisma/schema.prisma --to-schema-datamodel prisma/schema.prisma --script | npx breakwater lint - --runner prisma",
+      "npx breakwater lint --rule index-not-concurrent=warning db/*.sql",
+    ],
+    notes: `Suppress a finding with a reason: "-- breakwater-ignore <rule>: <reason>" on the line(s) before the
+statement, or "-- breakwater-ignore-file <rule>: <reason>" anywhere in the file.
+With a database (--database-url, or DATABASE_URL), findings give the table's size, an empty table is
+not an error, and the server's version decides version-dependent rules (read-only, 5 s timeouts).
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 unreadable input.`,
+    run: async ({ config }, options, ...rest) => {
+      if (options.listRules) {
+        process.stdout.write(`${listRules(options.format)}\n`);
+        return 0;
+      }
+      const paths = (rest[0] as unknown as string[] | undefined) ?? [];
+      const settings = ruleSettings(config.lintRules, options.rule);
+      const files = await readLintInputs(paths, options.runner);
+      const catalog = options.catalog ? await catalogFor(options.databaseUrl ?? config.databaseUrl, files, (m) => process.stderr.write(`breakwater: ${m}\n`)) : null;
+      const findings = await lint(files, { rules: allRules, settings, catalog });
+      const report =
+        options.format === "json" ? jsonReport(findings, files.length)
+        : options.format === "github" ? githubReport(findings)
+        : options.format === "sarif" ? sarifReport(findings, [...allRules, ...engineRules], version)
+        : options.format === "gitlab" ? gitlabReport(findings)
+        : textReport(findings, files.length, paletteFor(process.stdout));
+      if (report !== "") process.stdout.write(`${report}\n`);
+      const failing = findings.some((f) => f.severity === "error" || options.failOn === "warning");
+      return failing ? 1 : 0;
+    },
+  });
+}
