@@ -214,6 +214,8 @@ describe("progress events with --json", () => {
       assert.deepEqual(
         lines.filter((l) => l.type.startsWith("migration-")).map((l) => `${l.type} ${l.name}`),
         [
+          // deploy's lint first: the new enum value's warning (enum-value-added-unreadable)
+          "migration-note 20250102000000_manager",
           "migration-start 20250101000000_init",
           "migration-done 20250101000000_init",
           "migration-start 20250102000000_manager",
@@ -223,7 +225,9 @@ describe("progress events with --json", () => {
         ],
       );
       assert.ok(lines.filter((l) => l.type === "migration-done").every((l) => typeof l.durationMs === "number"));
-      assert.match(String(lines.find((l) => l.type === "migration-note")!.message), /55P04/);
+      const notes = lines.filter((l) => l.type === "migration-note").map((l) => String(l.message));
+      assert.match(notes[0]!, /^lint: .*warning /);
+      assert.match(notes[1]!, /55P04/);
       assert.equal(lines.at(-1)!.type, "result");
 
       // Off a terminal, the same as plain lines on stderr.

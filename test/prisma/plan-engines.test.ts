@@ -106,7 +106,11 @@ model Post {
     assert.equal(expand, out.sql.intermediate);
     assert.match(expand, /ALTER TABLE "Post" ALTER COLUMN "title" SET DEFAULT 'untitled';/);
     assert.match(expand, /CREATE TABLE "_PostToTag" \(\n {4}"A" INTEGER NOT NULL,\n {4}"B" INTEGER NOT NULL,\n\n {4}CONSTRAINT "_PostToTag_AB_pkey" PRIMARY KEY \("A","B"\)\n\);/);
-    assert.equal(contract, '-- AlterTable\nALTER TABLE "Post" ALTER COLUMN "title" SET NOT NULL;\n');
+    assert.equal(
+      contract,
+      '-- AlterTable\n-- breakwater-ignore set-not-null: the plan fills every NULL of "Post"."title" first and maintenance mode stays on until this migration has run, so no writer adds one; reads of "Post" wait for the scan\nALTER TABLE "Post" ALTER COLUMN "title" SET NOT NULL;\n',
+      "Prisma 6's text, with the ignore breakwater writes for the finding its plan makes safe",
+    );
     const planDir = (await readdir(path.join(p.dir, "prisma", "breakwater")))[0]!;
     assert.match(
       await readFile(path.join(p.dir, "prisma", "breakwater", planDir, "schema.intermediate.prisma"), "utf8"),

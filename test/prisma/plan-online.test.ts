@@ -237,7 +237,11 @@ enum Role {
           `SELECT md5(string_agg(id || ':' || email || ':' || role::text || ':' || coalesce(nickname, 'anon') || ':' || score, ',' ORDER BY id)) AS x FROM "User"`,
         )
       ).x;
-      const second = await p.cli(["deploy"]);
+      // The removed field's DROP COLUMN is not made safe by the plan: plan listed it to review, deploy refuses it until allowed.
+      assert.match(made.stdout, /Lint findings to review[^]*_many_drop\/migration\.sql:\d+:1 error drop-column/);
+      const refused = await p.cli(["deploy"]);
+      assert.equal(refused.code, 22, refused.stderr);
+      const second = await p.cli(["deploy", "--allow", "drop-column"]);
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout + second.stderr, /recorded as applied/);
       assert.deepEqual(

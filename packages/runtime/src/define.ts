@@ -244,6 +244,8 @@ export interface BreakwaterConfig {
   lint?: {
     /** per rule id: off, warning or error (default: the rule's own severity; `breakwater lint --list-rules`) */
     rules?: Record<string, "off" | "warning" | "error">;
+    /** `breakwater deploy` / `boot` lint the pending files first and refuse error findings (default true; `--no-lint`) */
+    deploy?: boolean;
   };
 }
 

@@ -31,6 +31,8 @@ export type ErrorCode =
   | "BW_STOPPED_BEFORE_CONTRACT"
   /** breakwater lint: a path that does not exist, or a file that is not UTF-8 */
   | "BW_LINT_INPUT"
+  /** deploy / run: a file or sql step has error findings that are neither ignored in the file nor --allow'ed */
+  | "BW_LINT_REFUSED"
   // Prisma's own codes, for what breakwater does in Prisma's place
   | "P1002"
   | "P3005"

@@ -3,21 +3,40 @@
 import type { Command } from "commander";
 import path from "node:path";
 import { BreakwaterError } from "@breakwater/runtime/internal";
+import type { ResolvedConfig } from "../config/config.ts";
+import { checkAllow, type LintGate } from "../lint/gate.ts";
 import { boot, waitForDatabase } from "../prisma/deploy/boot.ts";
 import { deploy } from "../prisma/deploy/deploy.ts";
 import { resolveMigration } from "../prisma/deploy/resolve.ts";
 import { migrationStatus } from "../prisma/deploy/status.ts";
 import { defineCommand, type OptionSpec } from "./command.ts";
 import type { CommandOptions } from "./context.ts";
+import { ruleSettings } from "./lint.ts";
 
 interface DeployOptions extends CommandOptions {
   migrations: string;
 }
 
+export interface LintFlags {
+  lint: boolean;
+  allow: string[];
+}
+
 const migrationsOption: OptionSpec = ["--migrations <dir>", "migrations folder", "prisma/migrations"];
+export const lintOptions: OptionSpec[] = [
+  ["--allow <rule>", "apply files despite this lint rule's error findings (repeatable)", []],
+  ["--no-lint", "do not lint what is about to run (config: lint.deploy: false)"],
+];
+
+/** Deploy's lint gate: the config's lint.rules and --allow; none with --no-lint or lint.deploy: false. */
+export function lintGate(config: ResolvedConfig, options: LintFlags): LintGate | undefined {
+  if (!options.lint || !config.lintDeploy) return undefined;
+  checkAllow(options.allow);
+  return { settings: ruleSettings(config.lintRules, []), allow: options.allow };
+}
 
 export function registerDeploy(program: Command): void {
-  defineCommand<DeployOptions & { dryRun?: boolean; backup?: string }>(program, {
+  defineCommand<DeployOptions & LintFlags & { dryRun?: boolean; backup?: string }>(program, {
     name: "deploy",
     description:
       "Apply prisma/migrations like `prisma migrate deploy` (same _prisma_migrations rows, same advisory lock), with lock_timeout retries and files that use an enum value they add (55P04) run in several transactions",
@@ -28,17 +47,20 @@ export function registerDeploy(program: Command): void {
         "--backup <when>",
         "full pg_dump first: never, destructive (before the first file that drops or rewrites data), always (default: backup.beforeDeploy in the config, else never)",
       ],
+      ...lintOptions,
     ],
-    examples: ["npx breakwater deploy", "npx breakwater deploy --dry-run", "npx breakwater deploy --backup destructive"],
+    examples: ["npx breakwater deploy", "npx breakwater deploy --dry-run", "npx breakwater deploy --backup destructive", "npx breakwater deploy --allow index-not-concurrent"],
     notes:
-      "A contract folder written by `breakwater plan` (it holds a breakwater.json) waits until its plan's run has completed: deploy applies what comes before it and says so.\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3015 (a folder without migration.sql), P3018 (a migration failed), P1002 (lock timeout).",
+      "A contract folder written by `breakwater plan` (it holds a breakwater.json) waits until its plan's run has completed: deploy applies what comes before it and says so.\n\nPrisma's error codes are kept: P3005 (database not empty), P3009 (a failed migration), P3015 (a folder without migration.sql), P3018 (a migration failed), P1002 (lock timeout).\n\nThe pending files are linted first (breakwater lint, with the database's catalog): an error finding refuses the deploy before anything runs (exit 22) unless the file ignores it (-- breakwater-ignore <rule>: <reason>) or --allow <rule> is given; warnings are printed.",
     run: async (ctx, options) => {
       const { config } = ctx;
       const when = options.backup ?? config.backup.beforeDeploy;
       if (when !== "never" && when !== "destructive" && when !== "always")
         throw new BreakwaterError("BW_CONFIG_INVALID", `--backup must be never, destructive or always, got ${when}`);
+      const lint = lintGate(config, options);
       // Prisma's advisory lock and the search_path are session state: not through a transaction pooler.
       const result = await deploy(await ctx.sessionUrl(), {
+        ...(lint ? { lint } : {}),
         migrationsDir: path.resolve(options.migrations),
         dryRun: options.dryRun ?? false,
         lock: config.lock,
@@ -66,13 +88,14 @@ export function registerDeploy(program: Command): void {
     },
   });
 
-  defineCommand<DeployOptions & { constraints?: string; wait: string }>(program, {
+  defineCommand<DeployOptions & LintFlags & { constraints?: string; wait: string }>(program, {
     name: "boot",
     description: "For a container's start script: wait (bounded) for the database, deploy pending migrations, re-apply prisma/constraints.sql idempotently",
     options: [
       migrationsOption,
       ["--constraints <file>", "constraints Prisma does not model (partial unique indexes, CHECKs, functions)"],
       ["--wait <seconds>", "how long to wait for the database", "60"],
+      ...lintOptions,
     ],
     exampleHeading: "Example (start.sh):",
     examples: ["npx breakwater boot && exec node server.js"],
@@ -82,6 +105,7 @@ export function registerDeploy(program: Command): void {
       const { config } = ctx;
       const waitSeconds = Number(options.wait);
       if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new BreakwaterError("BW_CONFIG_INVALID", `--wait must be a number of seconds, got ${options.wait}`);
+      const lint = lintGate(config, options);
       // The pooler check needs the database up: wait for it first (boot then waits for DIRECT_URL too).
       await waitForDatabase(ctx.databaseUrl(), waitSeconds, (message) => ctx.output.handle({ type: "boot-note", message }));
       const result = await boot(await ctx.sessionUrl(), {
@@ -92,6 +116,7 @@ export function registerDeploy(program: Command): void {
         lock: config.lock,
         backup: { settings: config.backup, when: config.backup.beforeDeploy },
         emit: ctx.output.handle,
+        ...(lint ? { lint } : {}),
       });
       const applied = result.deploy.applied;
       const lines = [applied.length ? `Applied ${applied.length} migration(s): ${applied.map((a) => a.name).join(", ")}` : "No pending migrations."];

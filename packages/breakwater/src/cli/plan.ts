@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import { Option, type Command } from "commander";
 import { BreakwaterError } from "@breakwater/runtime/internal";
 import { selectEngines, type EngineReport } from "../prisma/scaffold/project-engines.ts";
+import { describeFinding } from "../lint/gate.ts";
 import { scaffold, slug, writeScaffold, type SchemaSet } from "../prisma/scaffold/scaffold.ts";
 import type { Question } from "../prisma/scaffold/schema-changes.ts";
 import { defineCommand } from "./command.ts";
@@ -284,6 +285,11 @@ Renamed tables (a model renamed, or its @@map changed) and columns renamed by @m
           lines.push(`  2. npx breakwater deploy                 # ${path.basename(written.finalFolder!)}: the contract`);
           lines.push("     (no data to move: ship the contract folder in a later release, once no running code uses what it drops)");
         }
+      }
+      if (written && written.review.length > 0) {
+        // What the plan does not make safe: deploy refuses the errors until each is fixed, ignored with a reason, or --allow'ed.
+        lines.push("", "Lint findings to review in what was written (deploy refuses errors until fixed, ignored with a reason in the file, or --allow'ed):");
+        for (const finding of written.review) lines.push(`  ${describeFinding(finding)}`, `    fix: ${finding.fix}`);
       }
       output.result(json, lines.join("\n"));
     },

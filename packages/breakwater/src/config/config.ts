@@ -73,7 +73,7 @@ const configSchema = z
       .default({}),
     reportDir: z.string().min(1).optional(),
     lint: z
-      .object({ rules: z.record(z.string(), z.enum(["off", "warning", "error"])).optional() })
+      .object({ rules: z.record(z.string(), z.enum(["off", "warning", "error"])).optional(), deploy: z.boolean().optional() })
       .strict()
       .default({}),
   })
@@ -113,6 +113,8 @@ export interface ResolvedConfig {
   reportDir: string;
   /** lint.rules: rule id → off / warning / error */
   lintRules: Record<string, "off" | "warning" | "error">;
+  /** lint.deploy: deploy and boot lint the pending files first (default true) */
+  lintDeploy: boolean;
   configPath: string | null;
 }
 
@@ -165,6 +167,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
     reconnectTimeoutMs: c.reconnect.timeoutMs ?? 60_000,
     reportDir: path.resolve(cwd, c.reportDir ?? "breakwater-reports"),
     lintRules: c.lint.rules ?? {},
+    lintDeploy: c.lint.deploy ?? true,
     configPath,
   };
 }

@@ -158,6 +158,7 @@ export async function lint(files: LintFile[], options: LintOptions): Promise<Fin
             message: hit.message,
             lock: hit.lock ?? rule.lock,
             blocks: rule.blocks,
+            ...((hit.rewrites ?? rule.rewrites) !== undefined ? { rewrites: hit.rewrites ?? rule.rewrites } : {}),
             why: rule.why,
             fix: hit.fix ?? rule.fix,
           });

@@ -130,6 +130,11 @@ export function volatileCall(expression: unknown): string | null {
 
 const order: TableLock[] = ["ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"];
 
+/** A lock's strength: 0 for ACCESS SHARE up to 7 for ACCESS EXCLUSIVE (a stronger lock conflicts with more). */
+export function lockRank(lock: TableLock): number {
+  return order.indexOf(lock);
+}
+
 /** LOCK TABLE's numeric mode (PostgreSQL's lockdefs.h: 1 = ACCESS SHARE … 8 = ACCESS EXCLUSIVE). */
 export function lockByNumber(mode: number): TableLock {
   return order[Math.max(0, Math.min(order.length - 1, mode - 1))]!;

@@ -96,6 +96,8 @@ export interface RuleHit {
   lock?: TableLock;
   /** overrides the rule's default severity for this statement (a setting still wins) */
   severity?: Severity;
+  /** overrides the rule's `rewrites` for this statement */
+  rewrites?: boolean;
 }
 
 export interface Rule {
@@ -105,6 +107,8 @@ export interface Rule {
   /** the lock the statement takes, and what it blocks while held */
   lock: TableLock | null;
   blocks: ("reads" | "writes")[];
+  /** the statement rewrites the table (a new relfilenode: every row copied); absent: it does not */
+  rewrites?: boolean;
   /** one line: why it is dangerous on a large, busy table */
   why: string;
   /** the safe SQL rewrite, or the breakwater command / operation that makes the change safely */
@@ -126,6 +130,8 @@ export interface Finding {
   message: string;
   lock: TableLock | null;
   blocks: ("reads" | "writes")[];
+  /** the statement rewrites the table (set only by rules that say so) */
+  rewrites?: boolean;
   why: string;
   fix: string;
 }

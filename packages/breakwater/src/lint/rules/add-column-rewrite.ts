@@ -7,6 +7,7 @@ export const addColumnRewrite: Rule = {
   defaultSeverity: "error",
   lock: "ACCESS EXCLUSIVE",
   blocks: ["reads", "writes"],
+  rewrites: true,
   why: "A serial, identity or GENERATED … STORED column computes a value for every existing row: PostgreSQL rewrites the table under ACCESS EXCLUSIVE.",
   fix: "Add a plain nullable column, attach the sequence or expression as a default for new rows, backfill existing rows in batches — breakwater operation addColumn.",
   check(statement, context) {

@@ -8,6 +8,7 @@ export const addColumnVolatileDefault: Rule = {
   defaultSeverity: "error",
   lock: "ACCESS EXCLUSIVE",
   blocks: ["reads", "writes"],
+  rewrites: true,
   why: "A volatile default (gen_random_uuid(), clock_timestamp(), random()) gives each row its own value: PostgreSQL rewrites the table under ACCESS EXCLUSIVE.",
   fix: "Add the column without a default, SET DEFAULT in a second statement (it applies to new rows only), and backfill existing rows in batches — breakwater operation addColumn.",
   check(statement, context) {

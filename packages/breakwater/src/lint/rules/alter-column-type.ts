@@ -1,8 +1,11 @@
 // ALTER COLUMN TYPE rewrites the table and its indexes under ACCESS EXCLUSIVE, except for the
 // binary-coercible changes PostgreSQL documents (ALTER TABLE, Notes): varchar widening, varchar →
 // text, numeric precision increase with the same scale, dropping a length or precision limit.
+// Prisma's enum swap (ALTER COLUMN … TYPE "X_new") is prisma-enum-swap's finding, not this one's.
 import { alterCommands, existing, relationOf, tableName, typeBaseName, typeModifiers, walk, type TypeName } from "../nodes.ts";
 import type { Rule } from "../types.ts";
+import { swappedEnum } from "./prisma-enum-swap.ts";
+import { typeName } from "./prisma-history.ts";
 
 const textLike = new Set(["varchar", "text", "bpchar"]);
 const precisionTypes = new Set(["timestamp", "timestamptz", "time", "timetz", "interval"]);
@@ -41,6 +44,7 @@ export const alterColumnType: Rule = {
   defaultSeverity: "error",
   lock: "ACCESS EXCLUSIVE",
   blocks: ["reads", "writes"],
+  rewrites: true,
   why: "Changing a column's type rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE: every query on it waits.",
   fix: "Add a column of the new type, keep both in sync (trigger), backfill in batches, switch readers, drop the old one — breakwater operation changeColumnType (`breakwater plan`).",
   check(statement, context) {
@@ -49,17 +53,21 @@ export const alterColumnType: Rule = {
     return alterCommands(statement).flatMap((cmd) => {
       const def = cmd.def?.ColumnDef;
       if (cmd.subtype !== "AT_AlterColumnType" || !def?.typeName || !cmd.name) return [];
+      const target = typeName(def.typeName);
+      if (target && swappedEnum(context, target)) return [];
       const using = trivialUsing(def.raw_default, cmd.name);
-      const target = typeBaseName(def.typeName);
+      const base = typeBaseName(def.typeName);
       if (using && maybeCoercibleTarget(def.typeName))
         return [
           {
             severity: "warning" as const,
-            message: `Changing ${tableName(table)}.${cmd.name} to ${target} rewrites the table under ACCESS EXCLUSIVE unless it only widens (varchar(n) → varchar(m ≥ n) or text, numeric(p,s) → numeric(p' ≥ p,s), a larger precision): check the old type.`,
+            // Without the old type the rewrite is only likely: the warning does not claim it.
+            rewrites: false,
+            message: `Changing ${tableName(table)}.${cmd.name} to ${base} rewrites the table under ACCESS EXCLUSIVE unless it only widens (varchar(n) → varchar(m ≥ n) or text, numeric(p,s) → numeric(p' ≥ p,s), a larger precision): check the old type.`,
           },
         ];
       return [
-        { message: `Changing ${tableName(table)}.${cmd.name} to ${target}${using ? "" : " with a computing USING"} rewrites the table and its indexes under ACCESS EXCLUSIVE.` },
+        { message: `Changing ${tableName(table)}.${cmd.name} to ${base}${using ? "" : " with a computing USING"} rewrites the table and its indexes under ACCESS EXCLUSIVE.` },
       ];
     });
   },

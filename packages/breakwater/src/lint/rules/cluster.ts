@@ -7,6 +7,7 @@ export const cluster: Rule = {
   defaultSeverity: "error",
   lock: "ACCESS EXCLUSIVE",
   blocks: ["reads", "writes"],
+  rewrites: true,
   why: "CLUSTER copies the whole table in index order under ACCESS EXCLUSIVE: every query on it waits until it is done.",
   fix: "pg_repack --order-by to reorder online, or leave the order to the planner.",
   check(statement, context) {

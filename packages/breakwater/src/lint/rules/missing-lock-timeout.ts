@@ -1,7 +1,56 @@
 // A statement waiting for a strong lock queues every later query on the table behind it: without
 // lock_timeout, one long transaction turns a brief ALTER into an outage.
-import { blocksWrites, existing, statementLock, tableName } from "../nodes.ts";
-import type { LintStatement, Rule } from "../types.ts";
+import { alterCommands, blocksWrites, constraintsOf, existing, statementLock, tableName, type ColumnDef, type Constraint, type RangeVar } from "../nodes.ts";
+import type { LintStatement, Rule, RuleContext, TableLock } from "../types.ts";
+
+/**
+ * The tables a statement's foreign keys reference: each gets SHARE ROW EXCLUSIVE, also when the
+ * referencing table is new (CREATE TABLE … REFERENCES, or Prisma's ADD CONSTRAINT after its CREATE TABLE).
+ */
+function referencedTables(statement: LintStatement): RangeVar[] {
+  const node = statement.node as { tableElts?: { ColumnDef?: ColumnDef; Constraint?: Constraint }[] };
+  const constraints: Constraint[] =
+    statement.kind === "CreateStmt" ?
+      (node.tableElts ?? []).flatMap((e) =>
+        e.Constraint ? [e.Constraint]
+        : e.ColumnDef ? constraintsOf(e.ColumnDef)
+        : [],
+      )
+    : alterCommands(statement).flatMap((c) =>
+        c.subtype === "AT_AddConstraint" && c.def?.Constraint ? [c.def.Constraint]
+        : c.def?.ColumnDef ? constraintsOf(c.def.ColumnDef)
+        : [],
+      );
+  return constraints.flatMap((c) => {
+    const table = (c as Constraint & { pktable?: RangeVar }).pktable;
+    return c.contype === "CONSTR_FOREIGN" && table?.relname ? [table] : [];
+  });
+}
+
+/**
+ * DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table: the one an earlier
+ * statement of the run built it on, else a table the file does not name (taken to exist).
+ */
+function droppedIndexTables(statement: LintStatement, context: RuleContext): RangeVar[] {
+  const node = statement.node as { removeType?: string; concurrent?: boolean; objects?: { List?: { items?: { String?: { sval?: string } }[] } }[] };
+  if (statement.kind !== "DropStmt" || node.removeType !== "OBJECT_INDEX" || node.concurrent) return [];
+  return (node.objects ?? []).map((object) => {
+    const name = object.List?.items?.at(-1)?.String?.sval ?? "";
+    const built = context.files.flatMap((f) => f.statements).find((s) => s.kind === "IndexStmt" && (s.node as { idxname?: string }).idxname === name);
+    return (built && (built.node as { relation?: RangeVar }).relation) || { relname: `the table of index ${name}` };
+  });
+}
+
+/** The locks the statement takes that block writes on tables that existed before the run. */
+function writeBlockingLocks(statement: LintStatement, context: RuleContext): { table: RangeVar; lock: TableLock }[] {
+  const own = statementLock(statement);
+  const locks = [
+    ...(own ? [own] : []),
+    ...referencedTables(statement).map((table) => ({ table, lock: "SHARE ROW EXCLUSIVE" as TableLock })),
+    ...droppedIndexTables(statement, context).map((table) => ({ table, lock: "ACCESS EXCLUSIVE" as TableLock })),
+  ];
+  return locks.filter((l) => blocksWrites(l.lock) && existing(l.table, statement, context));
+}
 
 /** SET [LOCAL] lock_timeout to anything but 0 / DEFAULT. */
 function setsLockTimeout(statement: LintStatement): boolean {
@@ -20,16 +69,12 @@ export const missingLockTimeout: Rule = {
   why: "While it waits for its lock behind a long query, the statement queues every later read and write on the table: without lock_timeout the wait has no bound.",
   fix: "SET lock_timeout = '5s'; at the top of the file (and retry on 55P03), as breakwater's own runner does.",
   check(statement, context) {
-    const taken = statementLock(statement);
-    if (!taken || !blocksWrites(taken.lock) || !existing(taken.table, statement, context)) return [];
+    const [taken] = writeBlockingLocks(statement, context);
+    if (!taken) return [];
     const before = context.file.statements.slice(0, context.file.statements.indexOf(statement));
     if (before.some(setsLockTimeout)) return [];
     // One finding per file: on the first statement that needs it.
-    const earlier = before.some((s) => {
-      const lock = statementLock(s);
-      return lock !== null && blocksWrites(lock.lock) && existing(lock.table, s, context);
-    });
-    if (earlier) return [];
+    if (before.some((s) => writeBlockingLocks(s, context).length > 0)) return [];
     return [
       { lock: taken.lock, message: `This file takes ${taken.lock} on ${tableName(taken.table)} without SET lock_timeout first: waiting for it queues every query on the table.` },
     ];

@@ -52,51 +52,6 @@ export function walk(value: unknown, visit: (node: Node) => void): void {
   }
 }
 
-/** Every statement of the run before `statement` (earlier files first). */
-function* before(context: RuleContext, statement: LintStatement): Generator<LintStatement> {
-  for (const file of context.files) {
-    if (file === context.file) {
-      for (const s of file.statements) {
-        if (s.index >= statement.index) return;
-        yield s;
-      }
-      return;
-    }
-    yield* file.statements;
-  }
-}
-
-/**
- * The enum's labels just before `statement`: replayed from the run when an earlier statement
- * created it, else the live type's labels from the catalog, else null (unknown).
- */
-export function enumLabelsBefore(context: RuleContext, statement: LintStatement, type: QualifiedName): string[] | null {
-  const enums: { name: QualifiedName; labels: string[] }[] = [];
-  const find = (n: QualifiedName) => enums.find((e) => sameName(e.name, n));
-  for (const s of before(context, statement)) {
-    const node = s.node as Node;
-    if (s.kind === "CreateEnumStmt") {
-      enums.push({ name: qualified(svals(node.typeName)), labels: svals(node.vals) });
-    } else if (s.kind === "AlterEnumStmt") {
-      const e = find(qualified(svals(node.typeName)));
-      if (!e || typeof node.newVal !== "string") continue;
-      if (typeof node.oldVal === "string") e.labels = e.labels.map((l) => (l === node.oldVal ? (node.newVal as string) : l));
-      else if (!e.labels.includes(node.newVal)) e.labels.push(node.newVal);
-    } else if (s.kind === "RenameStmt" && node.renameType === "OBJECT_TYPE" && typeof node.newname === "string") {
-      const from = qualified(svals((node.object as { List?: { items?: unknown } } | undefined)?.List?.items));
-      const e = find(from);
-      if (e) e.name = { schema: e.name.schema, name: node.newname };
-    } else if (s.kind === "DropStmt" && node.removeType === "OBJECT_TYPE") {
-      for (const object of (node.objects as unknown[] | undefined) ?? []) {
-        const n = typeName((object as { TypeName?: unknown }).TypeName);
-        const at = n ? enums.findIndex((e) => sameName(e.name, n)) : -1;
-        if (at >= 0) enums.splice(at, 1);
-      }
-    }
-  }
-  return find(type)?.labels ?? context.catalog?.enumLabels?.(type.schema, type.name) ?? null;
-}
-
 export interface Column {
   name: string;
   /** the type's name without schema or modifiers (`int4`, `text`, `Role`); the catalog's format_type otherwise */
@@ -109,45 +64,107 @@ function columnDef(node: unknown): Column | null {
   return { name: def.colname, type: typeName(def.typeName)?.name ?? "" };
 }
 
-/** The table's columns just before `statement`: replayed from the run when it created the table, else from the catalog, else null. */
-export function columnsBefore(context: RuleContext, statement: LintStatement, table: QualifiedName): Column[] | null {
-  const tables: { name: QualifiedName; columns: Column[] }[] = [];
-  const find = (n: QualifiedName) => tables.find((t) => sameName(t.name, n));
-  for (const s of before(context, statement)) {
-    const node = s.node as Node;
-    const relation = node.relation as { schemaname?: string; relname?: string } | undefined;
-    const name: QualifiedName | null = relation?.relname ? { schema: relation.schemaname ?? null, name: relation.relname } : null;
-    if (s.kind === "CreateStmt" && name) {
-      const columns = ((node.tableElts as unknown[] | undefined) ?? []).map(columnDef).filter((c): c is Column => c !== null);
-      tables.push({ name, columns });
-    } else if (s.kind === "AlterTableStmt") {
-      const alter = alterTableCommands(s);
-      const t = alter && find(alter.table);
-      if (!alter || !t) continue;
-      for (const command of alter.commands) {
-        if (command.subtype === "AT_AddColumn") {
-          const c = columnDef(command.def);
-          if (c) t.columns.push(c);
-        } else if (command.subtype === "AT_DropColumn") t.columns = t.columns.filter((c) => c.name !== command.name);
-        else if (command.subtype === "AT_AlterColumnType") {
-          const type = typeName((command.def as { ColumnDef?: { typeName?: unknown } } | undefined)?.ColumnDef?.typeName);
-          t.columns = t.columns.map((c) => (c.name === command.name && type ? { ...c, type: type.name } : c));
-        }
-      }
-    } else if (s.kind === "RenameStmt" && name) {
-      const t = find(name);
-      if (!t || typeof node.newname !== "string") continue;
-      if (node.renameType === "OBJECT_TABLE") t.name = { schema: t.name.schema, name: node.newname };
-      else if (node.renameType === "OBJECT_COLUMN") t.columns = t.columns.map((c) => (c.name === node.subname ? { ...c, name: node.newname as string } : c));
-    } else if (s.kind === "DropStmt" && node.removeType === "OBJECT_TABLE") {
-      for (const object of (node.objects as unknown[] | undefined) ?? []) {
-        const n = qualified(svals((object as { List?: { items?: unknown } }).List?.items));
-        const at = tables.findIndex((t) => sameName(t.name, n));
-        if (at >= 0) tables.splice(at, 1);
+/** The enums and tables the run's statements created, as they stand after the statements replayed so far. */
+interface Replay {
+  /** the next statement to replay: its file's place in the run and its index in the file */
+  file: number;
+  index: number;
+  enums: { name: QualifiedName; labels: string[] }[];
+  tables: { name: QualifiedName; columns: Column[] }[];
+}
+
+// One replay per run, moved forward as the rules ask about later statements (the engine checks
+// them in order): asking at every statement costs one pass over the run, not one pass each.
+const replays = new WeakMap<RuleContext["files"], Replay>();
+
+function apply(replay: Replay, s: LintStatement): void {
+  const node = s.node as Node;
+  const findEnum = (n: QualifiedName) => replay.enums.find((e) => sameName(e.name, n));
+  const findTable = (n: QualifiedName) => replay.tables.find((t) => sameName(t.name, n));
+  const relation = node.relation as { schemaname?: string; relname?: string } | undefined;
+  const name: QualifiedName | null = relation?.relname ? { schema: relation.schemaname ?? null, name: relation.relname } : null;
+  if (s.kind === "CreateEnumStmt") {
+    replay.enums.push({ name: qualified(svals(node.typeName)), labels: svals(node.vals) });
+  } else if (s.kind === "AlterEnumStmt") {
+    const e = findEnum(qualified(svals(node.typeName)));
+    if (!e || typeof node.newVal !== "string") return;
+    if (typeof node.oldVal === "string") e.labels = e.labels.map((l) => (l === node.oldVal ? (node.newVal as string) : l));
+    else if (!e.labels.includes(node.newVal)) e.labels = [...e.labels, node.newVal];
+  } else if (s.kind === "RenameStmt" && node.renameType === "OBJECT_TYPE" && typeof node.newname === "string") {
+    const e = findEnum(qualified(svals((node.object as { List?: { items?: unknown } } | undefined)?.List?.items)));
+    if (e) e.name = { schema: e.name.schema, name: node.newname };
+  } else if (s.kind === "DropStmt" && node.removeType === "OBJECT_TYPE") {
+    for (const object of (node.objects as unknown[] | undefined) ?? []) {
+      const n = typeName((object as { TypeName?: unknown }).TypeName);
+      const at = n ? replay.enums.findIndex((e) => sameName(e.name, n)) : -1;
+      if (at >= 0) replay.enums.splice(at, 1);
+    }
+  } else if (s.kind === "CreateStmt" && name) {
+    const columns = ((node.tableElts as unknown[] | undefined) ?? []).map(columnDef).filter((c): c is Column => c !== null);
+    replay.tables.push({ name, columns });
+  } else if (s.kind === "AlterTableStmt") {
+    const alter = alterTableCommands(s);
+    const t = alter && findTable(alter.table);
+    if (!alter || !t) return;
+    for (const command of alter.commands) {
+      if (command.subtype === "AT_AddColumn") {
+        const c = columnDef(command.def);
+        if (c) t.columns = [...t.columns, c];
+      } else if (command.subtype === "AT_DropColumn") t.columns = t.columns.filter((c) => c.name !== command.name);
+      else if (command.subtype === "AT_AlterColumnType") {
+        const type = typeName((command.def as { ColumnDef?: { typeName?: unknown } } | undefined)?.ColumnDef?.typeName);
+        t.columns = t.columns.map((c) => (c.name === command.name && type ? { ...c, type: type.name } : c));
       }
     }
+  } else if (s.kind === "RenameStmt" && name) {
+    const t = findTable(name);
+    if (!t || typeof node.newname !== "string") return;
+    if (node.renameType === "OBJECT_TABLE") t.name = { schema: t.name.schema, name: node.newname };
+    else if (node.renameType === "OBJECT_COLUMN") t.columns = t.columns.map((c) => (c.name === node.subname ? { ...c, name: node.newname as string } : c));
+  } else if (s.kind === "DropStmt" && node.removeType === "OBJECT_TABLE") {
+    for (const object of (node.objects as unknown[] | undefined) ?? []) {
+      const n = qualified(svals((object as { List?: { items?: unknown } }).List?.items));
+      const at = replay.tables.findIndex((t) => sameName(t.name, n));
+      if (at >= 0) replay.tables.splice(at, 1);
+    }
   }
-  const replayed = find(table);
+}
+
+/** The run replayed up to (not including) `statement`. Arrays are replaced, never changed, so what a caller holds stays as it was. */
+function replayBefore(context: RuleContext, statement: LintStatement): Replay {
+  // A file outside the run (none in practice) comes after all of it.
+  const at = context.files.indexOf(context.file);
+  const [file, index] = at < 0 ? [context.files.length, 0] : [at, statement.index];
+  let replay = replays.get(context.files);
+  if (!replay || replay.file > file || (replay.file === file && replay.index > index)) {
+    replay = { file: 0, index: 0, enums: [], tables: [] };
+    replays.set(context.files, replay);
+  }
+  while (replay.file < file || (replay.file === file && replay.index < index)) {
+    const s = context.files[replay.file]!.statements[replay.index];
+    if (!s) {
+      replay.file++;
+      replay.index = 0;
+      continue;
+    }
+    apply(replay, s);
+    replay.index++;
+  }
+  return replay;
+}
+
+/**
+ * The enum's labels just before `statement`: replayed from the run when an earlier statement
+ * created it, else the live type's labels from the catalog, else null (unknown).
+ */
+export function enumLabelsBefore(context: RuleContext, statement: LintStatement, type: QualifiedName): string[] | null {
+  const replayed = replayBefore(context, statement).enums.find((e) => sameName(e.name, type));
+  return replayed?.labels ?? context.catalog?.enumLabels?.(type.schema, type.name) ?? null;
+}
+
+/** The table's columns just before `statement`: replayed from the run when it created the table, else from the catalog, else null. */
+export function columnsBefore(context: RuleContext, statement: LintStatement, table: QualifiedName): Column[] | null {
+  const replayed = replayBefore(context, statement).tables.find((t) => sameName(t.name, table));
   if (replayed) return replayed.columns;
   const facts = context.catalog?.table(table.schema, table.name);
   return facts?.columns ? facts.columns.map((c) => ({ name: c.name, type: normalizeType(c.type) })) : null;

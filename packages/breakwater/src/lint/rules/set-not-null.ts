@@ -1,8 +1,35 @@
 // SET NOT NULL scans every row under ACCESS EXCLUSIVE, unless a validated CHECK (col IS NOT NULL) proves it (PostgreSQL 12+).
-import { alterCommands, existing, relationOf, sqlTable, tableName } from "../nodes.ts";
+import { alterCommands, existing, relationOf, sqlTable, tableName, type RangeVar } from "../nodes.ts";
 import { quoteIdent } from "../../db/quote.ts";
 import { describeSize, isEmpty } from "../catalog.ts";
-import type { Rule } from "../types.ts";
+import type { LintStatement, Rule, RuleContext } from "../types.ts";
+
+/**
+ * The columns of `table` that a valid CHECK (column IS NOT NULL) covers before `statement`: added
+ * without NOT VALID, or NOT VALID then validated, earlier in the run and not dropped since. SET NOT
+ * NULL then uses the check instead of scanning (PostgreSQL 12+: "ALTER TABLE … SET NOT NULL").
+ */
+function provenNotNull(context: RuleContext, statement: LintStatement, table: RangeVar): Set<string> {
+  const checks = new Map<string, { column: string; valid: boolean }>();
+  let unnamed = 0;
+  done: for (const file of context.files) {
+    for (const s of file.statements) {
+      if (file === context.file && s.index >= statement.index) break done;
+      const other = relationOf(s);
+      if (!other || other.relname !== table.relname || (other.schemaname ?? null) !== (table.schemaname ?? null)) continue;
+      for (const cmd of alterCommands(s)) {
+        const constraint = cmd.def?.Constraint;
+        const test = constraint?.raw_expr?.NullTest as { arg?: { ColumnRef?: { fields?: { String?: { sval?: string } }[] } }; nulltesttype?: string } | undefined;
+        const fields = test?.arg?.ColumnRef?.fields ?? [];
+        if (cmd.subtype === "AT_AddConstraint" && constraint?.contype === "CONSTR_CHECK" && test?.nulltesttype === "IS_NOT_NULL" && fields.length === 1) {
+          checks.set(constraint.conname ?? `unnamed ${unnamed++}`, { column: fields[0]!.String?.sval ?? "", valid: !constraint.skip_validation });
+        } else if (cmd.subtype === "AT_ValidateConstraint" && cmd.name && checks.has(cmd.name)) checks.get(cmd.name)!.valid = true;
+        else if (cmd.subtype === "AT_DropConstraint" && cmd.name) checks.delete(cmd.name);
+      }
+    }
+  }
+  return new Set([...checks.values()].filter((c) => c.valid).map((c) => c.column));
+}
 
 export const setNotNull: Rule = {
   id: "set-not-null",
@@ -17,8 +44,10 @@ export const setNotNull: Rule = {
     // An empty table is scanned in no time: nothing to wait for.
     if (isEmpty(context, table.schemaname ?? null, table.relname) === true) return [];
     const size = describeSize(context, table.schemaname ?? null, table.relname);
-    return alterCommands(statement)
-      .filter((cmd) => cmd.subtype === "AT_SetNotNull" && cmd.name)
+    const setNotNull = alterCommands(statement).filter((cmd) => cmd.subtype === "AT_SetNotNull" && cmd.name);
+    const proven = setNotNull.length > 0 && context.serverVersion >= 120000 ? provenNotNull(context, statement, table) : new Set<string>();
+    return setNotNull
+      .filter((cmd) => !proven.has(cmd.name!))
       .map((cmd) => {
         const column = cmd.name!;
         const check = quoteIdent(`${table.relname}_${column}_not_null`.slice(0, 63));

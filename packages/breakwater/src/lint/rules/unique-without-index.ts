@@ -1,5 +1,6 @@
-// ADD UNIQUE / PRIMARY KEY / EXCLUDE builds its index under ACCESS EXCLUSIVE: no reads or writes meanwhile.
-import { alterCommands, existing, relationOf, sqlTable, tableName } from "../nodes.ts";
+// ADD UNIQUE / PRIMARY KEY / EXCLUDE (as a constraint, or on an added column) builds its index under
+// ACCESS EXCLUSIVE: no reads or writes meanwhile.
+import { alterCommands, constraintsOf, existing, relationOf, sqlTable, tableName } from "../nodes.ts";
 import { quoteIdent } from "../../db/quote.ts";
 import type { Rule } from "../types.ts";
 
@@ -16,6 +17,21 @@ export const uniqueWithoutIndex: Rule = {
     const table = relationOf(statement);
     if (!existing(table, statement, context)) return [];
     return alterCommands(statement).flatMap((cmd) => {
+      // ADD COLUMN … UNIQUE / PRIMARY KEY builds the same index under the same lock (seen by --trace).
+      if (cmd.subtype === "AT_AddColumn") {
+        const column = cmd.def?.ColumnDef;
+        const inline = constraintsOf(column ?? {}).find((c) => kinds[c.contype] && kinds[c.contype] !== "EXCLUDE");
+        if (!inline || !column?.colname) return [];
+        const kind = kinds[inline.contype]!;
+        const name = inline.conname ?? `${table.relname}_${kind === "PRIMARY KEY" ? "pkey" : `${column.colname}_key`}`;
+        const at = sqlTable(table);
+        return [
+          {
+            message: `ADD COLUMN ${column.colname} … ${kind} on ${tableName(table)} builds its index under ACCESS EXCLUSIVE.`,
+            fix: `ALTER TABLE ${at} ADD COLUMN ${quoteIdent(column.colname)} … (without ${kind});\nCREATE UNIQUE INDEX CONCURRENTLY ${quoteIdent(name)} ON ${at} (${quoteIdent(column.colname)});\nALTER TABLE ${at} ADD CONSTRAINT ${quoteIdent(name)} ${kind} USING INDEX ${quoteIdent(name)};`,
+          },
+        ];
+      }
       const constraint = cmd.def?.Constraint;
       const kind = constraint && kinds[constraint.contype];
       if (cmd.subtype !== "AT_AddConstraint" || !kind || constraint.indexname) return [];

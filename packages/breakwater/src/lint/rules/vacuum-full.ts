@@ -7,6 +7,7 @@ export const vacuumFull: Rule = {
   defaultSeverity: "error",
   lock: "ACCESS EXCLUSIVE",
   blocks: ["reads", "writes"],
+  rewrites: true,
   why: "VACUUM FULL copies the whole table under ACCESS EXCLUSIVE: every query on it waits until it is done.",
   fix: "Plain VACUUM (no lock on reads or writes), or pg_repack / pg_squeeze to reclaim space online.",
   check(statement, context) {

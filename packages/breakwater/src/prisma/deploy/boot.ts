@@ -43,12 +43,19 @@ export async function boot(
     waitSeconds: number;
     lock: LockPolicy;
     backup?: DeployOptions["backup"];
+    lint?: DeployOptions["lint"];
     emit?: (e: MigrateEvent | { type: "boot-note"; message: string }) => void;
   },
 ): Promise<BootResult> {
   const emit = options.emit ?? (() => undefined);
   await waitForDatabase(url, options.waitSeconds, (message) => emit({ type: "boot-note", message }));
-  const deployed = await deploy(url, { migrationsDir: options.migrationsDir, lock: options.lock, emit, ...(options.backup ? { backup: options.backup } : {}) });
+  const deployed = await deploy(url, {
+    migrationsDir: options.migrationsDir,
+    lock: options.lock,
+    emit,
+    ...(options.backup ? { backup: options.backup } : {}),
+    ...(options.lint ? { lint: options.lint } : {}),
+  });
   if (!existsSync(options.constraintsFile)) {
     if (options.constraintsRequired) throw new BreakwaterError("BW_CONFIG_INVALID", `Constraints file not found: ${options.constraintsFile}`);
     return { deploy: deployed, constraints: null };

@@ -3,11 +3,16 @@
 // with retries, a file PostgreSQL refuses with 55P04 run in several transactions, files refused
 // before anything runs (not UTF-8, or missing), --dry-run and per-file timings.
 import { randomUUID } from "node:crypto";
-import { sqlErrorInfo } from "@breakwater/runtime/internal";
+import path from "node:path";
+import { sqlErrorInfo, type Database } from "@breakwater/runtime/internal";
 import type { LockPolicy } from "../../db/locks.ts";
 import { createBackup, type BackupSettings } from "../../backup/backup.ts";
 import type { BackupEvent, MigrationEvent } from "../../runner/events.ts";
 import { destroysData, splitStatements } from "../../db/sql-statements.ts";
+import { readCatalog } from "../../lint/catalog.ts";
+import { describeFinding, lintBeforeApply, lintRefusal, type LintGate } from "../../lint/gate.ts";
+import { readLintFile } from "../../lint/source.ts";
+import type { CatalogFacts } from "../../lint/types.ts";
 import { planCompleted } from "../plan-gate.ts";
 import { applyFile, describeCommitted, type FileProgress } from "./apply-file.ts";
 import {
@@ -34,6 +39,8 @@ export interface DeployOptions {
   /** a full pg_dump before the first file that drops or rewrites data ("destructive") or before any file ("always") */
   backup?: { settings: BackupSettings; when: "never" | "destructive" | "always" };
   emit?: (event: MigrateEvent) => void;
+  /** lint the files about to run first, and refuse error findings not ignored nor allowed (absent: no lint) */
+  lint?: LintGate;
 }
 
 export interface DeployResult {
@@ -54,6 +61,33 @@ async function backupTrigger(pending: PendingMigration[], when: "never" | "destr
     if (reasons.length > 0) return { folder, reason: [...new Set(reasons)].join(", ") };
   }
   return null;
+}
+
+/**
+ * Lints the files this deploy will run (Prisma's runner; the catalog read on the deploy's own
+ * connection, read-only under 5 s timeouts): warnings become notes, errors refuse the deploy
+ * before anything runs.
+ */
+async function lintPending(db: Database, folders: PendingMigration[], gate: LintGate, emit: (event: MigrateEvent) => void): Promise<void> {
+  if (folders.length === 0) return;
+  const names = new Map<string, string>();
+  const files = [];
+  for (const folder of folders) {
+    const display = (path.relative(process.cwd(), folder.file) || folder.file).split(path.sep).join("/");
+    names.set(display, folder.name);
+    files.push(await readLintFile(display, folder.sql, "prisma"));
+  }
+  let catalog: CatalogFacts | null = null;
+  try {
+    catalog = await readCatalog(db, files);
+  } catch (error) {
+    if (sqlErrorInfo(error).sqlstate === undefined) throw error;
+    emit({ type: "migration-note", name: folders[0]!.name, message: `lint: the catalog could not be read (${sqlErrorInfo(error).message}): linting the files alone` });
+  }
+  const { refused, passed } = await lintBeforeApply(files, gate, catalog);
+  for (const finding of passed)
+    emit({ type: "migration-note", name: names.get(finding.file) ?? finding.file, message: `lint: ${describeFinding(finding, finding.severity === "error")}` });
+  if (refused.length > 0) throw lintRefusal(refused, "deploy");
 }
 
 function failureLog(error: unknown): string {
@@ -103,6 +137,13 @@ export async function deploy(url: string, options: DeployOptions): Promise<Deplo
         break;
       }
     }
+    if (options.lint)
+      await lintPending(
+        db,
+        pending.filter((f) => !f.appliedByPlan),
+        options.lint,
+        emit,
+      );
     const trigger = await backupTrigger(pending, options.backup?.when ?? "never");
     if (options.dryRun)
       return { applied: [], pending: pending.map((p) => p.name), waiting, backup: trigger ? { before: trigger.folder.name, reason: trigger.reason, path: null } : null };

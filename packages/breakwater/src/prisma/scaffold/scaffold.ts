@@ -13,7 +13,9 @@ import { quoteIdent, quoteRegExp } from "../../db/quote.ts";
 import { splitStatements, type Statement } from "../../db/sql-statements.ts";
 import { appliedByPlanGuardSql, GATE_FILE, gateFileText, guardSql } from "../plan-gate.ts";
 import { columnOf, type Datamodel, type SchemaFile } from "./datamodel.ts";
+import type { Finding } from "../../lint/types.ts";
 import { intermediateSchema } from "./intermediate-schema.ts";
+import { contractSafety, expandSafety, lintWritten, type PlannedSafety } from "./lint-migrations.ts";
 import { onlinePlanFileSource, onlineSteps, planFileSource, planSteps, typeCheckSpecs, type TypeCheck } from "./plan-source.ts";
 import type { EngineReport, Engines } from "./project-engines.ts";
 import { analyze, type Analysis, type Decisions, type Question, type SchemaChange } from "./schema-changes.ts";
@@ -292,6 +294,8 @@ export interface Written {
   singleFolder: string | null;
   planFile: string | null;
   schemaFile: string | null;
+  /** lint findings left in the migrations written (those the plan makes safe carry an ignore with the reason): to review */
+  review: Finding[];
 }
 
 async function isModulePackage(dir: string): Promise<boolean> {
@@ -360,6 +364,13 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
     await writeFile(file, text);
     files.push(file);
   };
+  const review: Finding[] = [];
+  // A migration.sql, linted first: ignores with reasons where the plan makes a finding safe.
+  const writeMigration = async (file: string, sql: string, safety: PlannedSafety[]) => {
+    const linted = await lintWritten(sql, (path.relative(process.cwd(), file) || file).split(path.sep).join("/"), safety);
+    review.push(...linted.review);
+    await write(file, linted.sql);
+  };
   // A second scaffold of the same change would add the same columns and values twice.
   const existing = existsSync(options.migrationsDir) ? await readdir(options.migrationsDir) : [];
   const clash = existing.find((n) =>
@@ -372,10 +383,10 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
   if (result.single !== null) {
     const [stamp] = await nextTimestamps(options.migrationsDir, now, 1);
     const folder = path.join(options.migrationsDir, `${stamp}_${options.name}`);
-    await write(path.join(folder, "migration.sql"), result.single);
-    return { files, intermediateFolder: null, finalFolder: null, dropFolder: null, stopBeforeContract: false, singleFolder: folder, planFile: null, schemaFile: null };
+    await writeMigration(path.join(folder, "migration.sql"), result.single, []);
+    return { files, intermediateFolder: null, finalFolder: null, dropFolder: null, stopBeforeContract: false, singleFolder: folder, planFile: null, schemaFile: null, review };
   }
-  if (result.online) return writeOnline(result, options, write, files);
+  if (result.online) return writeOnline(result, options, write, writeMigration, files, review);
   const [first, second] = await nextTimestamps(options.migrationsDir, now, 2);
   const intermediateFolder = path.join(options.migrationsDir, `${first}_${options.name}_expand`);
   const finalFolder = path.join(options.migrationsDir, `${second}_${options.name}_contract`);
@@ -384,10 +395,11 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
   const steps = planSteps(result.analysis, result.source, result.target, options.dbSchema);
   const typeChecks = typeCheckSpecs(result.typeChecks, result.source, options.dbSchema);
   const hasPlan = steps.length > 0 || typeChecks.length > 0;
-  await write(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql);
-  await write(
+  await writeMigration(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql, hasPlan ? expandSafety(result.analysis) : []);
+  await writeMigration(
     path.join(finalFolder, "migration.sql"),
     options.guard && hasPlan ? guardSql(id, path.relative(path.dirname(options.migrationsDir), planFolder)) + result.final! : result.final!,
+    hasPlan ? contractSafety(result.analysis, result.source, result.target) : [],
   );
   if (hasPlan) await write(path.join(finalFolder, GATE_FILE), gateFileText(id));
   // One schema file → schema.intermediate.prisma; a schema folder → schema.intermediate/ with the same files.
@@ -398,7 +410,7 @@ export async function writeScaffold(result: Scaffold, options: WriteOptions): Pr
     planFile = path.join(planFolder, (await isModulePackage(planFolder)) ? "plan.ts" : "plan.mts");
     await write(planFile, planFileSource(id, `${describeChanges(result.analysis.changes)} (scaffolded from ${options.fromLabel})`, steps, options.importFrom, typeChecks));
   }
-  return { files, intermediateFolder, finalFolder, dropFolder: null, stopBeforeContract: false, singleFolder: null, planFile, schemaFile: schemaPath };
+  return { files, intermediateFolder, finalFolder, dropFolder: null, stopBeforeContract: false, singleFolder: null, planFile, schemaFile: schemaPath, review };
 }
 
 /** The intermediate schema beside the plan: schema.intermediate.prisma, or a schema.intermediate/ folder. */
@@ -412,8 +424,16 @@ async function writeIntermediateSchema(result: Scaffold, planFolder: string, wri
 /**
  * Online: [intermediate migration, when anything safe changes first] → plan (online: true) →
  * final migration, recorded as applied by deploy once the plan has completed → [the drops].
+ * The final migration is never run: it is not linted.
  */
-async function writeOnline(result: Scaffold, options: WriteOptions, write: (file: string, text: string) => Promise<void>, files: string[]): Promise<Written> {
+async function writeOnline(
+  result: Scaffold,
+  options: WriteOptions,
+  write: (file: string, text: string) => Promise<void>,
+  writeMigration: (file: string, sql: string, safety: PlannedSafety[]) => Promise<void>,
+  files: string[],
+  review: Finding[],
+): Promise<Written> {
   const now = options.now ?? new Date();
   const hasExpand = (await splitStatements(result.intermediate!.sql, "the intermediate migration")).length > 0;
   const drop = result.online!.drop;
@@ -427,11 +447,11 @@ async function writeOnline(result: Scaffold, options: WriteOptions, write: (file
   const finalName = `${stamps[next++]}_${options.name}_contract`;
   const finalFolder = path.join(options.migrationsDir, finalName);
   const dropFolder = drop !== null ? path.join(options.migrationsDir, `${stamps[next++]}_${options.name}_drop`) : null;
-  if (intermediateFolder) await write(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql);
+  if (intermediateFolder) await writeMigration(path.join(intermediateFolder, "migration.sql"), result.intermediate!.sql, expandSafety(result.analysis));
   await write(path.join(finalFolder, "migration.sql"), appliedByPlanGuardSql(id, planRelative, finalName, options.guard ?? false) + result.final!);
   await write(path.join(finalFolder, GATE_FILE), gateFileText(id, true));
   if (dropFolder) {
-    await write(path.join(dropFolder, "migration.sql"), options.guard ? guardSql(id, planRelative) + drop! : drop!);
+    await writeMigration(path.join(dropFolder, "migration.sql"), options.guard ? guardSql(id, planRelative) + drop! : drop!, []);
     await write(path.join(dropFolder, GATE_FILE), gateFileText(id));
   }
   const schemaFile = await writeIntermediateSchema(result, planFolder, write);
@@ -442,5 +462,5 @@ async function writeOnline(result: Scaffold, options: WriteOptions, write: (file
     planFile,
     onlinePlanFileSource(id, `${describeChanges(result.analysis.changes)} (scaffolded from ${options.fromLabel})`, steps, options.importFrom, stopBeforeContract),
   );
-  return { files, intermediateFolder, finalFolder, dropFolder, stopBeforeContract, singleFolder: null, planFile, schemaFile };
+  return { files, intermediateFolder, finalFolder, dropFolder, stopBeforeContract, singleFolder: null, planFile, schemaFile, review };
 }
