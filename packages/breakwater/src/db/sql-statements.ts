@@ -2,7 +2,7 @@
 // compiled to WASM), never by searching for semicolons; SQL files' bytes checked as the server
 // checks query text.
 import { isUtf8 } from "node:buffer";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { sqlParser, type ParseResult } from "./sql-parser.ts";
 
 export interface Statement {

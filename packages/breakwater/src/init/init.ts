@@ -4,8 +4,8 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { BreakwaterError, errorMessage } from "@breakwater/runtime/internal";
-import { configNames } from "../config/config.ts";
+import { BreakwaterError, errorMessage } from "@breakwater/runtime/internal/errors";
+import { configNames } from "../config/locate.ts";
 import { configFile, expressLines, fastifyLines, fetchLines, nextFile, nextLines, type ModuleStyle } from "./templates.ts";
 
 export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";

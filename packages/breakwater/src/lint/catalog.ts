@@ -1,7 +1,8 @@
 // Catalog mode: what the live database says about the tables and enums a run's files touch (row
 // estimates, sizes, columns, labels, the server version), read in one read-only transaction under
 // short timeouts, and the helpers rules use to turn a finding into a number.
-import { Database, sqlErrorInfo } from "@breakwater/runtime/internal";
+import type { Database } from "@breakwater/runtime/internal";
+import { sqlErrorInfo } from "@breakwater/runtime/internal/errors";
 import { quoteIdent, quoteQualified } from "../db/quote.ts";
 import type { CatalogFacts, LintFile, RuleContext, TableFacts } from "./types.ts";
 
@@ -48,6 +49,8 @@ export async function connectForCatalog(url: string): Promise<Database> {
   const parsed = new URL(url);
   const schema = parsed.searchParams.get("schema");
   parsed.searchParams.delete("schema");
+  // pg is loaded only when a database is read: the rules import this module's size helpers.
+  const { Database } = await import("@breakwater/runtime/internal");
   const db = await Database.connect(parsed.toString(), { applicationName: "breakwater lint", connectTimeoutMs: 5000 });
   if (schema) await db.query("SELECT set_config('search_path', $1, false)", [quoteIdent(schema)]);
   return db;

@@ -78,7 +78,13 @@ const sameSchema = (a: string | null, b: string | null) => a === null || b === n
 
 /** Sorts findings by file (in run order), line, column. */
 function byPlace(order: Map<string, number>) {
-  return (a: Finding, b: Finding) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule);
+  return (a: Finding, b: Finding) =>
+    (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) ||
+    a.line - b.line ||
+    a.column - b.column ||
+    (a.rule < b.rule ? -1
+    : a.rule > b.rule ? 1
+    : 0);
 }
 
 /** The rule's findings on each statement of each file, after settings and ignores, sorted by place. */
@@ -90,20 +96,29 @@ export async function lint(files: LintFile[], options: LintOptions): Promise<Fin
   };
   const known = new Map([...engineRules, ...options.rules].map((rule) => [rule.id, rule]));
   const active = options.rules.filter((rule) => severity(rule) !== null);
+  // Each statement meets only the rules that read its kind (and those that read every kind).
+  const byKind = new Map<string, Rule[]>();
+  const rulesFor = (kind: string) => {
+    let rules = byKind.get(kind);
+    if (!rules) byKind.set(kind, (rules = active.filter((rule) => rule.kinds === undefined || rule.kinds.includes(kind))));
+    return rules;
+  };
   const serverVersion = options.catalog?.serverVersion ?? options.serverVersion ?? defaultServerVersion;
 
-  const created: Created[] = [];
+  // The tables the run creates, by name: a rule asks for each statement whether its table is one.
+  const created = new Map<string, Created[]>();
+  const isCreated = (schema: string | null, name: string, before: (c: Created) => boolean) => (created.get(name) ?? []).some((c) => sameSchema(c.schema, schema) && before(c));
+  const addCreated = (entry: Created) => created.set(entry.name, [...(created.get(entry.name) ?? []), entry]);
   files.forEach((file, at) => {
     for (const statement of file.statements) {
       for (const relation of createdTables(statement)) {
-        if (relation.relname) created.push({ file: at, index: statement.index, schema: relation.schemaname ?? null, name: relation.relname });
+        if (relation.relname) addCreated({ file: at, index: statement.index, schema: relation.schemaname ?? null, name: relation.relname });
       }
       // ALTER TABLE new RENAME TO other: `other` is as new as `new`.
       const node = statement.node as { renameType?: string; relation?: RangeVar; newname?: string };
       if (statement.kind === "RenameStmt" && node.renameType === "OBJECT_TABLE" && node.relation?.relname && node.newname) {
         const from = node.relation;
-        const isNew = created.some((c) => c.name === from.relname && sameSchema(c.schema, from.schemaname ?? null));
-        if (isNew) created.push({ file: at, index: statement.index, schema: from.schemaname ?? null, name: node.newname });
+        if (isCreated(from.schemaname ?? null, from.relname!, () => true)) addCreated({ file: at, index: statement.index, schema: from.schemaname ?? null, name: node.newname });
       }
     }
   });
@@ -132,11 +147,11 @@ export async function lint(files: LintFile[], options: LintOptions): Promise<Fin
       files,
       catalog: options.catalog ?? null,
       serverVersion,
-      createdEarlier: (schema, name, before) => created.some((c) => c.name === name && sameSchema(c.schema, schema) && (c.file < at || (c.file === at && c.index < before.index))),
+      createdEarlier: (schema, name, before) => isCreated(schema, name, (c) => c.file < at || (c.file === at && c.index < before.index)),
     };
     const used = new Set<Ignore>();
     for (const statement of file.statements) {
-      for (const rule of active) {
+      for (const rule of rulesFor(statement.kind)) {
         for (const hit of rule.check(statement, context)) {
           const ignores = [...statement.ignores, ...file.fileIgnores].filter((ignore) => ignore.rule === rule.id);
           if (ignores.length > 0) {

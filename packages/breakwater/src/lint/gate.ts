@@ -1,7 +1,7 @@
 // The linter where breakwater applies SQL (deploy's pending files, a plan's sql steps): lint what
 // is about to run, let warnings through, and refuse an error finding that is neither ignored in
 // the file nor allowed with --allow — before anything runs (BW_LINT_REFUSED).
-import { BreakwaterError, type ErrorCode } from "@breakwater/runtime/internal";
+import { BreakwaterError, type ErrorCode } from "@breakwater/runtime/internal/errors";
 import { engineRules, lint } from "./engine.ts";
 import { allRules } from "./rules/index.ts";
 import type { CatalogFacts, Finding, LintFile, RuleSetting } from "./types.ts";

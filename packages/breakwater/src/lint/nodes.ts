@@ -1,7 +1,7 @@
 // Reading libpg-query's parse tree: the table a statement names, ALTER TABLE's subcommands,
 // column definitions and type names, and the lock each statement takes on its table.
 import { quoteIdent, quoteQualified } from "../db/quote.ts";
-import type { LintStatement, RuleContext, TableLock } from "./types.ts";
+import type { LintFile, LintStatement, RuleContext, TableLock } from "./types.ts";
 
 export type Node = Record<string, unknown>;
 
@@ -53,6 +53,50 @@ export function tableName(table: RangeVar): string {
 export function relationOf(statement: LintStatement): RangeVar | null {
   const relation = (statement.node as { relation?: RangeVar }).relation;
   return relation?.relname ? relation : null;
+}
+
+/** A statement of the run, with its file and the file's place in the run. */
+export interface Placed {
+  file: LintFile;
+  at: number;
+  statement: LintStatement;
+}
+
+const byTable = new WeakMap<LintFile[], Map<string, Placed[]>>();
+const tableKey = (schema: string | undefined | null, name: string) => `${schema ?? ""}\u0000${name}`;
+
+/** The run's statements that name `table` as their relation (ALTER TABLE, CREATE INDEX …), in run order; indexed once per run. */
+export function statementsOn(files: LintFile[], table: RangeVar): Placed[] {
+  let index = byTable.get(files);
+  if (!index) {
+    index = new Map();
+    for (const [at, file] of files.entries())
+      for (const statement of file.statements) {
+        const relation = relationOf(statement);
+        if (!relation) continue;
+        const key = tableKey(relation.schemaname, relation.relname);
+        index.set(key, [...(index.get(key) ?? []), { file, at, statement }]);
+      }
+    byTable.set(files, index);
+  }
+  return index.get(tableKey(table.schemaname, table.relname)) ?? [];
+}
+
+const indexTables = new WeakMap<LintFile[], Map<string, RangeVar>>();
+
+/** The table the run's first CREATE INDEX of this name builds the index on; undefined when the run builds none. */
+export function tableOfIndex(files: LintFile[], index: string): RangeVar | undefined {
+  let tables = indexTables.get(files);
+  if (!tables) {
+    tables = new Map();
+    for (const file of files)
+      for (const statement of file.statements) {
+        const node = statement.node as { idxname?: string; relation?: RangeVar };
+        if (statement.kind === "IndexStmt" && node.idxname && node.relation && !tables.has(node.idxname)) tables.set(node.idxname, node.relation);
+      }
+    indexTables.set(files, tables);
+  }
+  return tables.get(index);
 }
 
 /** The table exists before this run (not created earlier in it): a busy table, as far as the linter knows. */

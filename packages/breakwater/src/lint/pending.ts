@@ -1,6 +1,6 @@
 // `breakwater lint --pending`: only the migration folders that `_prisma_migrations` does not list
 // as applied (finished and not rolled back), read from the database without changing anything.
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { readRows } from "../prisma/deploy/migrations.ts";
 import { connectForCatalog } from "./catalog.ts";
 import type { LintFile } from "./types.ts";

@@ -53,6 +53,9 @@ function leading(text: string, at: number, end: number, where: (o: number) => { 
 
 /** Character offset of a byte offset into the UTF-8 text (libpg-query's locations are bytes). */
 function byteToChar(text: string): (byte: number) => number {
+  // ASCII text (most migrations): a byte is a character.
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(text)) return (b) => Math.min(b, text.length);
   const map: number[] = [];
   let byte = 0;
   for (let i = 0; i < text.length; i++) {
@@ -118,9 +121,10 @@ export async function readLintFile(path: string, text: string, runner: Runner): 
     if (tx === "TRANS_STMT_COMMIT" || tx === "TRANS_STMT_ROLLBACK" || tx === "TRANS_STMT_PREPARE") inTransaction = false;
   }
   // An ignore-file comment counts wherever it stands on a line of its own.
-  text.split("\n").forEach((raw, i) => {
-    const match = ignorePattern.exec(raw.trim());
-    if (match?.[1] !== undefined) fileIgnores.push({ rule: match[2]!, reason: match[3] ?? "", file: true, line: i + 1, column: raw.indexOf("--") + 1 });
-  });
+  if (text.includes("breakwater-ignore-file"))
+    text.split("\n").forEach((raw, i) => {
+      const match = ignorePattern.exec(raw.trim());
+      if (match?.[1] !== undefined) fileIgnores.push({ rule: match[2]!, reason: match[3] ?? "", file: true, line: i + 1, column: raw.indexOf("--") + 1 });
+    });
   return { path, text, runner, statements, fileIgnores, parseError: null };
 }

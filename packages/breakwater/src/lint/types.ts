@@ -113,7 +113,9 @@ export interface Rule {
   why: string;
   /** the safe SQL rewrite, or the breakwater command / operation that makes the change safely */
   fix: string;
-  /** reads one statement; most rules look at `statement.kind` first and return [] */
+  /** the statement kinds (libpg-query's node names) the rule reads: it is called for those only; absent: every statement */
+  kinds?: readonly string[];
+  /** reads one statement */
   check(statement: LintStatement, context: RuleContext): RuleHit[];
 }
 

@@ -2,7 +2,7 @@
 // of exactly the rows and columns it changes, so a rollback restores them in place.
 import { z } from "zod";
 import { columnNames, hasUserDefinedType, primaryKey, tableExists } from "../db/catalog.ts";
-import { isConnectionLoss, sqlErrorInfo } from "@breakwater/runtime/internal";
+import { isConnectionLoss, sqlErrorInfo } from "@breakwater/runtime/internal/errors";
 import { displayTable, quoteIdent, quoteTable, type TableRef } from "../db/quote.ts";
 import { checkExpression, embedExpression } from "../db/sql-fragments.ts";
 import { identifier, preflightError, tableInput, toTableRef } from "./common.ts";

@@ -1,7 +1,7 @@
 // Pieces shared by operations: input schemas for names, key expressions, fact lookups.
 import { z } from "zod";
 import type { TableRef } from "../db/quote.ts";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 
 export const identifier = z
   .string()

@@ -14,7 +14,7 @@
 // the same holds online and after completion. Without `fill`, NULL rows are refused at preflight:
 // `fill` takes any SQL expression of the row, so it does whatever a backfill of those rows would.
 import { z } from "zod";
-import { isConnectionLoss, sqlErrorInfo } from "@breakwater/runtime/internal";
+import { isConnectionLoss, sqlErrorInfo } from "@breakwater/runtime/internal/errors";
 import { primaryKey, type KeyColumn } from "../db/catalog.ts";
 import { describeTable } from "../db/relations.ts";
 import { displayTable, quoteIdent, quoteLiteral, quoteQualified, quoteTable, type TableRef } from "../db/quote.ts";

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { importUserModule } from "../config/user-module.ts";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { operationFor, operations } from "../operations/registry.ts";
 import type { StepInputs, UserCheck } from "@breakwater/runtime";
 

@@ -4,7 +4,7 @@
 // no row lock, so writers never wait on each other); here the runner watches it for a quiet
 // window and refuses, resumable, while it still moves.
 import { setTimeout as sleep } from "node:timers/promises";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { markStepDone } from "./journal.ts";
 import type { ExecutionContext, StepResult } from "./step.ts";
 

@@ -1,7 +1,7 @@
 // The transform: keyset batches (or block ranges, walking a partitioned table's partitions)
 // whose cursor is committed in the same transaction as each batch, so a crash never redoes or
 // loses a batch; the batch size adapts to batch.maxMs, and progress is emitted after each batch.
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { setLocalLockTimeout } from "../db/locks.ts";
 import { displayTable, quoteTable } from "../db/quote.ts";
 import type { TransformSpec } from "../operations/types.ts";

@@ -9,6 +9,7 @@ export const addColumnNotNull: Rule = {
   blocks: ["reads", "writes"],
   why: "A NOT NULL column without a default cannot be added to a table that has rows: the migration fails (23502).",
   fix: "Add the column nullable (or with a constant default), backfill it in batches, then set NOT NULL safely — breakwater operations addColumn + setNotNull.",
+  kinds: ["AlterTableStmt"],
   check(statement, context) {
     return addedColumns(statement, context).flatMap(({ table, column }) => {
       const kinds = constraintsOf(column).map((c) => c.contype);

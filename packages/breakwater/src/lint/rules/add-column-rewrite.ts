@@ -10,6 +10,7 @@ export const addColumnRewrite: Rule = {
   rewrites: true,
   why: "A serial, identity or GENERATED … STORED column computes a value for every existing row: PostgreSQL rewrites the table under ACCESS EXCLUSIVE.",
   fix: "Add a plain nullable column, attach the sequence or expression as a default for new rows, backfill existing rows in batches — breakwater operation addColumn.",
+  kinds: ["AlterTableStmt"],
   check(statement, context) {
     return addedColumns(statement, context).flatMap(({ table, column }) => {
       const type = typeBaseName(column.typeName);

@@ -11,6 +11,7 @@ export const addColumnVolatileDefault: Rule = {
   rewrites: true,
   why: "A volatile default (gen_random_uuid(), clock_timestamp(), random()) gives each row its own value: PostgreSQL rewrites the table under ACCESS EXCLUSIVE.",
   fix: "Add the column without a default, SET DEFAULT in a second statement (it applies to new rows only), and backfill existing rows in batches — breakwater operation addColumn.",
+  kinds: ["AlterTableStmt"],
   check(statement, context) {
     return addedColumns(statement, context).flatMap(({ table, column }) => {
       const initial = constraintsOf(column).find((c) => c.contype === "CONSTR_DEFAULT")?.raw_expr;

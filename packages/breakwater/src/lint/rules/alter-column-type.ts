@@ -47,6 +47,7 @@ export const alterColumnType: Rule = {
   rewrites: true,
   why: "Changing a column's type rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE: every query on it waits.",
   fix: "Add a column of the new type, keep both in sync (trigger), backfill in batches, switch readers, drop the old one — breakwater operation changeColumnType (`breakwater plan`).",
+  kinds: ["AlterTableStmt"],
   check(statement, context) {
     const table = relationOf(statement);
     if (!existing(table, statement, context)) return [];

@@ -10,6 +10,7 @@ export const checkNotValid: Rule = {
   blocks: ["reads", "writes"],
   why: "Adding a CHECK constraint scans the whole table under ACCESS EXCLUSIVE: every query on it waits.",
   fix: "ADD CONSTRAINT … CHECK (…) NOT VALID, then VALIDATE CONSTRAINT in a later statement (SHARE UPDATE EXCLUSIVE: reads and writes go on).",
+  kinds: ["AlterTableStmt"],
   check(statement, context) {
     const table = relationOf(statement);
     if (!existing(table, statement, context)) return [];

@@ -10,6 +10,7 @@ export const cluster: Rule = {
   rewrites: true,
   why: "CLUSTER copies the whole table in index order under ACCESS EXCLUSIVE: every query on it waits until it is done.",
   fix: "pg_repack --order-by to reorder online, or leave the order to the planner.",
+  kinds: ["ClusterStmt"],
   check(statement, context) {
     if (statement.kind !== "ClusterStmt") return [];
     const table = relationOf(statement);

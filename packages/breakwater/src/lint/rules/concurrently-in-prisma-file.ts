@@ -10,6 +10,7 @@ export const concurrentlyInPrismaFile: Rule = {
   blocks: [],
   why: "Prisma runs migration.sql as one multi-statement query, which PostgreSQL treats as one transaction block: CONCURRENTLY fails there (25001).",
   fix: "Give the statement a migration folder of its own: a migration.sql holding only it runs outside any transaction block.",
+  kinds: ["IndexStmt", "DropStmt", "ReindexStmt"],
   check(statement, context) {
     const what = concurrentStatement(statement);
     if (!what || statement.inTransaction || context.file.runner !== "prisma" || context.file.statements.length < 2) return [];

@@ -17,6 +17,7 @@ export const concurrentlyInTransaction: Rule = {
   blocks: [],
   why: "PostgreSQL refuses CONCURRENTLY inside a transaction block (25001): the migration fails at this statement.",
   fix: "Move the statement out of BEGIN … COMMIT, into a migration file of its own.",
+  kinds: ["IndexStmt", "DropStmt", "ReindexStmt"],
   check(statement) {
     const what = concurrentStatement(statement);
     if (!what || !statement.inTransaction) return [];

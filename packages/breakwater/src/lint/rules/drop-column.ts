@@ -9,6 +9,7 @@ export const dropColumn: Rule = {
   blocks: ["reads", "writes"],
   why: "Running code that still reads or writes the column fails the moment it is gone, and its values are lost.",
   fix: "Release code that no longer uses the column first, then drop it in a later migration (expand / contract: `breakwater plan`).",
+  kinds: ["AlterTableStmt"],
   check(statement, context) {
     const table = relationOf(statement);
     if (!existing(table, statement, context)) return [];

@@ -8,6 +8,7 @@ export const dropIndexNotConcurrent: Rule = {
   blocks: ["reads", "writes"],
   why: "DROP INDEX takes ACCESS EXCLUSIVE on the table: brief, but it waits behind every running query and queues all others behind it.",
   fix: "DROP INDEX CONCURRENTLY, alone in its migration file and outside a transaction.",
+  kinds: ["DropStmt"],
   check(statement) {
     if (statement.kind !== "DropStmt" || statement.node.removeType !== "OBJECT_INDEX" || statement.node.concurrent) return [];
     return [

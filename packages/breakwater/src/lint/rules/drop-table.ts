@@ -9,6 +9,7 @@ export const dropTable: Rule = {
   blocks: ["reads", "writes"],
   why: "Every row is lost and running code that still queries the table fails.",
   fix: "Release code that no longer uses the table first, take a backup (`breakwater backup`), then drop it in a later migration.",
+  kinds: ["DropStmt"],
   check(statement, context) {
     if (statement.kind !== "DropStmt" || statement.node.removeType !== "OBJECT_TABLE") return [];
     return droppedNames(statement)

@@ -10,6 +10,7 @@ export const foreignKeyNotValid: Rule = {
   blocks: ["writes"],
   why: "Adding a foreign key checks every existing row while writes to both tables wait.",
   fix: "ADD CONSTRAINT … FOREIGN KEY … NOT VALID, then VALIDATE CONSTRAINT in a later statement (it takes only SHARE UPDATE EXCLUSIVE) — breakwater operation addForeignKey.",
+  kinds: ["AlterTableStmt"],
   check(statement, context) {
     const table = relationOf(statement);
     if (!existing(table, statement, context)) return [];

@@ -9,6 +9,7 @@ export const indexNotConcurrent: Rule = {
   blocks: ["writes"],
   why: "Building an index reads the whole table under a SHARE lock: every INSERT, UPDATE and DELETE waits until it is done.",
   fix: "CREATE INDEX CONCURRENTLY, alone in its migration file and outside a transaction (breakwater operation createIndex).",
+  kinds: ["IndexStmt"],
   check(statement, context) {
     const table = relationOf(statement);
     if (statement.kind !== "IndexStmt" || statement.node.concurrent || !existing(table, statement, context)) return [];

@@ -9,6 +9,7 @@ export const lockTable: Rule = {
   blocks: ["reads", "writes"],
   why: "An explicit lock is held until the transaction ends: everything after it in the file runs with the table blocked.",
   fix: "Let each statement take its own lock, with SET lock_timeout; breakwater's runner measures and bounds the locks it takes.",
+  kinds: ["LockStmt"],
   check(statement, context) {
     if (statement.kind !== "LockStmt") return [];
     const lock = lockByNumber(Number(statement.node.mode ?? 8));

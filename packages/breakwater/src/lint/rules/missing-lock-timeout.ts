@@ -1,6 +1,6 @@
 // A statement waiting for a strong lock queues every later query on the table behind it: without
 // lock_timeout, one long transaction turns a brief ALTER into an outage.
-import { alterCommands, blocksWrites, constraintsOf, existing, statementLock, tableName, type ColumnDef, type Constraint, type RangeVar } from "../nodes.ts";
+import { alterCommands, blocksWrites, constraintsOf, existing, statementLock, tableName, tableOfIndex, type ColumnDef, type Constraint, type RangeVar } from "../nodes.ts";
 import type { LintStatement, Rule, RuleContext, TableLock } from "../types.ts";
 
 /**
@@ -36,8 +36,7 @@ function droppedIndexTables(statement: LintStatement, context: RuleContext): Ran
   if (statement.kind !== "DropStmt" || node.removeType !== "OBJECT_INDEX" || node.concurrent) return [];
   return (node.objects ?? []).map((object) => {
     const name = object.List?.items?.at(-1)?.String?.sval ?? "";
-    const built = context.files.flatMap((f) => f.statements).find((s) => s.kind === "IndexStmt" && (s.node as { idxname?: string }).idxname === name);
-    return (built && (built.node as { relation?: RangeVar }).relation) || { relname: `the table of index ${name}` };
+    return tableOfIndex(context.files, name) ?? { relname: `the table of index ${name}` };
   });
 }
 
@@ -61,6 +60,27 @@ function setsLockTimeout(statement: LintStatement): boolean {
   return !/^0+\s*(ms|s|min)?$/i.test(text.trim());
 }
 
+/**
+ * The file's first statement that takes a write-blocking lock with no SET lock_timeout before it
+ * (one finding per file), worked out once per file: the context is the file's.
+ */
+const firstUnboundedOf = new WeakMap<RuleContext, { statement: LintStatement; taken: { table: RangeVar; lock: TableLock } } | null>();
+function firstUnbounded(context: RuleContext) {
+  if (!firstUnboundedOf.has(context)) {
+    let first = null;
+    for (const statement of context.file.statements) {
+      if (setsLockTimeout(statement)) break;
+      const [taken] = writeBlockingLocks(statement, context);
+      if (taken) {
+        first = { statement, taken };
+        break;
+      }
+    }
+    firstUnboundedOf.set(context, first);
+  }
+  return firstUnboundedOf.get(context)!;
+}
+
 export const missingLockTimeout: Rule = {
   id: "missing-lock-timeout",
   defaultSeverity: "warning",
@@ -69,14 +89,9 @@ export const missingLockTimeout: Rule = {
   why: "While it waits for its lock behind a long query, the statement queues every later read and write on the table: without lock_timeout the wait has no bound.",
   fix: "SET lock_timeout = '5s'; at the top of the file (and retry on 55P03), as breakwater's own runner does.",
   check(statement, context) {
-    const [taken] = writeBlockingLocks(statement, context);
-    if (!taken) return [];
-    const before = context.file.statements.slice(0, context.file.statements.indexOf(statement));
-    if (before.some(setsLockTimeout)) return [];
-    // One finding per file: on the first statement that needs it.
-    if (before.some((s) => writeBlockingLocks(s, context).length > 0)) return [];
-    return [
-      { lock: taken.lock, message: `This file takes ${taken.lock} on ${tableName(taken.table)} without SET lock_timeout first: waiting for it queues every query on the table.` },
-    ];
+    const first = firstUnbounded(context);
+    if (first?.statement !== statement) return [];
+    const { lock, table } = first.taken;
+    return [{ lock, message: `This file takes ${lock} on ${tableName(table)} without SET lock_timeout first: waiting for it queues every query on the table.` }];
   },
 };

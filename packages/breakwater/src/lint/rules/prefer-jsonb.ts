@@ -9,6 +9,7 @@ export const preferJsonb: Rule = {
   blocks: [],
   why: "json has no equality operator and no GIN index support, and is reparsed on every access; jsonb is what Prisma's Json maps to.",
   fix: "Use jsonb (changing it later rewrites the table).",
+  kinds: ["CreateStmt", "AlterTableStmt"],
   check(statement) {
     if (statement.kind !== "CreateStmt" && statement.kind !== "AlterTableStmt") return [];
     // Column definitions stand only at the top of CREATE TABLE's elements and of ALTER TABLE's commands (no

@@ -12,6 +12,7 @@ export const enumAddValueInTransaction: Rule = {
   blocks: [],
   why: "PostgreSQL before 12 refuses ALTER TYPE … ADD VALUE inside a transaction block (25001), and Prisma runs a file of several statements as one.",
   fix: "Put each `ALTER TYPE … ADD VALUE` in a migration file of its own, outside BEGIN/COMMIT (`breakwater deploy` runs it apart from the rest of the file), or upgrade to PostgreSQL 12+.",
+  kinds: ["AlterEnumStmt"],
   check(statement: LintStatement, context: RuleContext) {
     if (context.serverVersion >= 120000 || !isAddition(statement)) return [];
     const others = context.file.statements.filter((s) => s !== statement && s.kind !== "TransactionStmt");

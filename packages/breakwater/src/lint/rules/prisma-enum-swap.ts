@@ -33,6 +33,7 @@ export const prismaEnumSwap: Rule = {
   rewrites: true,
   why: "Prisma's enum swap moves every column to a new type: each table is rewritten under ACCESS EXCLUSIVE, and the cast fails (22P02) if a row still holds a removed value.",
   fix: "For a renamed value: `ALTER TYPE … RENAME VALUE 'old' TO 'new'` (catalog only), or `breakwater plan --rename Enum.OLD=NEW` (renameEnumValue); for a removed value, `breakwater plan` (or `--online`) moves the rows off it first.",
+  kinds: ["AlterTableStmt"],
   check(statement: LintStatement, context: RuleContext) {
     const alter = alterTableCommands(statement);
     // A table created earlier in the run holds no rows yet: the swap costs nothing there.

@@ -11,6 +11,7 @@ export const enumValueAddedUnreadable: Rule = {
   blocks: [],
   why: "An application built before the value existed cannot read a row holding it (Prisma P2023): every old instance still running fails on those rows.",
   fix: "Deploy the application built from the new schema everywhere before anything writes the value, or use `breakwater plan`'s intermediate schema (the value added first, written only after the new application is out).",
+  kinds: ["AlterEnumStmt", "CreateEnumStmt"],
   check(statement: LintStatement, context: RuleContext) {
     const node = statement.node as Node;
     if (statement.kind === "AlterEnumStmt" && typeof node.newVal === "string" && node.oldVal === undefined) {

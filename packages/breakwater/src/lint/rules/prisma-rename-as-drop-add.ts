@@ -87,6 +87,7 @@ export const prismaRenameAsDropAdd: Rule = {
   blocks: ["reads", "writes"],
   why: "Prisma writes a renamed field as DROP COLUMN + ADD COLUMN (a renamed model as DROP TABLE + CREATE TABLE): the migration succeeds and every value is gone.",
   fix: "Confirm the rename: `breakwater plan --rename Model.old=new` (or `--online`) renames in place and keeps the values.",
+  kinds: ["AlterTableStmt", "DropStmt"],
   check(statement: LintStatement, context: RuleContext) {
     return [...columnRenames(statement, context), ...tableRenames(statement, context)];
   },

@@ -9,6 +9,7 @@ export const reindexNotConcurrent: Rule = {
   blocks: ["writes"],
   why: "REINDEX holds SHARE on the table (writes wait) and ACCESS EXCLUSIVE on each index (queries using it wait) for the whole rebuild.",
   fix: "REINDEX … CONCURRENTLY (PostgreSQL 12+), outside a transaction, in a file of its own.",
+  kinds: ["ReindexStmt"],
   check(statement, context) {
     if (statement.kind !== "ReindexStmt" || hasOption(statement.node, "concurrently")) return [];
     const table = relationOf(statement);

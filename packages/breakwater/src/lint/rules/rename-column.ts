@@ -9,6 +9,7 @@ export const renameColumn: Rule = {
   blocks: ["reads", "writes"],
   why: "Running code still uses the old name: its queries fail from the moment the rename commits.",
   fix: "breakwater operation renameColumn (`breakwater plan --online`): a second column kept in step by a trigger while old and new code run, swapped in at the contract.",
+  kinds: ["RenameStmt"],
   check(statement, context) {
     const node = statement.node as { renameType?: string; subname?: string; newname?: string };
     const table = relationOf(statement);

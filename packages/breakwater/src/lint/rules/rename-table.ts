@@ -9,6 +9,7 @@ export const renameTable: Rule = {
   blocks: ["reads", "writes"],
   why: "Running code still uses the old name: its queries fail from the moment the rename commits.",
   fix: "breakwater operation renameTable (`breakwater plan --online`): the old name stays a view over the table until `breakwater cleanup`.",
+  kinds: ["RenameStmt"],
   check(statement, context) {
     const node = statement.node as { renameType?: string; newname?: string };
     const table = relationOf(statement);

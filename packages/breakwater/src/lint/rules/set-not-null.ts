@@ -1,5 +1,5 @@
 // SET NOT NULL scans every row under ACCESS EXCLUSIVE, unless a validated CHECK (col IS NOT NULL) proves it (PostgreSQL 12+).
-import { alterCommands, existing, relationOf, sqlTable, tableName, type RangeVar } from "../nodes.ts";
+import { alterCommands, existing, relationOf, sqlTable, statementsOn, tableName, type RangeVar } from "../nodes.ts";
 import { quoteIdent } from "../../db/quote.ts";
 import { describeSize, isEmpty } from "../catalog.ts";
 import type { LintStatement, Rule, RuleContext } from "../types.ts";
@@ -12,20 +12,17 @@ import type { LintStatement, Rule, RuleContext } from "../types.ts";
 function provenNotNull(context: RuleContext, statement: LintStatement, table: RangeVar): Set<string> {
   const checks = new Map<string, { column: string; valid: boolean }>();
   let unnamed = 0;
-  done: for (const file of context.files) {
-    for (const s of file.statements) {
-      if (file === context.file && s.index >= statement.index) break done;
-      const other = relationOf(s);
-      if (!other || other.relname !== table.relname || (other.schemaname ?? null) !== (table.schemaname ?? null)) continue;
-      for (const cmd of alterCommands(s)) {
-        const constraint = cmd.def?.Constraint;
-        const test = constraint?.raw_expr?.NullTest as { arg?: { ColumnRef?: { fields?: { String?: { sval?: string } }[] } }; nulltesttype?: string } | undefined;
-        const fields = test?.arg?.ColumnRef?.fields ?? [];
-        if (cmd.subtype === "AT_AddConstraint" && constraint?.contype === "CONSTR_CHECK" && test?.nulltesttype === "IS_NOT_NULL" && fields.length === 1) {
-          checks.set(constraint.conname ?? `unnamed ${unnamed++}`, { column: fields[0]!.String?.sval ?? "", valid: !constraint.skip_validation });
-        } else if (cmd.subtype === "AT_ValidateConstraint" && cmd.name && checks.has(cmd.name)) checks.get(cmd.name)!.valid = true;
-        else if (cmd.subtype === "AT_DropConstraint" && cmd.name) checks.delete(cmd.name);
-      }
+  const current = context.files.indexOf(context.file);
+  for (const { at, statement: s } of statementsOn(context.files, table)) {
+    if (at > current || (at === current && s.index >= statement.index)) break;
+    for (const cmd of alterCommands(s)) {
+      const constraint = cmd.def?.Constraint;
+      const test = constraint?.raw_expr?.NullTest as { arg?: { ColumnRef?: { fields?: { String?: { sval?: string } }[] } }; nulltesttype?: string } | undefined;
+      const fields = test?.arg?.ColumnRef?.fields ?? [];
+      if (cmd.subtype === "AT_AddConstraint" && constraint?.contype === "CONSTR_CHECK" && test?.nulltesttype === "IS_NOT_NULL" && fields.length === 1) {
+        checks.set(constraint.conname ?? `unnamed ${unnamed++}`, { column: fields[0]!.String?.sval ?? "", valid: !constraint.skip_validation });
+      } else if (cmd.subtype === "AT_ValidateConstraint" && cmd.name && checks.has(cmd.name)) checks.get(cmd.name)!.valid = true;
+      else if (cmd.subtype === "AT_DropConstraint" && cmd.name) checks.delete(cmd.name);
     }
   }
   return new Set([...checks.values()].filter((c) => c.valid).map((c) => c.column));
@@ -38,14 +35,15 @@ export const setNotNull: Rule = {
   blocks: ["reads", "writes"],
   why: "SET NOT NULL scans the whole table under ACCESS EXCLUSIVE to prove no row is null: every query on it waits.",
   fix: "Add CHECK (column IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ uses the check and skips the scan), then drop the check — breakwater operation setNotNull.",
+  kinds: ["AlterTableStmt"],
   check(statement, context) {
+    const setNotNull = alterCommands(statement).filter((cmd) => cmd.subtype === "AT_SetNotNull" && cmd.name);
     const table = relationOf(statement);
-    if (!existing(table, statement, context)) return [];
+    if (setNotNull.length === 0 || !existing(table, statement, context)) return [];
     // An empty table is scanned in no time: nothing to wait for.
     if (isEmpty(context, table.schemaname ?? null, table.relname) === true) return [];
     const size = describeSize(context, table.schemaname ?? null, table.relname);
-    const setNotNull = alterCommands(statement).filter((cmd) => cmd.subtype === "AT_SetNotNull" && cmd.name);
-    const proven = setNotNull.length > 0 && context.serverVersion >= 120000 ? provenNotNull(context, statement, table) : new Set<string>();
+    const proven = context.serverVersion >= 120000 ? provenNotNull(context, statement, table) : new Set<string>();
     return setNotNull
       .filter((cmd) => !proven.has(cmd.name!))
       .map((cmd) => {

@@ -9,6 +9,7 @@ export const truncate: Rule = {
   blocks: ["reads", "writes"],
   why: "TRUNCATE deletes every row without a trace in the migration, under ACCESS EXCLUSIVE.",
   fix: "If the data must go, take a backup first (`breakwater backup`) and DELETE in batches; keep data changes out of schema migrations.",
+  kinds: ["TruncateStmt"],
   check(statement, context) {
     if (statement.kind !== "TruncateStmt") return [];
     return tablesOf(statement)

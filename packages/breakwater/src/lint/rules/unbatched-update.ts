@@ -9,6 +9,7 @@ export const unbatchedUpdate: Rule = {
   blocks: [],
   why: "An UPDATE or DELETE without WHERE locks every row of the table until the migration ends (writers to those rows wait), and writes the whole table to WAL at once.",
   fix: "Backfill in batches outside the schema migration (a breakwater plan with a backfill step), or add the WHERE that was meant.",
+  kinds: ["UpdateStmt", "DeleteStmt"],
   check(statement, context) {
     if ((statement.kind !== "UpdateStmt" && statement.kind !== "DeleteStmt") || statement.node.whereClause) return [];
     const table = relationOf(statement);

@@ -13,6 +13,7 @@ export const uniqueWithoutIndex: Rule = {
   blocks: ["reads", "writes"],
   why: "ADD CONSTRAINT UNIQUE or PRIMARY KEY builds its index while holding ACCESS EXCLUSIVE: every query on the table waits for the whole build.",
   fix: "CREATE UNIQUE INDEX CONCURRENTLY first (its own migration), then ADD CONSTRAINT … UNIQUE / PRIMARY KEY USING INDEX (instant) — breakwater operation createIndex.",
+  kinds: ["AlterTableStmt"],
   check(statement, context) {
     const table = relationOf(statement);
     if (!existing(table, statement, context)) return [];

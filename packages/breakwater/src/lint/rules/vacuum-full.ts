@@ -10,6 +10,7 @@ export const vacuumFull: Rule = {
   rewrites: true,
   why: "VACUUM FULL copies the whole table under ACCESS EXCLUSIVE: every query on it waits until it is done.",
   fix: "Plain VACUUM (no lock on reads or writes), or pg_repack / pg_squeeze to reclaim space online.",
+  kinds: ["VacuumStmt"],
   check(statement, context) {
     if (statement.kind !== "VacuumStmt" || !hasOption(statement.node, "full")) return [];
     const tables = tablesOf(statement);

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import type { SchemaFile } from "./datamodel.ts";
 import { offlineAdapterFactory } from "./offline-adapter.ts";
 import type { SchemaParser } from "./schema-parser.ts";

@@ -1,6 +1,6 @@
 // The intermediate schema: the new schema's text with the old names put back, so that old and new
 // coexist. Line edits inside blocks: Prisma's grammar puts every field and enum value on its own line.
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { quoteRegExp } from "../../db/quote.ts";
 import { columnOf, type Datamodel, type SchemaFile } from "./datamodel.ts";
 import type { Analysis } from "./schema-changes.ts";

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import type { Datamodel, SchemaFile } from "./datamodel.ts";
 import { diffWithWasm, engineImports, OWN_PRISMA, ownEngineText, ownSchemaEngineWasm, ownSchemaParser, type DiffSide } from "./engine.ts";
 import { instantiateSchemaParser, type SchemaParser } from "./schema-parser.ts";

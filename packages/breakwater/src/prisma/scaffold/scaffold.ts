@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { quoteIdent, quoteRegExp } from "../../db/quote.ts";
 import { splitStatements, type Statement } from "../../db/sql-statements.ts";
 import { appliedByPlanGuardSql, GATE_FILE, gateFileText, guardSql } from "../plan-gate.ts";

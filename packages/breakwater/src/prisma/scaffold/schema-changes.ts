@@ -1,7 +1,7 @@
 // What changed between two Prisma datamodels, each change classified safe or breaking, with
 // rename candidates that the user must confirm (a flag or a prompt) — never guessed.
 import { quoteLiteral } from "../../db/quote.ts";
-import { BreakwaterError } from "@breakwater/runtime/internal";
+import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import { columnOf, type Datamodel, type DmmfEnum, type DmmfField, type DmmfModel } from "./datamodel.ts";
 
 export type ChangeKind =

@@ -3,8 +3,8 @@
 // replica reads the row at start; a periodic re-read covers a missed notification and notices a
 // database that stopped answering. Every connect and query is bounded by `timeoutMs`, so a hung
 // server turns into "cannot read" (the adapters' fail mode) instead of a request that never ends.
-import { Database, describeUrl, sqlErrorInfo } from "../../database.ts";
-import { BreakwaterError } from "../../errors.ts";
+import { Database, describeUrl } from "../../database.ts";
+import { BreakwaterError, sqlErrorInfo } from "../../errors.ts";
 import { applyChange, maintenanceOff, stateFromJson, stateToJson, type MaintenanceChange, type MaintenanceState, type MaintenanceStore, type MaintenanceWatcher, type Observed } from "../state.ts";
 
 export const MAINTENANCE_CHANNEL = "breakwater_maintenance";
