@@ -41,6 +41,16 @@ function runnerOf(file: string): Runner {
   return /(^|[\\/])migrations[\\/][^\\/]+[\\/]migration\.sql$/.test(file) ? "prisma" : "sql";
 }
 
+/** A plan file (`breakwater run`'s): its sql steps are linted. */
+const planFile = /\.(ts|mts|cts|js|mjs|cjs)$/;
+
+/** The plan's sql steps, each a file (the plan is loaded as `run` loads it: TypeScript through tsx). */
+async function planInput(given: string): Promise<LintFile[]> {
+  const [{ loadPlan }, { planSqlFiles }] = await Promise.all([import("../plan/plan.ts"), import("../lint/plan-steps.ts")]);
+  const display = (path.isAbsolute(given) ? path.relative(process.cwd(), given) : path.normalize(given)).split(path.sep).join("/");
+  return planSqlFiles(await loadPlan(given), display);
+}
+
 /** The .sql files a path names: itself, or every .sql file under a folder (sorted: Prisma's folders sort by time). */
 function sqlFiles(given: string): string[] {
   const info = statSync(given, { throwIfNoEntry: false });
@@ -79,6 +89,10 @@ export async function readLintInputs(paths: string[], runner: Runner | undefined
   for (const given of paths) {
     if (given === "-") {
       files.push(await readLintFile("<stdin>", decode(await readStdin(), "<stdin>"), runner ?? "sql"));
+      continue;
+    }
+    if (planFile.test(given)) {
+      files.push(...(await planInput(given)));
       continue;
     }
     for (const file of sqlFiles(given)) {
@@ -152,7 +166,7 @@ async function formatReport(format: LintCommandOptions["format"], findings: Find
 export function registerLint(program: Command): void {
   defineCommand<LintCommandOptions>(program, {
     name: "lint",
-    arguments: [["[paths...]", "migration files, folders (every .sql file under them) or - for stdin (default: prisma/migrations)"]],
+    arguments: [["[paths...]", "migration files, folders (every .sql file under them), plan files (.ts/.js: their sql steps) or - for stdin (default: prisma/migrations)"]],
     description: "Check migrations for statements that lock a busy table, rewrite it, lose data or fail when run — with the lock each takes and the safe rewrite",
     options: [
       new Option("--format <format>", "output format").choices(["text", "json", "github", "sarif", "gitlab"]).default("text"),
@@ -172,6 +186,7 @@ export function registerLint(program: Command): void {
       "npx breakwater lint --format github --fail-on warning",
       "npx prisma migrate diff --from-schema-datasource prisma/schema.prisma --to-schema-datamodel prisma/schema.prisma --script | npx breakwater lint - --runner prisma",
       "npx breakwater lint --rule index-not-concurrent=warning db/*.sql",
+      "npx breakwater lint migrations/rename-role.ts                # a plan's sql steps, as `breakwater run` runs them",
     ],
     notes: `Suppress a finding with a reason: "-- breakwater-ignore <rule>: <reason>" on the line(s) before the
 statement, or "-- breakwater-ignore-file <rule>: <reason>" anywhere in the file.

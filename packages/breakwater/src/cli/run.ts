@@ -4,7 +4,7 @@ import path from "node:path";
 import { Option, type Command } from "commander";
 import { connectForCatalog, readCatalog } from "../lint/catalog.ts";
 import { describeFinding, lintBeforeApply, lintRefusal, type LintGate } from "../lint/gate.ts";
-import { readLintFile } from "../lint/source.ts";
+import { planSqlFiles } from "../lint/plan-steps.ts";
 import type { CatalogFacts } from "../lint/types.ts";
 import { loadPlan, type LoadedPlan } from "../plan/plan.ts";
 import { renderMarkdown, type MigrationLog } from "../report/migration-log.ts";
@@ -69,13 +69,7 @@ export async function writeLog(ctx: CommandContext, log: MigrationLog, toFiles =
  * an error finding not ignored in the SQL nor --allow'ed refuses the plan at preflight (exit 2).
  */
 async function lintSqlSteps(ctx: CommandContext, loaded: LoadedPlan, gate: LintGate): Promise<void> {
-  const where = path.relative(process.cwd(), loaded.path) || loaded.path;
-  const files = [];
-  for (const [index, step] of loaded.plan.steps.entries()) {
-    if (step.op !== "sql") continue;
-    const label = typeof step.input.label === "string" ? ` "${step.input.label}"` : "";
-    files.push(await readLintFile(`${where} (steps.${index}${label})`, String(step.input.up), "sql"));
-  }
+  const files = await planSqlFiles(loaded, path.relative(process.cwd(), loaded.path) || loaded.path);
   if (files.length === 0) return;
   let catalog: CatalogFacts | null = null;
   let db;

@@ -21,11 +21,12 @@ export interface GateResult {
 }
 
 /**
- * Rules about what breakwater's own runner already does with a file: deploy and run set
- * lock_timeout (with retries) on every statement, and deploy commits an `ADD VALUE` before the
- * statements that use it (55P04), so neither is a reason to refuse.
+ * Rules about what breakwater's own runner already does with a migration file: deploy sets
+ * lock_timeout (with retries) on every statement and commits an `ADD VALUE` before the statements
+ * that use it (55P04), so neither is a reason to refuse. (A plan's sql step runs in one
+ * transaction: a value added and used there does fail, and the rule says so.)
  */
-export const handledByRunner: Record<string, RuleSetting> = {
+export const handledByDeploy: Record<string, RuleSetting> = {
   "missing-lock-timeout": "off",
   "prisma-enum-value-added-and-used": "off",
 };
@@ -40,7 +41,8 @@ export function checkAllow(allow: string[]): void {
 
 /** Lints the files about to run (earlier files first: what they create is new to later ones). */
 export async function lintBeforeApply(files: LintFile[], gate: LintGate, catalog: CatalogFacts | null): Promise<GateResult> {
-  const findings = await lint(files, { rules: allRules, settings: { ...gate.settings, ...handledByRunner }, catalog });
+  const handled = files.every((file) => file.runner === "plan") ? {} : handledByDeploy;
+  const findings = await lint(files, { rules: allRules, settings: { ...gate.settings, ...handled }, catalog });
   const allowed = new Set(gate.allow);
   return {
     refused: findings.filter((f) => f.severity === "error" && !allowed.has(f.rule)),

@@ -115,7 +115,8 @@ export async function readLintFile(path: string, text: string, runner: Runner): 
       endLine: end.line,
       endColumn: end.column,
       index,
-      inTransaction: inTransaction && kind !== "TransactionStmt",
+      // A plan's sql step runs in one transaction of breakwater's own.
+      inTransaction: (inTransaction || runner === "plan") && kind !== "TransactionStmt",
       ignores: ignores.filter((i) => !i.file),
     });
     if (tx === "TRANS_STMT_COMMIT" || tx === "TRANS_STMT_ROLLBACK" || tx === "TRANS_STMT_PREPARE") inTransaction = false;

@@ -8,7 +8,11 @@ export type TableLock = LockMode | "ROW SHARE" | "SHARE" | "EXCLUSIVE";
 export type Severity = "warning" | "error";
 export type RuleSetting = Severity | "off";
 
-/** How the file is run: Prisma runs a migration.sql as one script with no implicit transaction. */
+/**
+ * How the file is run: Prisma runs a migration.sql as one script with no implicit transaction;
+ * "sql" files statement by statement; breakwater runs a plan's sql step in one transaction with
+ * lock_timeout set.
+ */
 export type Runner = "prisma" | "sql" | "plan";
 
 export interface LintStatement {

@@ -64,9 +64,18 @@ export const prismaEnumValueAddedAndUsed: Rule = {
     if (used.length === 0) return [];
     const where = used.map((a) => `'${a.value}' (added to ${displayName(a.type)} on line ${a.statement.line})`).join(", ");
     const runner =
-      context.file.runner === "prisma" ?
-        "Prisma runs the file as one transaction, so `prisma migrate deploy` fails here; `breakwater deploy` splits the file and passes"
+      context.file.runner === "prisma" ? "Prisma runs the file as one transaction, so `prisma migrate deploy` fails here; `breakwater deploy` splits the file and passes"
+      : context.file.runner === "plan" ? "breakwater runs a sql step as one transaction, so `breakwater run` fails here"
       : "it was added in this same transaction";
-    return [{ message: `Uses the new enum value ${where}: PostgreSQL refuses it in the transaction that added it (55P04 unsafe use of new value), and ${runner}.` }];
+    const fix =
+      context.file.runner === "plan" ?
+        "Add the value in a step of its own (the addEnumValue operation, or a sql step before this one): each step commits before the next."
+      : undefined;
+    return [
+      {
+        message: `Uses the new enum value ${where}: PostgreSQL refuses it in the transaction that added it (55P04 unsafe use of new value), and ${runner}.`,
+        ...(fix ? { fix } : {}),
+      },
+    ];
   },
 };
