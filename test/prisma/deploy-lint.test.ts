@@ -56,10 +56,17 @@ describe("breakwater deploy lints the pending files first", () => {
       assert.equal(dry.code, 22, "--dry-run says what deploy would do");
 
       const json = await runCli(["deploy", "--json"], { cwd: dir, databaseUrl: t.url });
-      const error = JSON.parse(json.stdout.trim().split("\n").at(-1)!) as { error: { code: string; message: string; hint: string } };
+      const error = JSON.parse(json.stdout.trim().split("\n").at(-1)!) as {
+        error: { code: string; message: string; hint: string; details?: { findings?: { rule: string; file: string; line: number; fix: string }[] } };
+      };
       assert.equal(error.error.code, "BW_LINT_REFUSED");
       assert.match(error.error.message, new RegExp(`migration\\.sql:${line}:1 error index-not-concurrent`));
       assert.match(error.error.hint, /--allow index-not-concurrent/);
+      // A script reads the findings themselves, not only the message.
+      assert.deepEqual(
+        error.error.details?.findings?.map((f) => [f.rule, f.file, f.line]),
+        [["index-not-concurrent", "prisma/migrations/20250102000000_email_index/migration.sql", line]],
+      );
 
       const unknown = await runCli(["deploy", "--allow", "index-not-concurent"], { cwd: dir, databaseUrl: t.url });
       assert.equal(unknown.code, 2, "a typo in --allow allows nothing: refused");

@@ -243,7 +243,9 @@ export class EventRenderer {
     const location = bw.details?.location as SourceLocation | undefined;
     if (this.mode === "json") {
       const where = location ? { location: { file: location.file, line: location.line, column: location.column } } : {};
-      this.out.write(`${JSON.stringify({ type: "error", error: { code: bw.code, message: errorMessage(bw.message), hint: bw.hint ?? null, ...where } })}\n`);
+      const details = publicDetails(bw.details);
+      const line = JSON.stringify({ type: "error", error: { code: bw.code, message: errorMessage(bw.message), hint: bw.hint ?? null, ...where, ...(details ? { details } : {}) } });
+      this.out.write(`${redactSecrets(line)}\n`);
     } else {
       const c = this.colors;
       this.err.write(`\n${c.red(c.bold("breakwater:"))} ${errorMessage(bw.message)} ${c.dim(`[${bw.code}]`)}\n`);
@@ -258,6 +260,19 @@ export class EventRenderer {
   end(): void {
     this.clearLive();
   }
+}
+
+/**
+ * An error's details as a script reads them (--json): a lint refusal's findings, a lock timeout's
+ * blocking sessions, a SQLSTATE. Left out: the source location (printed as `location`) and the
+ * blocking sessions' query text, which may hold another application's secrets.
+ */
+function publicDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | null {
+  if (!details) return null;
+  const { location: _location, blockers, ...rest } = details;
+  const shown: Record<string, unknown> = { ...rest };
+  if (Array.isArray(blockers)) shown.blockers = blockers.map(({ query: _query, ...blocker }: Record<string, unknown>) => blocker);
+  return Object.keys(shown).length > 0 ? shown : null;
 }
 
 /** The source line at an error's location, with a caret under its column (a URL's password hidden). */
