@@ -12,6 +12,8 @@ if (args.length === 1 && ["--version", "-V", "-v"].includes(args[0])) {
   // the background, and a short command (lint, deploy) would wait for it at exit, about 100 ms,
   // for code it no longer runs.
   setFlagsFromString("--liftoff-only");
+  // lint parses every file: its parser's WASM starts compiling while the command line loads.
+  if (args.includes("lint")) import("libpg-query").catch(() => undefined);
   const main = new URL("../dist/cli/main.js", import.meta.url);
   if (!existsSync(main)) {
     process.stderr.write("breakwater is not built: run `npm run build` in its repository.\n");

@@ -25,8 +25,7 @@ const commandModules: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ["backup", "backups", "restore"], load: async () => (await import("./backup.ts")).registerBackup },
   { names: ["deploy", "boot", "migrate"], load: async () => (await import("./deploy.ts")).registerDeploy },
   { names: ["plan"], load: async () => (await import("./plan.ts")).registerPlan },
-  // The SQL parser's WASM compiles while lint's modules load: lint starts in a CI step on every push.
-  { names: ["lint"], load: async () => (await Promise.all([import("./lint.ts"), import("../db/sql-parser.ts").then(({ sqlParser }) => sqlParser())]))[0].registerLint },
+  { names: ["lint"], load: async () => (await import("./lint.ts")).registerLint },
   { names: ["demo"], load: async () => (await import("./demo.ts")).registerDemo },
 ];
 

@@ -7,7 +7,7 @@ import type { Ignore, LintFile, LintStatement, Runner } from "./types.ts";
 /** 1-based line and column of each character offset (columns count characters, as editors do). */
 function positions(text: string): (offset: number) => { line: number; column: number } {
   const starts = [0];
-  for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
   return (offset) => {
     let lo = 0;
     let hi = starts.length - 1;
