@@ -7,7 +7,7 @@
 // breakwater ≥ 0.5× squawk. Then, per rule the tools share, the statements flagged by every tool
 // that has the rule, by some only, and by breakwater only, with examples of each disagreement.
 // All three assume PostgreSQL 15 (breakwater's default; squawk --pg-version, pgfence --min-pg-version).
-// Usage: npm run bench:lint [-- --prisma 280 --seed 1 --runs 3 --per-file 30 --examples 3 --keep]
+// Usage: npm run bench:lint [-- --prisma 280 --seed 1 --runs 5 --per-file 30 --examples 3 --keep]
 // Needs no database.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -23,7 +23,7 @@ const { values } = parseArgs({
   options: {
     prisma: { type: "string", default: "280" },
     seed: { type: "string", default: "1" },
-    runs: { type: "string", default: "3" },
+    runs: { type: "string", default: "5" },
     "per-file": { type: "string", default: "30" },
     examples: { type: "string", default: "3" },
     keep: { type: "boolean", default: false },
@@ -148,7 +148,8 @@ const sharedRules: { check: string; file?: boolean; rules: Partial<Record<ToolNa
       pgfence: ["add-column-non-constant-default", "add-column-serial", "add-column-stored-generated", "add-column-default-pre-pg11"],
     },
   },
-  { check: "column type change", rules: { breakwater: ["alter-column-type"], squawk: ["changing-column-type"], pgfence: ["alter-column-type"] } },
+  // Prisma's enum swap (ALTER COLUMN … TYPE "X_new" USING …) is breakwater's prisma-enum-swap, on the same statement.
+  { check: "column type change", rules: { breakwater: ["alter-column-type", "prisma-enum-swap"], squawk: ["changing-column-type"], pgfence: ["alter-column-type"] } },
   {
     check: "UNIQUE / PRIMARY KEY without an index first",
     rules: {

@@ -1,5 +1,5 @@
 // `breakwater lint --trace`: runs the linted statements on a throwaway PostgreSQL (a scratch
-// database on a shadow server, or the embedded cluster) after the migrations before them, records
+// database on a shadow server, or the embedded cluster), each file after the migrations before it, records
 // the locks each statement took and the tables it rewrote, and compares both with the findings.
 import { randomBytes } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
@@ -12,11 +12,13 @@ import { alterCommands, constraintsOf, droppedNames, lockRank, statementLock, st
 import { readLintFile } from "./source.ts";
 import type { Finding, LintFile, LintStatement, TableLock } from "./types.ts";
 
-/** A migration run before the linted files, untraced: Prisma's as one query, plain SQL statement by statement. */
+/** A migration run before a linted file, untraced: Prisma's as one query, plain SQL statement by statement. */
 export interface HistoryFile {
   path: string;
   text: string;
   runner: "prisma" | "sql";
+  /** the linted file it is applied just before: its index in the run's files */
+  before: number;
 }
 
 export interface TracedLock {
@@ -25,7 +27,7 @@ export interface TracedLock {
   /** pg_class.relkind: r table, p partitioned table, i index, S sequence, … */
   kind: string;
   mode: TableLock;
-  /** false: requested, still waiting when sampled (only outside a transaction) */
+  /** false: requested, and held back by the observer's lock when read (only outside a transaction) */
   granted: boolean;
   /** the relation existed before the linted files ran (for a table: a busy table, in the rules' terms) */
   existing: boolean;
@@ -38,7 +40,7 @@ export interface TraceRow {
   line: number;
   column: number;
   statement: string;
-  /** in-transaction: BEGIN; statement; pg_locks; COMMIT · sampled: outside a transaction, pg_locks read from a second connection while it ran · skipped · failed */
+  /** in-transaction: BEGIN; statement; pg_locks; COMMIT · sampled: outside a transaction, pg_locks read from a second connection while that connection's locks held it back · skipped · failed */
   method: "in-transaction" | "sampled" | "skipped" | "failed";
   /** the findings' rules on this statement */
   rules: string[];
@@ -73,6 +75,7 @@ export interface TraceReport {
   server: string;
   /** `embedded` or `shadow` (a scratch database created there and dropped after) */
   on: "embedded" | "shadow";
+  /** every migration applied untraced, in order: before the first linted file, or between two */
   history: string[];
   seeded: SeededTable[];
   rows: TraceRow[];
@@ -127,40 +130,54 @@ async function withScratchDatabase<T>(serverUrl: string, fn: (url: string, schem
 const prismaFile = /^(.*)[\\/]([^\\/]+)[\\/]migration\.sql$/;
 
 /**
- * The migrations before the first linted file on disk: for a Prisma `<migrations>/<folder>/migration.sql`,
+ * The migrations on disk that sort before a linted file: for a Prisma `<migrations>/<folder>/migration.sql`,
  * every migration folder sorted before it; for a plain .sql file, the .sql files before it in its folder.
- * Files that are themselves linted are not history.
  */
-export async function historyBefore(files: LintFile[]): Promise<HistoryFile[]> {
-  const first = files.find((f) => f.path !== "<stdin>");
-  if (!first) return [];
-  const linted = new Set(files.map((f) => path.resolve(f.path)));
-  const match = first.runner === "prisma" ? prismaFile.exec(first.path) : null;
-  const candidates: { file: string; runner: "prisma" | "sql" }[] = [];
+async function migrationsBefore(linted: LintFile): Promise<{ file: string; runner: "prisma" | "sql" }[]> {
+  const match = linted.runner === "prisma" ? prismaFile.exec(linted.path) : null;
   if (match) {
     const folder = match[2]!;
     const migrations = path.resolve(match[1]!);
     const entries = await readdir(migrations, { withFileTypes: true });
+    const found: { file: string; runner: "prisma" }[] = [];
     for (const entry of entries.filter((e) => e.isDirectory() && e.name < folder).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const file = path.join(migrations, entry.name, "migration.sql");
-      if (await stat(file).catch(() => null)) candidates.push({ file, runner: "prisma" });
+      if (await stat(file).catch(() => null)) found.push({ file, runner: "prisma" });
     }
-  } else {
-    const dir = path.dirname(path.resolve(first.path));
-    const base = path.basename(first.path);
-    const entries = await readdir(dir, { withFileTypes: true });
-    for (const entry of entries.filter((e) => e.isFile() && e.name.endsWith(".sql") && e.name < base).sort((a, b) => (a.name < b.name ? -1 : 1)))
-      candidates.push({ file: path.join(dir, entry.name), runner: "sql" });
+    return found;
   }
+  const dir = path.dirname(path.resolve(linted.path));
+  const base = path.basename(linted.path);
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith(".sql") && e.name < base)
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((e) => ({ file: path.join(dir, e.name), runner: "sql" }));
+}
+
+/**
+ * The history of the linted files: before each, the migrations on disk that sort before it and are
+ * neither linted nor applied before an earlier linted file. Files that are not contiguous (0003 and
+ * 0007 of eight, or files of two folders) then each run on the schema they meet in production.
+ */
+export async function historyBefore(files: LintFile[]): Promise<HistoryFile[]> {
+  const linted = new Set(files.map((f) => path.resolve(f.path)));
+  const applied = new Set<string>();
   const history: HistoryFile[] = [];
-  for (const { file, runner } of candidates) {
-    if (linted.has(file)) continue;
-    history.push({ path: (path.relative(process.cwd(), file) || file).split(path.sep).join("/"), text: await readFile(file, "utf8"), runner });
+  for (const [at, lintFile] of files.entries()) {
+    // stdin has no place among migrations; a plan's sql steps run on whatever database the plan is run on.
+    if (lintFile.path === "<stdin>" || lintFile.runner === "plan") continue;
+    for (const { file, runner } of await migrationsBefore(lintFile)) {
+      if (linted.has(file) || applied.has(file)) continue;
+      applied.add(file);
+      history.push({ path: (path.relative(process.cwd(), file) || file).split(path.sep).join("/"), text: await readFile(file, "utf8"), runner, before: at });
+    }
   }
   return history;
 }
 
-async function applyHistory(db: Database, history: HistoryFile[]): Promise<void> {
+/** Applies history files; `afterLinted`: linted files ran before them, on tables seeded with a row. */
+async function applyHistory(db: Database, history: HistoryFile[], afterLinted: boolean): Promise<void> {
   for (const file of history) {
     try {
       if (file.runner === "prisma") await db.query(file.text);
@@ -168,10 +185,19 @@ async function applyHistory(db: Database, history: HistoryFile[]): Promise<void>
     } catch (error) {
       await db.query("ROLLBACK").catch(() => undefined);
       throw new BreakwaterError("BW_SQL_FAILED", `--trace: the history migration ${file.path} failed on the scratch database: ${sqlErrorInfo(error).message}`, {
-        hint: "The migrations before the linted files must apply on an empty database; lint from an earlier file to trace them too.",
+        hint:
+          afterLinted ?
+            "It ran between linted files, on tables the trace had seeded with a row (a migration that needs an empty table fails there); lint it too to trace it."
+          : "The migrations before the linted files must apply on an empty database; lint from an earlier file to trace them too.",
       });
     }
   }
+}
+
+/** PostgreSQL's message and, in parentheses, its SQLSTATE. */
+function withSqlstate(error: unknown): string {
+  const { sqlstate, message } = sqlErrorInfo(error);
+  return `${message}${sqlstate ? ` (${sqlstate})` : ""}`;
 }
 
 // -- seeding ---------------------------------------------------------------------------------
@@ -198,20 +224,22 @@ function sampleValue(column: SeedColumn): string | null {
 }
 
 /**
- * One row in each table the history created, so rewrites, scans and NOT NULL checks meet a row as
- * on a live table: every column without a default gets a value of its type (a foreign key: the
- * referenced table's row), so that a later SET NOT NULL finds no null. Tables are retried until no insert succeeds, which orders them by
- * their foreign keys; a table whose insert still fails stays empty, with PostgreSQL's error.
+ * One row in each table the history created (those not in `known`, the relations before it), so
+ * rewrites, scans and NOT NULL checks meet a row as on a live table: every column without a default
+ * gets a value of its type (a foreign key: the referenced table's row), so that a later SET NOT NULL
+ * finds no null. Tables are retried until no insert succeeds, which orders them by their foreign
+ * keys; a table whose insert still fails stays empty, with PostgreSQL's error.
  */
-async function seedTables(db: Database): Promise<SeededTable[]> {
+async function seedTables(db: Database, known: Map<number, Relation>): Promise<SeededTable[]> {
   const { rows: tables } = await db.query<{ oid: number; schema: string; name: string }>(
     `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN ('information_schema', 'pg_catalog', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%'
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
       ORDER BY n.nspname, c.relname`,
   );
+  const created = tables.filter((t) => !known.has(t.oid));
   const errors = new Map<number, string>();
-  let pending = tables;
+  let pending = created;
   for (let progress = true; progress && pending.length > 0;) {
     progress = false;
     const failed: typeof pending = [];
@@ -226,7 +254,7 @@ async function seedTables(db: Database): Promise<SeededTable[]> {
     pending = failed;
   }
   const display = (t: { schema: string; name: string }) => (t.schema === "public" ? t.name : `${t.schema}.${t.name}`);
-  return tables.map((t) => (pending.includes(t) ? { table: display(t), rows: 0, error: errors.get(t.oid) } : { table: display(t), rows: 1 }));
+  return created.map((t) => (pending.includes(t) ? { table: display(t), rows: 0, error: errors.get(t.oid) } : { table: display(t), rows: 1 }));
 }
 
 async function seedTable(db: Database, table: { oid: number; schema: string; name: string }): Promise<string | null> {
@@ -272,8 +300,7 @@ async function seedTable(db: Database, table: { oid: number; schema: string; nam
     await db.query(sql, params);
     return null;
   } catch (error) {
-    const { sqlstate, message } = sqlErrorInfo(error);
-    return `${message}${sqlstate ? ` (${sqlstate})` : ""}`;
+    return withSqlstate(error);
   }
 }
 
@@ -329,85 +356,145 @@ interface Observed {
   before: Map<number, Relation>;
   after: Map<number, Relation>;
   error?: string;
+  /** outside a transaction, no lock request was seen: why */
+  untraced?: string;
 }
+
+/**
+ * The observer's gates on a table, outermost first, with the modes each holds back (PostgreSQL's
+ * docs, 13.3.1, "Conflicting Lock Modes"). Each holds back what the one before it does, and more
+ * (SHARE is left out: it does not hold back SHARE), so that rolling back to the outermost gate that
+ * holds a request back lets it through and still holds back any stronger request after it.
+ */
+const gates: { mode: TableLock; holdsBack: TableLock[] }[] = [
+  { mode: "ACCESS SHARE", holdsBack: ["ACCESS EXCLUSIVE"] },
+  { mode: "ROW SHARE", holdsBack: ["EXCLUSIVE", "ACCESS EXCLUSIVE"] },
+  { mode: "ROW EXCLUSIVE", holdsBack: ["SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"] },
+  { mode: "SHARE UPDATE EXCLUSIVE", holdsBack: ["SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"] },
+  { mode: "SHARE ROW EXCLUSIVE", holdsBack: ["ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"] },
+  { mode: "EXCLUSIVE", holdsBack: ["ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"] },
+  {
+    mode: "ACCESS EXCLUSIVE",
+    holdsBack: ["ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"],
+  },
+];
+
+/** How long the observer holds a statement's tables at most: past it, the statement runs unobserved. */
+const holdMs = 5000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * A statement PostgreSQL refuses in a transaction block (25001: CREATE INDEX CONCURRENTLY, VACUUM,
- * ADD VALUE before 12…) runs on its own while a second connection samples its pg_locks rows. So
- * that a quick statement is caught, that connection first takes SHARE UPDATE EXCLUSIVE on the
- * existing tables the statement names (an index: its table): whatever the statement asks for on
- * them from SHARE UPDATE EXCLUSIVE up waits, in pg_locks with its mode, and the gate opens as soon
- * as the statement is seen waiting (or after 5 s); sampling goes on until it ends.
- */
-async function sampleOutsideTransaction(db: Database, observer: Database, statement: LintStatement, existing: Map<number, Relation>): Promise<Observed> {
-  const before = await relations(db);
+/** The tables a statement names that the scratch database has (for an index, its table), as regclass text. */
+async function tablesNamed(observer: Database, statement: LintStatement): Promise<string[]> {
   const mentions = mentionedTables([{ path: "", text: "", runner: "sql", statements: [statement], fileIgnores: [], parseError: null }]);
   const dropped = statement.kind === "DropStmt" ? droppedNames(statement).map((n) => ({ schema: n.schemaname ?? null, name: n.relname })) : [];
-  const gate = new Set<number>();
-  for (const mention of [...mentions, ...dropped]) {
-    const name = mention.schema === null ? quoteIdent(mention.name) : quoteQualified(mention.schema, mention.name);
-    const { rows } = await observer.query<{ table: number }>(
-      `SELECT COALESCE(i.indrelid, c.oid)::int8 AS "table" FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass($1)`,
-      [name],
-    );
-    const table = rows[0]?.table;
-    if (table !== undefined && existing.has(table)) gate.add(table);
-  }
-  let open = gate.size > 0;
-  if (open) {
-    await observer.query("BEGIN");
-    for (const oid of gate) await observer.query(`LOCK TABLE ${quoteTable(existing.get(oid)!)} IN SHARE UPDATE EXCLUSIVE MODE`);
-  }
-  const release = async () => {
-    if (!open) return;
-    open = false;
-    await observer.query("COMMIT");
-  };
-  let done = false;
-  let error: string | undefined;
-  const running = db.query(statement.text).then(
-    () => undefined,
-    (e: unknown) => {
-      const info = sqlErrorInfo(e);
-      error = `${info.message}${info.sqlstate ? ` (${info.sqlstate})` : ""}`;
-    },
+  const names = [...mentions, ...dropped].map((m) => (m.schema === null ? quoteIdent(m.name) : quoteQualified(m.schema, m.name)));
+  const { rows } = await observer.query<{ table: string }>(
+    `SELECT DISTINCT t.oid::regclass::text AS "table" FROM unnest($1::text[]) AS m(name)
+       JOIN pg_class c ON c.oid = to_regclass(m.name) LEFT JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_class t ON t.oid = COALESCE(i.indrelid, c.oid)
+      WHERE t.relkind IN ('r', 'p') ORDER BY 1`,
+    [names],
   );
-  void running.finally(() => (done = true));
-  const seen = new Map<string, LockRow>();
-  const started = Date.now();
-  try {
-    while (!done) {
-      const { rows } = await observer.query<LockRow>(lockQuery, [db.backendPid]);
-      for (const row of rows) {
-        const key = `${row.oid}/${row.mode}`;
-        if (!seen.has(key) || row.granted) seen.set(key, row);
-      }
-      const waiting = (await observer.query<{ waiting: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted) AS waiting", [db.backendPid])).rows[0]!
-        .waiting;
-      if (waiting || Date.now() - started > 5000) await release();
-      if (!open) await sleep(1);
-    }
-  } finally {
-    await release();
-    await running;
-  }
-  return { method: "sampled", locks: [...seen.values()], before, after: await relations(db), ...(error ? { error } : {}) };
+  return rows.map((r) => r.table);
 }
 
-/** BEGIN; the statement; its pg_locks rows and the relfilenodes; COMMIT — or, on 25001, sampled from outside. */
-async function traceStatement(db: Database, observer: Database, statement: LintStatement, existing: Map<number, Relation>): Promise<Observed> {
+/** Runs a statement; PostgreSQL's error with its SQLSTATE, or undefined. */
+async function run(db: Database, sql: string): Promise<string | undefined> {
+  try {
+    await db.query(sql);
+    return undefined;
+  } catch (e) {
+    return withSqlstate(e);
+  }
+}
+
+/**
+ * A statement PostgreSQL refuses in a transaction block (25001: VACUUM, CREATE INDEX CONCURRENTLY,
+ * REINDEX / DROP INDEX CONCURRENTLY …) runs on its own while a second connection, the observer,
+ * holds the tables it names behind every gate. Each time pg_locks shows the statement waiting for a
+ * gate, its lock rows are read there and the gates holding that request back are rolled back: a
+ * quick statement is caught as surely as a slow one. VACUUM, for one, is seen asking for ACCESS SHARE
+ * (to look the table up), then for SHARE UPDATE EXCLUSIVE. A wait for anything else (CREATE INDEX
+ * CONCURRENTLY waits for older transactions, the observer's among them) opens every gate, as does
+ * the end of holdMs. The gates stand on all the statement's tables at once and open together: on a
+ * second table, only a request stronger than those already let through is seen.
+ */
+async function traceHeldBack(db: Database, observer: Database, statement: LintStatement): Promise<Observed> {
+  const before = await relations(db);
+  const tables = await tablesNamed(observer, statement);
+  if (tables.length === 0) {
+    const error = await run(db, statement.text);
+    const untraced = "it runs outside a transaction and names no table the scratch database has, so there was nothing to hold it at and read its locks";
+    return { method: "sampled", locks: [], before, after: await relations(db), ...(error ? { error } : { untraced }) };
+  }
+  // The gates are the only locks anything waits for on the scratch database: the migration's lock_timeout would fire on them alone.
+  const { timeout } = await db.one<{ timeout: string }>("SELECT current_setting('lock_timeout') AS timeout");
+  /** the gates the observer holds: gate_0 … gate_{held-1} */
+  let held = 0;
+  const open = async (gate: number) => {
+    held = gate;
+    await observer.query(gate === 0 ? "ROLLBACK" : `ROLLBACK TO SAVEPOINT gate_${gate}`);
+  };
+  const seen = new Map<string, LockRow>();
+  let timedOut = false;
+  let error: string | undefined;
+  await observer.query("BEGIN");
+  try {
+    for (const [at, gate] of gates.entries()) {
+      held = at + 1;
+      await observer.query(`SAVEPOINT gate_${at}`);
+      await observer.query(`LOCK TABLE ${tables.join(", ")} IN ${gate.mode} MODE`);
+    }
+    await db.query("SET lock_timeout = 0");
+    let done = false;
+    const running = run(db, statement.text).then((e) => {
+      done = true;
+      error = e;
+    });
+    const started = Date.now();
+    while (!done && held > 0) {
+      const { rows } = await observer.query<{ locktype: string; mode: string }>("SELECT locktype, mode FROM pg_locks WHERE pid = $1 AND NOT granted", [db.backendPid]);
+      const waiting = rows[0];
+      if (waiting) {
+        for (const row of (await observer.query<LockRow>(lockQuery, [db.backendPid])).rows) {
+          const key = `${row.oid}/${row.mode}`;
+          if (!seen.has(key) || row.granted) seen.set(key, row);
+        }
+        const mode = waiting.locktype === "relation" ? lockModes[waiting.mode] : undefined;
+        const gate = mode ? gates.findIndex((g) => g.holdsBack.includes(mode)) : -1;
+        // A request no held gate holds back waits for something else: let it go.
+        await open(gate >= 0 && gate < held ? gate : 0);
+      } else if (Date.now() - started > holdMs) {
+        timedOut = true;
+        await open(0);
+      } else await sleep(1);
+    }
+    await running;
+  } finally {
+    if (held > 0) await open(0);
+    await db.query("SELECT set_config('lock_timeout', $1, false)", [timeout]);
+  }
+  const after = await relations(db);
+  if (error) return { method: "sampled", locks: [...seen.values()], before, after, error };
+  const named = tables.join(", ");
+  const untraced =
+    seen.size > 0 ? undefined
+    : timedOut ? `it asked for no lock on ${named} in the ${holdMs / 1000} s the observer held it, and ran unobserved after`
+    : `it never waited for the observer's ACCESS EXCLUSIVE lock on ${named}: it took no lock there, or skipped what it could not lock at once (SKIP_LOCKED)`;
+  return { method: "sampled", locks: [...seen.values()], before, after, ...(untraced ? { untraced } : {}) };
+}
+
+/** BEGIN; the statement; its pg_locks rows and the relfilenodes; COMMIT — or, on 25001, held back and read from outside. */
+async function traceStatement(db: Database, observer: Database, statement: LintStatement): Promise<Observed> {
   const before = await relations(db);
   await db.query("BEGIN");
   try {
     await db.query(statement.text);
   } catch (e) {
     await db.query("ROLLBACK");
-    const { sqlstate, message } = sqlErrorInfo(e);
     // 25001 active_sql_transaction: the statement cannot run inside a transaction block.
-    if (sqlstate === "25001") return sampleOutsideTransaction(db, observer, statement, existing);
-    return { method: "in-transaction", locks: [], before, after: before, error: `${message}${sqlstate ? ` (${sqlstate})` : ""}` };
+    if (sqlErrorInfo(e).sqlstate === "25001") return traceHeldBack(db, observer, statement);
+    return { method: "in-transaction", locks: [], before, after: before, error: withSqlstate(e) };
   }
   try {
     const { rows: locks } = await db.query<LockRow>(lockQuery, [db.backendPid]);
@@ -509,8 +596,7 @@ function compare(statement: LintStatement, file: LintFile, findings: Finding[], 
     const predictedBy = row.rules.length > 0 ? `; findings: ${row.rules.join(", ")}` : "";
     return { ...row, method: "failed", tracedLock: null, tracedRewrite: null, agreement: "failed", explanation: `PostgreSQL refused it: ${observed.error}${predictedBy}` };
   }
-  if (observed.method === "sampled" && locks.length === 0)
-    return { ...row, tracedRewrite: null, agreement: "not traced", explanation: "not traced: it runs outside a transaction and finished before a sample caught a lock" };
+  if (observed.untraced !== undefined) return { ...row, tracedRewrite: null, agreement: "not traced", explanation: `not traced: ${observed.untraced}` };
   if (predictedLock === tracedLock && predictedRewrite === tracedRewrite) return row;
   const why = explain(statement, findings, tracedLock, tracedRewrite, built.length > 0);
   return why === null ? { ...row, agreement: "mismatch" } : { ...row, agreement: "explained", explanation: why };
@@ -525,10 +611,14 @@ export interface TraceOptions {
   files: LintFile[];
   /** the run's findings, compared with what PostgreSQL did */
   findings: Finding[];
+  /** historyBefore's migrations, each applied just before the linted file it names */
   history: HistoryFile[];
 }
 
-/** Applies the history, seeds its tables, runs and traces each linted statement in order. */
+/**
+ * Runs and traces each linted file's statements in order, each file after its history; the tables
+ * the history creates are seeded, and count as existing (busy) ones, as in production.
+ */
 export async function traceFiles(options: TraceOptions): Promise<TraceReport> {
   return withScratchDatabase(options.serverUrl, async (url, schema) => {
     const db = await Database.connect(url, { applicationName: "breakwater lint --trace" });
@@ -539,13 +629,28 @@ export async function traceFiles(options: TraceOptions): Promise<TraceReport> {
         for (const session of [db, observer]) await session.query("SELECT set_config('search_path', $1, false)", [quoteIdent(schema)]);
       }
       const { server } = await db.one<{ server: string }>("SELECT current_setting('server_version') AS server");
-      await applyHistory(db, options.history);
-      const seeded = await seedTables(db);
-      const all = await relations(db);
-      const baseline = new Set(all.keys());
-      const existing = new Map([...all].filter(([, r]) => tableKinds.has(r.kind) && r.schema !== "pg_toast"));
+      const seeded: SeededTable[] = [];
+      /** the relations the history created: those that existed before the linted files touched them */
+      const baseline = new Set<number>();
+      /** the tables among them */
+      const existing = new Map<number, Relation>();
       const rows: TraceRow[] = [];
-      for (const file of options.files) {
+      // A file given twice runs once, as a migration does.
+      const traced = new Set<string>();
+      for (const [at, file] of options.files.entries()) {
+        if (file.path !== "<stdin>" && traced.has(path.resolve(file.path))) continue;
+        traced.add(path.resolve(file.path));
+        const history = options.history.filter((h) => h.before === at);
+        if (history.length > 0) {
+          const known = await relations(db);
+          await applyHistory(db, history, at > 0);
+          seeded.push(...(await seedTables(db, known)));
+          for (const [oid, relation] of await relations(db)) {
+            if (known.has(oid)) continue;
+            baseline.add(oid);
+            if (tableKinds.has(relation.kind) && relation.schema !== "pg_toast") existing.set(oid, relation);
+          }
+        }
         for (const statement of file.statements) {
           const findings = options.findings.filter((f) => f.file === file.path && f.line === statement.line && f.column === statement.column);
           if (statement.kind === "TransactionStmt") {
@@ -568,7 +673,7 @@ export async function traceFiles(options: TraceOptions): Promise<TraceReport> {
             });
             continue;
           }
-          rows.push(compare(statement, file, findings, await traceStatement(db, observer, statement, existing), existing, baseline));
+          rows.push(compare(statement, file, findings, await traceStatement(db, observer, statement), existing, baseline));
         }
       }
       return { server, on: options.on, history: options.history.map((h) => h.path), seeded, rows };
