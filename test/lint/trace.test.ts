@@ -85,6 +85,11 @@ const row = (report: JsonTrace, start: string) => {
  * Another test run on the same server may hold one for a moment: a name counts only when it is
  * still there 10 s later.
  */
+/** `breakwater lint <paths> --trace --format json` on `server`, without a catalog. */
+function traceJson(server: TestDatabase, dir: string, paths: string[]) {
+  return runCli(["lint", ...paths, "--trace", "--shadow-database-url", server.url, "--no-catalog", "--format", "json"], { cwd: dir, env: { DATABASE_URL: "" } });
+}
+
 async function scratchDatabases(server: TestDatabase): Promise<string[]> {
   const list = async () => (await server.db.query<{ name: string }>("SELECT datname AS name FROM pg_database WHERE datname LIKE 'breakwater\\_trace\\_%'")).rows.map((r) => r.name);
   let left = await list();
@@ -170,18 +175,7 @@ describe("breakwater lint --trace", () => {
       "prisma/migrations/20240401000000_widen/migration.sql": `ALTER TABLE "Item" ALTER COLUMN "price" SET DATA TYPE BIGINT;\n\nCREATE INDEX "Tag_label_idx" ON "Tag"("label");\n`,
       "prisma/migrations/20240501000000_later/migration.sql": `DROP TABLE "Tag";\n`,
     });
-    const args = [
-      "lint",
-      "prisma/migrations/20240101000000_init",
-      "prisma/migrations/20240401000000_widen",
-      "--trace",
-      "--shadow-database-url",
-      server.url,
-      "--no-catalog",
-      "--format",
-      "json",
-    ];
-    const json = await runCli(args, { cwd: dir, env: { DATABASE_URL: "" } });
+    const json = await traceJson(server, dir, ["prisma/migrations/20240101000000_init", "prisma/migrations/20240401000000_widen"]);
     const report = JSON.parse(json.stdout) as JsonTrace;
     assert.deepEqual(report.traceSetup.history, ["prisma/migrations/20240201000000_price/migration.sql", "prisma/migrations/20240301000000_tag/migration.sql"], json.stderr);
     // Item is created by a linted file: only the history's tables are seeded, and Tag is one.
@@ -204,19 +198,7 @@ describe("breakwater lint --trace", () => {
       "db/audit/001_init.sql": `CREATE TABLE "Event" ("id" int PRIMARY KEY, "account" int REFERENCES "Account");\n`,
       "db/audit/002_change.sql": `ALTER TABLE "Event" ADD COLUMN "at" timestamptz;\n`,
     });
-    const args = [
-      "lint",
-      "db/app/002_change.sql",
-      "db/audit/002_change.sql",
-      "db/app/002_change.sql",
-      "--trace",
-      "--shadow-database-url",
-      server.url,
-      "--no-catalog",
-      "--format",
-      "json",
-    ];
-    const json = await runCli(args, { cwd: dir, env: { DATABASE_URL: "" } });
+    const json = await traceJson(server, dir, ["db/app/002_change.sql", "db/audit/002_change.sql", "db/app/002_change.sql"]);
     const report = JSON.parse(json.stdout) as JsonTrace;
     assert.deepEqual(report.traceSetup.history, ["db/app/001_init.sql", "db/audit/001_init.sql"], json.stderr);
     // Event's foreign key finds the Account row seeded before it.
