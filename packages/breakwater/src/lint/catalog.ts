@@ -1,9 +1,11 @@
 // Catalog mode: what the live database says about the tables and enums a run's files touch (row
-// estimates, sizes, columns, labels, the server version), read in one read-only transaction under
-// short timeouts, and the helpers rules use to turn a finding into a number.
+// estimates, sizes, columns and their types, labels, the server version), read in one read-only
+// transaction under short timeouts, and the helpers rules use to turn a finding into a number.
 import type { Database } from "@breakwater/runtime/internal";
 import { sqlErrorInfo } from "@breakwater/runtime/internal/errors";
 import { quoteIdent, quoteQualified } from "../db/quote.ts";
+import { sqlParser, type ParseResult } from "../db/sql-parser.ts";
+import type { TypeName } from "./nodes.ts";
 import type { CatalogFacts, LintFile, RuleContext, TableFacts } from "./types.ts";
 
 /** A count stops here: past a million rows the exact number changes nothing in a finding. */
@@ -68,6 +70,7 @@ interface TableRow {
 /** Reads the facts for every table the files mention and every enum, read-only, under a 5 s statement_timeout. */
 export async function readCatalog(db: Database, files: LintFile[]): Promise<CatalogFacts> {
   const mentions = mentionedTables(files);
+  const parse = await sqlParser();
   return db.transaction(async (tx) => {
     await tx.query("SET TRANSACTION READ ONLY");
     await tx.query("SET LOCAL statement_timeout = '5s'");
@@ -92,7 +95,7 @@ export async function readCatalog(db: Database, files: LintFile[]): Promise<Cata
       const key = `${row.schema}\u0000${row.name}`;
       let facts = bySchema.get(key);
       if (!facts) {
-        facts = await tableFacts(tx, row);
+        facts = await tableFacts(tx, row, parse);
         bySchema.set(key, facts);
       }
       const mention = mentions[row.at - 1]!;
@@ -120,7 +123,7 @@ export async function readCatalog(db: Database, files: LintFile[]): Promise<Cata
 }
 
 /** One table's facts; the exact reads (a row exists, a bounded count) sit in a savepoint so a timeout or a missing privilege loses only them. */
-async function tableFacts(tx: Database, row: TableRow): Promise<TableFacts> {
+async function tableFacts(tx: Database, row: TableRow, parse: (sql: string) => ParseResult): Promise<TableFacts> {
   const table = quoteQualified(row.schema, row.name);
   const facts: TableFacts = {
     schema: row.schema,
@@ -128,7 +131,10 @@ async function tableFacts(tx: Database, row: TableRow): Promise<TableFacts> {
     rowEstimate: row.reltuples >= 0 ? Math.round(row.reltuples) : null,
     totalBytes: Number(row.bytes),
     hasRows: null,
-    columns: row.columns ?? [],
+    columns: (row.columns ?? []).map((column) => {
+      const typeName = parsedType(parse, column.type);
+      return typeName ? { ...column, typeName } : column;
+    }),
   };
   await tx.query("SAVEPOINT breakwater_lint_table");
   try {
@@ -145,6 +151,20 @@ async function tableFacts(tx: Database, row: TableRow): Promise<TableFacts> {
     await tx.query("ROLLBACK TO SAVEPOINT breakwater_lint_table");
   }
   return facts;
+}
+
+/**
+ * format_type's text (`character varying(20)`, `timestamp(3) without time zone`, `"Role"[]`) as
+ * the parse tree spells a type, read by PostgreSQL's own grammar from `SELECT NULL::<type>`, so a
+ * rule compares it with a statement's TypeName node for node; undefined if it does not parse.
+ */
+function parsedType(parse: (sql: string) => ParseResult, type: string): TypeName | undefined {
+  try {
+    const select = parse(`SELECT NULL::${type}`).stmts?.[0]?.stmt.SelectStmt as { targetList?: { ResTarget?: { val?: { TypeCast?: { typeName?: TypeName } } } }[] } | undefined;
+    return select?.targetList?.[0]?.ResTarget?.val?.TypeCast?.typeName;
+  } catch {
+    return undefined;
+  }
 }
 
 const units = ["bytes", "kB", "MB", "GB", "TB"];

@@ -534,7 +534,9 @@ function explain(statement: LintStatement, findings: Finding[], traced: TableLoc
   const reasons: string[] = [];
   if (rewrite !== predictedRewrite) {
     if (rewrite && findings.some((f) => f.rule === "alter-column-type" && f.rewrites === false))
-      reasons.push("alter-column-type cannot see the old type without a database: it warned that the change rewrites unless it only widens, and it did not widen");
+      reasons.push(
+        "alter-column-type warned without claiming a rewrite — the old type was unknown (no database, a column neither the run nor the catalog knows), or timestamp ↔ timestamptz, whose rewrite depends on the session's TimeZone — and the table was rewritten",
+      );
     else if (rewrite && statement.kind === "TruncateStmt") reasons.push("TRUNCATE gives the table a new, empty file (relfilenode) without copying a row");
     else return null;
   }

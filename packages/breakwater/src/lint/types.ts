@@ -1,6 +1,7 @@
 // The linter's shared vocabulary: a file split into statements with their places, a rule (one
 // module each under rules/), and a finding with the lock the statement takes and the fix.
 import type { LockMode } from "../operations/types.ts";
+import type { TypeName } from "./nodes.ts";
 
 /** PostgreSQL's table lock modes (the runner's LockMode, plus the ones only statements take: CREATE INDEX's SHARE). */
 export type TableLock = LockMode | "ROW SHARE" | "SHARE" | "EXCLUSIVE";
@@ -66,8 +67,8 @@ export interface TableFacts {
   rowEstimateAtLeast?: boolean;
   /** whether a row exists, read exactly (a stale reltuples of 0 must not make a busy table look empty); null when unreadable */
   hasRows?: boolean | null;
-  /** the columns and their types (format_type), in order */
-  columns?: { name: string; type: string }[];
+  /** the columns and their types (format_type), in order; typeName is that text as PostgreSQL's parser reads it (absent when it does not parse) */
+  columns?: { name: string; type: string; typeName?: TypeName }[];
 }
 
 export interface CatalogFacts {

@@ -65,10 +65,7 @@ function columnDef(node: unknown): Column | null {
 }
 
 /** The enums and tables the run's statements created, as they stand after the statements replayed so far. */
-interface Replay {
-  /** the next statement to replay: its file's place in the run and its index in the file */
-  file: number;
-  index: number;
+interface Replay extends ReplayCursor {
   enums: { name: QualifiedName; labels: string[] }[];
   tables: { name: QualifiedName; columns: Column[] }[];
 }
@@ -130,14 +127,31 @@ function apply(replay: Replay, s: LintStatement): void {
   }
 }
 
-/** The run replayed up to (not including) `statement`. Arrays are replaced, never changed, so what a caller holds stays as it was. */
-function replayBefore(context: RuleContext, statement: LintStatement): Replay {
+/** Where a replay of the run stands: the next statement to replay, its file's place in the run and its index in the file. */
+export interface ReplayCursor {
+  file: number;
+  index: number;
+}
+
+/**
+ * A replay kept per run in `replays`, moved forward to just before `statement` by `apply`; started
+ * again (`fresh`) when the statement is behind it or `stale` says it no longer holds. The engine
+ * checks statements in order, so asking at every statement costs one pass over the run in all.
+ */
+export function replayTo<R extends ReplayCursor>(
+  context: RuleContext,
+  statement: LintStatement,
+  replays: WeakMap<RuleContext["files"], R>,
+  fresh: () => R,
+  apply: (replay: R, s: LintStatement) => void,
+  stale: (replay: R) => boolean = () => false,
+): R {
   // A file outside the run (none in practice) comes after all of it.
   const at = context.files.indexOf(context.file);
   const [file, index] = at < 0 ? [context.files.length, 0] : [at, statement.index];
   let replay = replays.get(context.files);
-  if (!replay || replay.file > file || (replay.file === file && replay.index > index)) {
-    replay = { file: 0, index: 0, enums: [], tables: [] };
+  if (!replay || stale(replay) || replay.file > file || (replay.file === file && replay.index > index)) {
+    replay = fresh();
     replays.set(context.files, replay);
   }
   while (replay.file < file || (replay.file === file && replay.index < index)) {
@@ -151,6 +165,11 @@ function replayBefore(context: RuleContext, statement: LintStatement): Replay {
     replay.index++;
   }
   return replay;
+}
+
+/** The run replayed up to (not including) `statement`. Arrays are replaced, never changed, so what a caller holds stays as it was. */
+function replayBefore(context: RuleContext, statement: LintStatement): Replay {
+  return replayTo(context, statement, replays, () => ({ file: 0, index: 0, enums: [], tables: [] }), apply);
 }
 
 /**
