@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { root, runCli, tempProject } from "../harness.ts";
+import { root, runCli, spawnCli, tempProject } from "../harness.ts";
 
 describe("command line usage", () => {
   const usageErrors: [string, string[], RegExp][] = [
@@ -21,6 +21,20 @@ describe("command line usage", () => {
       assert.match(result.stderr, message);
       assert.match(result.stderr, /--help/, "says where to look");
       assert.equal(result.stdout, "");
+    });
+  }
+
+  // `breakwater lint | head -1`, `breakwater --help | less` quit early: the pipe closes under the writer.
+  for (const args of [["--help"], ["lint", "--help"], ["lint", "--no-catalog", "--format", "json", "index.sql"]]) {
+    it(`stops quietly when the reader of stdout goes away (${args.join(" ")})`, async () => {
+      const dir = await tempProject({ "index.sql": 'CREATE INDEX "a_b_idx" ON "a" ("b");\n'.repeat(200) });
+      const child = spawnCli(args, { cwd: dir, databaseUrl: "" });
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+      assert.doesNotMatch(stderr, /EPIPE|Unhandled|at /);
+      assert.ok(code === 0 || code === 1, `exit ${code}: ${stderr}`);
     });
   }
 

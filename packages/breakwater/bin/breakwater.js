@@ -4,6 +4,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 
+// A reader that quits early (`breakwater lint | head`, `--help | less`) closes the pipe under us.
+// The command goes on and ends as it would — a deploy is not cut short by its reader — and what
+// it would still print goes nowhere.
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (error) => {
+    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+  });
+
 const args = process.argv.slice(2);
 if (args.length === 1 && ["--version", "-V", "-v"].includes(args[0])) {
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
