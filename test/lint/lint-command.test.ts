@@ -37,6 +37,23 @@ describe("suppression", () => {
     const [finding] = await lint([await readLintFile("m.sql", "SELECT 1;\nSELEC 2;\n", "sql")], { rules: allRules });
     assert.deepEqual([finding?.rule, finding?.severity, finding?.line, finding?.column], ["parse-error", "error", 2, 1]);
   });
+
+  it("a statement nested too deeply to walk is a finding that says so, never a crash", async () => {
+    const deep = (terms: number) => `ALTER TYPE "K" ADD VALUE 'X';\nUPDATE "t" SET "a" = ${Array.from({ length: terms }, () => "1").join(" + ")} WHERE "id" = 1;\n`;
+    // Deep enough for the rules' walks to run out of stack (the parse tree itself still reads).
+    const walked = await lint([await readLintFile("deep.sql", deep(3_000), "prisma")], { rules: allRules });
+    assert.deepEqual(
+      walked.filter((f) => f.severity === "error").map((f) => [f.rule, f.line]),
+      [["statement-too-deep", 2]],
+    );
+    // Deeper: the parse tree itself cannot be read; the file is a parse-error that says why.
+    const unread = await lint([await readLintFile("deeper.sql", deep(20_000), "sql")], { rules: allRules });
+    assert.deepEqual(
+      unread.map((f) => f.rule),
+      ["parse-error"],
+    );
+    assert.match(unread[0]!.message, /nested too deeply/);
+  });
 });
 
 async function project(files: Record<string, string | Buffer>): Promise<string> {

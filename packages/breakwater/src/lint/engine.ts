@@ -1,7 +1,7 @@
 // Runs the rules over a run's files: builds each statement's context (what the run created
 // earlier, the server version), applies severity settings and suppressions, and reports the
 // linter's own findings (a file that does not parse, an ignore without a reason or unused).
-import type { CatalogFacts, Finding, Ignore, LintFile, LintStatement, Rule, RuleContext, RuleSetting, Severity } from "./types.ts";
+import type { CatalogFacts, Finding, Ignore, LintFile, LintStatement, Rule, RuleContext, RuleHit, RuleSetting, Severity } from "./types.ts";
 
 export interface LintOptions {
   rules: Rule[];
@@ -21,7 +21,7 @@ export const engineRules: Rule[] = [
     defaultSeverity: "error",
     lock: null,
     blocks: [],
-    why: "PostgreSQL cannot parse the file: it would fail when run, and nothing in it was checked.",
+    why: "PostgreSQL cannot parse the file: it would fail when run, and nothing in it was checked. (Also a statement nested too deeply for the linter to read its parse tree; the message says which.)",
     fix: "Correct the SQL at the position given.",
     check: () => [],
   },
@@ -50,6 +50,15 @@ export const engineRules: Rule[] = [
     blocks: [],
     why: "An ignore names a rule breakwater does not know: probably a typo, so it suppresses nothing.",
     fix: "Use a rule id from `breakwater lint --list-rules`.",
+    check: () => [],
+  },
+  {
+    id: "statement-too-deep",
+    defaultSeverity: "error",
+    lock: null,
+    blocks: [],
+    why: "The statement is nested so deeply (thousands of operators or parentheses) that walking its parse tree ran out of stack: the rules that do were not checked on it.",
+    fix: "Split the expression (a temporary table, several statements); or, when it is safe, ignore it with the reason.",
     check: () => [],
   },
 ];
@@ -151,8 +160,18 @@ export async function lint(files: LintFile[], options: LintOptions): Promise<Fin
     };
     const used = new Set<Ignore>();
     for (const statement of file.statements) {
+      let tooDeep = false;
       for (const rule of rulesFor(statement.kind)) {
-        for (const hit of rule.check(statement, context)) {
+        let hits: RuleHit[];
+        try {
+          hits = rule.check(statement, context);
+        } catch (error) {
+          // A statement nested thousands deep (1 + 1 + …) exhausts the stack of a rule walking its tree.
+          if (!(error instanceof RangeError)) throw error;
+          tooDeep = true;
+          continue;
+        }
+        for (const hit of hits) {
           const ignores = [...statement.ignores, ...file.fileIgnores].filter((ignore) => ignore.rule === rule.id);
           if (ignores.length > 0) {
             for (const ignore of ignores) used.add(ignore);
@@ -178,6 +197,19 @@ export async function lint(files: LintFile[], options: LintOptions): Promise<Fin
             fix: hit.fix ?? rule.fix,
           });
         }
+      }
+      if (tooDeep) {
+        const rule = known.get("statement-too-deep")!;
+        const ignores = [...statement.ignores, ...file.fileIgnores].filter((ignore) => ignore.rule === rule.id);
+        for (const ignore of ignores) used.add(ignore);
+        const { line, column, endLine, endColumn, text } = statement;
+        if (ignores.length === 0)
+          report(
+            rule,
+            file,
+            { line, column, endLine, endColumn, statement: text },
+            "The statement is nested too deeply for the linter to walk its parse tree: not every rule could check it.",
+          );
       }
     }
     for (const ignore of [...file.statements.flatMap((s) => s.ignores), ...file.fileIgnores]) {

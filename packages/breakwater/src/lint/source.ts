@@ -89,7 +89,9 @@ export async function readLintFile(path: string, text: string, runner: Runner): 
     const details = (error as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
     const cursor = details?.cursorPosition;
     const at = typeof cursor === "number" ? where(Math.max(0, Math.min(text.length - 1, cursor))) : { line: 1, column: 1 };
-    return { path, text, runner, statements: [], fileIgnores: [], parseError: { message: details?.message ?? (error as Error).message, ...at } };
+    // A statement nested thousands deep (1+1+1…) exhausts the stack reading its parse tree.
+    const message = error instanceof RangeError ? "a statement is nested too deeply for the linter to read its parse tree" : (details?.message ?? (error as Error).message);
+    return { path, text, runner, statements: [], fileIgnores: [], parseError: { message, ...at } };
   }
   const toChar = byteToChar(text);
   const statements: LintStatement[] = [];
