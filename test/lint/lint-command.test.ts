@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { lint } from "../../packages/breakwater/src/lint/engine.ts";
@@ -69,6 +69,21 @@ const bad = `-- CreateIndex\nCREATE INDEX "User_email_idx" ON "User"("email");\n
 const clean = `-- AlterTable\nALTER TABLE "User" ADD COLUMN "bio" TEXT;\n`;
 
 describe("breakwater lint", () => {
+  it("lints a file named twice once, and follows a symlink to a file inside a folder (not one to a folder)", async () => {
+    const dir = await project({ "db/001_bad.sql": bad, "elsewhere/002_bad.sql": bad, "elsewhere/deeper/003_bad.sql": bad });
+    await symlink(path.join(dir, "elsewhere", "002_bad.sql"), path.join(dir, "db", "002_linked.sql"));
+    await symlink(path.join(dir, "elsewhere"), path.join(dir, "db", "loop"));
+    await symlink(path.join(dir, "db"), path.join(dir, "elsewhere", "deeper", "back"));
+    const result = await runCli(["lint", "--no-catalog", "--format", "json", "db", "db/001_bad.sql", "./db/001_bad.sql"], { cwd: dir, env: { DATABASE_URL: "" } });
+    assert.equal(result.code, 1, result.stderr);
+    const report = JSON.parse(result.stdout) as { files: number; findings: { rule: string; file: string }[] };
+    assert.equal(report.files, 2);
+    assert.deepEqual(
+      report.findings.filter((f) => f.rule === "index-not-concurrent").map((f) => f.file),
+      ["db/001_bad.sql", "db/002_linked.sql"],
+    );
+  });
+
   it("exits 0 on a clean folder, 1 with an error finding, 2 for a missing path or a file not in UTF-8", async () => {
     const dir = await project({
       "prisma/migrations/20240101000000_a/migration.sql": clean,

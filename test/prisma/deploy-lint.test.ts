@@ -88,6 +88,26 @@ describe("breakwater deploy lints the pending files first", () => {
     }
   });
 
+  it("applies and records an empty or blank migration.sql, as prisma migrate deploy does (nothing to lint)", async () => {
+    const t = await createTestDatabase();
+    try {
+      const dir = await tempProject();
+      await writeMigrations(dir, [
+        ["20250101000000_empty", ""],
+        ["20250102000000_blank", "\n\n  \n"],
+        ["20250103000000_comment", "-- This is an empty migration."],
+      ]);
+      const result = await runCli(["deploy"], { cwd: dir, databaseUrl: t.url });
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(await applied(t), ["20250101000000_empty", "20250102000000_blank", "20250103000000_comment"]);
+      const lint = await runCli(["lint", "--no-catalog"], { cwd: dir, env: { DATABASE_URL: "" } });
+      assert.equal(lint.code, 0, lint.stdout);
+      assert.match(lint.stdout, /No findings in 3 files/);
+    } finally {
+      await t.drop();
+    }
+  });
+
   it("applies the same file when it ignores the finding with a reason", async () => {
     const t = await createTestDatabase();
     try {

@@ -57,8 +57,10 @@ function sqlFiles(given: string): string[] {
   if (!info) throw new BreakwaterError("BW_LINT_INPUT", `No such file or folder: ${given}`, { hint: "Give migration files, folders of them, or - for stdin." });
   if (!info.isDirectory()) return [given];
   const entries = readdirSync(given, { recursive: true, withFileTypes: true });
+  // A symlink to a file counts as the file (a folder behind a symlink is not entered: no loops).
+  const isFile = (e: (typeof entries)[number]) => e.isFile() || (e.isSymbolicLink() && statSync(path.join(e.parentPath, e.name), { throwIfNoEntry: false })?.isFile() === true);
   return entries
-    .filter((e) => e.isFile() && e.name.endsWith(".sql"))
+    .filter((e) => e.name.endsWith(".sql") && isFile(e))
     .map((e) => path.join(e.parentPath, e.name))
     .filter((f) => !f.split(path.sep).some((part) => part === "node_modules" || part === ".git"))
     .sort();
@@ -85,6 +87,7 @@ export async function readLintInputs(paths: string[], runner: Runner | undefined
     paths = [defaultFolder];
   }
   const files: LintFile[] = [];
+  const seen = new Set<string>();
   const cwd = process.cwd();
   for (const given of paths) {
     if (given === "-") {
@@ -96,6 +99,9 @@ export async function readLintInputs(paths: string[], runner: Runner | undefined
       continue;
     }
     for (const file of sqlFiles(given)) {
+      // A file named twice (a folder and a file in it) is linted once.
+      if (seen.has(path.resolve(file))) continue;
+      seen.add(path.resolve(file));
       // Shown relative to the working directory, with forward slashes (as CI annotations want them).
       const display = (path.isAbsolute(file) ? path.relative(cwd, file) : path.normalize(file)) || file;
       files.push(await readLintFile(display.split(path.sep).join("/"), decode(readFileSync(file), display), runner ?? runnerOf(file)));

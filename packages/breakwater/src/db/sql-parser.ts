@@ -15,5 +15,7 @@ export async function sqlParser(): Promise<(sql: string) => ParseResult> {
     return module;
   });
   const { parseSync } = await parser;
-  return (sql) => parseSync(sql) as ParseResult;
+  // libpg-query refuses blank text ("Query cannot be empty"); PostgreSQL runs it as no statement,
+  // and Prisma applies an empty migration.sql.
+  return (sql) => (sql.trim() === "" ? { stmts: [] } : (parseSync(sql) as ParseResult));
 }
