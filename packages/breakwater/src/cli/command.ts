@@ -1,7 +1,7 @@
 // How a command is declared: its name, arguments, options and help as data, and the body that
 // runs it; commander's chain and the wiring to the command's context are written here once.
 import type { Command, Option } from "commander";
-import type { ResolvedConfig } from "../config/config.ts";
+import type { ResolvedConfig } from "../config/resolved.ts";
 import { findConfigFile } from "../config/locate.ts";
 import type { CommandContext, CommandOptions } from "./context.ts";
 import { EventRenderer, outputMode } from "./render.ts";
@@ -76,7 +76,7 @@ async function runCommand<Options extends CommandOptions>(command: Command, spec
     if (spec.loadConfig === "lazy") {
       const configFile = async () => {
         const file = findConfigFile(process.cwd(), options.config);
-        return file === null ? null : (await import("../config/config.ts")).loadConfig({ explicitPath: file });
+        return file === null ? null : (await import("../config/resolved.ts")).loadConfig({ explicitPath: file });
       };
       code = await spec.run({ output, configFile }, options, ...args);
     } else {

@@ -2,7 +2,7 @@
 // (breakwater.config.ts, or --config), the database URL, the output (one renderer: terminal,
 // plain or JSON) and the maintenance store handed to the core.
 import { BreakwaterError, fileStore, postgresStore, type MaintenanceStore } from "@breakwater/runtime/internal";
-import { checkDatabaseUrl, loadConfig, requireDatabaseUrl, resolveConfig, type ResolvedConfig } from "../config/config.ts";
+import { checkDatabaseUrl, emptyConfig, loadConfig, requireDatabaseUrl, resolveParsed, type ResolvedConfig } from "../config/resolved.ts";
 import { chooseSessionUrl } from "../db/pooler.ts";
 import type { EventRenderer } from "./render.ts";
 
@@ -40,7 +40,8 @@ export function maintenanceStoreFor(config: ResolvedConfig, databaseUrl: string 
 
 /** A context around a config; `loadConfig: false` for commands that read none (plan, demo): the defaults then. */
 export async function commandContext(options: CommandOptions, output: EventRenderer, needs: { loadConfig?: boolean } = {}): Promise<CommandContext> {
-  const config = needs.loadConfig === false ? resolveConfig({}, process.cwd(), null) : await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
+  const config =
+    needs.loadConfig === false ? resolveParsed(emptyConfig, process.cwd(), null) : await loadConfig(options.config === undefined ? {} : { explicitPath: options.config });
   return contextFor(config, output);
 }
 

@@ -4,14 +4,13 @@ import type { Command } from "commander";
 import path from "node:path";
 import { BreakwaterError } from "@breakwater/runtime/internal/errors";
 import type { ResolvedConfig } from "../config/config.ts";
-import { checkAllow, type LintGate } from "../lint/gate.ts";
+import type { LintGate } from "../lint/gate.ts";
 import { boot, waitForDatabase } from "../prisma/deploy/boot.ts";
 import { deploy } from "../prisma/deploy/deploy.ts";
 import { resolveMigration } from "../prisma/deploy/resolve.ts";
 import { migrationStatus } from "../prisma/deploy/status.ts";
 import { defineCommand, type OptionSpec } from "./command.ts";
 import type { CommandOptions } from "./context.ts";
-import { ruleSettings } from "../lint/settings.ts";
 
 interface DeployOptions extends CommandOptions {
   migrations: string;
@@ -28,11 +27,14 @@ export const lintOptions: OptionSpec[] = [
   ["--no-lint", "do not lint what is about to run (config: lint.deploy: false)"],
 ];
 
-/** Deploy's lint gate: the config's lint.rules and --allow; none with --no-lint or lint.deploy: false. */
+/**
+ * Deploy's lint gate: the config's lint.rules and --allow; none with --no-lint or lint.deploy:
+ * false. Both are checked (an unknown rule refused) when there is something to lint: the linter
+ * is loaded only then, so a deploy with nothing pending starts without it.
+ */
 export function lintGate(config: ResolvedConfig, options: LintFlags): LintGate | undefined {
   if (!options.lint || !config.lintDeploy) return undefined;
-  checkAllow(options.allow);
-  return { settings: ruleSettings(config.lintRules, []), allow: options.allow };
+  return { rules: config.lintRules, allow: options.allow };
 }
 
 export function registerDeploy(program: Command): void {

@@ -4,7 +4,7 @@
 // lock taken there outlives the command. This module tells whether a URL has a backend of its own
 // and picks the URL session-level work uses: databaseUrl, else directUrl (Prisma's convention).
 import { BreakwaterError, Database, describeUrl, isBreakwaterError } from "@breakwater/runtime/internal";
-import { checkDatabaseUrl, requireDatabaseUrl, type ResolvedConfig } from "../config/config.ts";
+import { checkDatabaseUrl, requireDatabaseUrl, type ResolvedConfig } from "../config/resolved.ts";
 
 export interface PoolerProbe {
   /** why the URL goes through a transaction-mode pooler, or null when nothing showed one */

@@ -4,11 +4,12 @@
 import { BreakwaterError, type ErrorCode } from "@breakwater/runtime/internal/errors";
 import { engineRules, lint } from "./engine.ts";
 import { allRules } from "./rules/index.ts";
+import { ruleSettings } from "./settings.ts";
 import type { CatalogFacts, Finding, LintFile, RuleSetting } from "./types.ts";
 
 export interface LintGate {
-  /** rule id → off / warning / error (the config's `lint.rules`) */
-  settings: Record<string, RuleSetting>;
+  /** rule id → off / warning / error (the config's `lint.rules`; checked when something is linted) */
+  rules: Record<string, RuleSetting>;
   /** `--allow <rule>`: error findings of these rules are reported, not refused */
   allow: string[];
 }
@@ -41,8 +42,10 @@ export function checkAllow(allow: string[]): void {
 
 /** Lints the files about to run (earlier files first: what they create is new to later ones). */
 export async function lintBeforeApply(files: LintFile[], gate: LintGate, catalog: CatalogFacts | null): Promise<GateResult> {
+  checkAllow(gate.allow);
+  const settings = ruleSettings(gate.rules, []);
   const handled = files.every((file) => file.runner === "plan") ? {} : handledByDeploy;
-  const findings = await lint(files, { rules: allRules, settings: { ...gate.settings, ...handled }, catalog });
+  const findings = await lint(files, { rules: allRules, settings: { ...settings, ...handled }, catalog });
   const allowed = new Set(gate.allow);
   return {
     refused: findings.filter((f) => f.severity === "error" && !allowed.has(f.rule)),

@@ -9,9 +9,7 @@ import type { LockPolicy } from "../../db/locks.ts";
 import { createBackup, type BackupSettings } from "../../backup/backup.ts";
 import type { BackupEvent, MigrationEvent } from "../../runner/events.ts";
 import { destroysData, splitStatements } from "../../db/sql-statements.ts";
-import { readCatalog } from "../../lint/catalog.ts";
-import { describeFinding, lintBeforeApply, lintRefusal, type LintGate } from "../../lint/gate.ts";
-import { readLintFile } from "../../lint/source.ts";
+import type { LintGate } from "../../lint/gate.ts";
 import type { CatalogFacts } from "../../lint/types.ts";
 import { planCompleted } from "../plan-gate.ts";
 import { applyFile, describeCommitted, type FileProgress } from "./apply-file.ts";
@@ -70,6 +68,12 @@ async function backupTrigger(pending: PendingMigration[], when: "never" | "destr
  */
 async function lintPending(db: Database, folders: PendingMigration[], gate: LintGate, emit: (event: MigrateEvent) => void): Promise<void> {
   if (folders.length === 0) return;
+  // The linter (its rules, PostgreSQL's parser) loads only when there is something to lint.
+  const [{ readCatalog }, { describeFinding, lintBeforeApply, lintRefusal }, { readLintFile }] = await Promise.all([
+    import("../../lint/catalog.ts"),
+    import("../../lint/gate.ts"),
+    import("../../lint/source.ts"),
+  ]);
   const names = new Map<string, string>();
   const files = [];
   for (const folder of folders) {
